@@ -1,0 +1,162 @@
+/*
+ * shoji's configuration: one INI file, every key declared once in
+ * SHOJI_CONFIG_KEYS below. The struct, the parser, `--print-config`, the
+ * example file and validation all come from that table.
+ *
+ * Handles untrusted input: the config file (an administrator's, but a typo
+ * must give a clear error, never a crash). config_parse_buf() is pure.
+ *
+ * After start-up the config is read-only; a reload builds a new one and
+ * swaps it only when it validated.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* A comma-separated list of strings. */
+struct shoji_strlist {
+	size_t n;
+	char **items;
+};
+
+/* An inclusive range of unsigned integers "LO-HI". */
+struct shoji_range {
+	uint32_t lo, hi;
+};
+
+/*
+ * Value types. The C type each gives in struct shoji_config:
+ *   STRING  char *            any text (may be empty)
+ *   PATH    char *            absolute path, or empty where the help says so
+ *   INT     long              decimal within [min, max]
+ *   BOOL    bool              true/false, yes/no, on/off, 1/0
+ *   SIZE    uint64_t          bytes; suffix K, M, G (powers of 1024); within [min, max]
+ *   RANGE   struct shoji_range  "LO-HI", min <= LO <= HI <= max
+ *   LIST    struct shoji_strlist  comma-separated, items trimmed, empty items refused
+ *   ENUM    int               index into the '|'-separated words in `allowed`
+ *   LISTEN  struct shoji_strlist  comma-separated HOST:PORT or [V6]:PORT; empty = off
+ *   URL     char *            http:// or https:// URL, or about:blank
+ *   HOSTPORT char *           HOST:PORT, or empty = none
+ */
+#define CFG_CTYPE_STRING char *
+#define CFG_CTYPE_PATH char *
+#define CFG_CTYPE_INT long
+#define CFG_CTYPE_BOOL bool
+#define CFG_CTYPE_SIZE uint64_t
+#define CFG_CTYPE_RANGE struct shoji_range
+#define CFG_CTYPE_LIST struct shoji_strlist
+#define CFG_CTYPE_ENUM int
+#define CFG_CTYPE_LISTEN struct shoji_strlist
+#define CFG_CTYPE_URL char *
+#define CFG_CTYPE_HOSTPORT char *
+
+/*
+ * X(section, key, TYPE, default, min, max, allowed, help)
+ * min/max bound INT, SIZE and RANGE; `allowed` lists ENUM words ("a|b|c").
+ * Defaults are strings parsed like file values, so they are validated too.
+ */
+#define SHOJI_CONFIG_KEYS(X) \
+	X(server, state_dir, PATH, "/var/lib/shoji", 0, 0, NULL, \
+	  "directory for session homes and runtime state (root-owned, 0711)") \
+	X(server, admin_socket, PATH, "/run/shoji/admin.sock", 0, 0, NULL, \
+	  "UNIX socket shojictl talks to") \
+	X(server, admin_group, STRING, "shoji-admin", 0, 0, NULL, \
+	  "group allowed to open the admin socket") \
+	X(server, log_level, ENUM, "info", 0, 0, "error|warn|info|debug", \
+	  "least severe log level written to stderr") \
+	X(server, render_path, PATH, SHOJI_DEFAULT_RENDER_PATH, 0, 0, NULL, \
+	  "the shoji-render program started for each session") \
+	X(tls, cert, PATH, "/etc/shoji/tls/server.crt", 0, 0, NULL, \
+	  "server certificate chain (PEM) shown to viewers") \
+	X(tls, key, PATH, "/etc/shoji/tls/server.key", 0, 0, NULL, \
+	  "private key of the server certificate (PEM, readable by root only)") \
+	X(auth, users_file, PATH, "/etc/shoji/users", 0, 0, NULL, \
+	  "user database edited with `shojictl user`") \
+	X(vnc, listen, LISTEN, "0.0.0.0:5900", 0, 0, NULL, \
+	  "addresses for VNC viewers (VeNCrypt X509Plain); empty = off") \
+	X(vnc, allow_plaintext, BOOL, "false", 0, 0, NULL, \
+	  "also accept VNC without TLS (passwords in the clear; test networks only)") \
+	X(rdp, listen, LISTEN, "0.0.0.0:3389", 0, 0, NULL, \
+	  "addresses for RDP clients (TLS); empty = off") \
+	X(rdp, nla, BOOL, "false", 0, 0, NULL, \
+	  "offer NLA (needs an NT hash per user, a password equivalent)") \
+	X(sandbox, uid_range, RANGE, "200000-200999", 1000, 4294967294u, NULL, \
+	  "host uids given to sessions, one each; never used by anything else") \
+	X(sandbox, memory_max, SIZE, "2G", 64 * 1024 * 1024ull, 1ull << 40, NULL, \
+	  "memory limit of one session (browser, X server, IME)") \
+	X(sandbox, pids_max, INT, "512", 16, 65536, NULL, \
+	  "process and thread limit of one session") \
+	X(sandbox, cgroup_root, PATH, "", 0, 0, NULL, \
+	  "cgroup directory under which session cgroups are made; empty = detect") \
+	X(browser, command, PATH, "/usr/bin/chromium", 0, 0, NULL, \
+	  "the browser (Debian's chromium)") \
+	X(browser, start_url, URL, "about:blank", 0, 0, NULL, \
+	  "page a new session opens, and the home page") \
+	X(browser, upstream_proxy, HOSTPORT, "", 0, 0, NULL, \
+	  "the municipality's Internet proxy HOST:PORT the egress proxy chains to; empty = direct") \
+	X(browser, bookmarks, LIST, "", 0, 0, NULL, \
+	  "managed bookmarks, each NAME=URL") \
+	X(browser, locale, STRING, "ja", 0, 0, NULL, \
+	  "browser UI and Accept-Language locale") \
+	X(browser, timezone, STRING, "Asia/Tokyo", 0, 0, NULL, \
+	  "time zone inside the session") \
+	X(egress, allow, LIST, "", 0, 0, NULL, \
+	  "destinations allowed although denied by default: CIDR, HOST or HOST:PORT") \
+	X(egress, deny, LIST, "", 0, 0, NULL, \
+	  "extra destinations to refuse (e.g. the LGWAN ranges): CIDR, HOST or HOST:PORT") \
+	X(display, width, INT, "1280", 320, 8192, NULL, \
+	  "desktop width of a new session before a viewer says otherwise") \
+	X(display, height, INT, "800", 200, 8192, NULL, \
+	  "desktop height of a new session before a viewer says otherwise") \
+	X(display, max_width, INT, "3840", 320, 8192, NULL, \
+	  "largest desktop width a viewer may ask for") \
+	X(display, max_height, INT, "2160", 200, 8192, NULL, \
+	  "largest desktop height a viewer may ask for") \
+	X(audit, file, PATH, "/var/log/shoji/audit.log", 0, 0, NULL, \
+	  "audit log, one JSON object per line")
+
+#ifndef SHOJI_DEFAULT_RENDER_PATH
+#define SHOJI_DEFAULT_RENDER_PATH "/usr/local/libexec/shoji/shoji-render"
+#endif
+
+#define CFG_SECTION_FIELD(sec, key, type, ...) CFG_CTYPE_##type sec##_##key;
+
+/* Fields are named section_key: cfg->browser_start_url. */
+struct shoji_config {
+	SHOJI_CONFIG_KEYS(CFG_SECTION_FIELD)
+	char *source; /* file it came from, or "(defaults)" */
+};
+
+/** A config holding every default. Never NULL (aborts on OOM). */
+struct shoji_config *config_defaults(void);
+
+/**
+ * Parses INI text over the defaults. On error returns NULL and writes one
+ * message "FILE:LINE: [section] key: problem (allowed: ...)" into err.
+ * `name` is the file name used in messages. Pure: no I/O.
+ */
+struct shoji_config *config_parse_buf(const char *buf, size_t len, const char *name,
+				      char *err, size_t errlen);
+
+/** Reads and parses a file; errors as config_parse_buf (also for I/O). */
+struct shoji_config *config_load(const char *path, char *err, size_t errlen);
+
+void config_destroy(struct shoji_config *cfg);
+
+/**
+ * Cross-key checks that a single value cannot see (width <= max_width, ...).
+ * 0, or -1 with a message in err.
+ */
+int config_validate(const struct shoji_config *cfg, char *err, size_t errlen);
+
+/** `shojid --print-config`: every key, its default and its help. */
+void config_print_help(FILE *out);
+
+/** The example config: every key commented out at its default, with help. */
+void config_print_example(FILE *out);
+
+/** Writes the effective values (for logs at start-up and tests). */
+void config_print_values(const struct shoji_config *cfg, FILE *out);

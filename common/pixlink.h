@@ -1,0 +1,211 @@
+/*
+ * The pixel link: the only channel between shojid (LGWAN side) and one
+ * session's shoji-render (inside the sandbox). Both processes include this
+ * header; nothing else is shared between proxy/ and render/ but small pure
+ * helpers.
+ *
+ * Transport: a SOCK_SEQPACKET socketpair, one message per packet, at most
+ * PIXLINK_MAX_MSG bytes, little-endian. Each message starts with
+ *   u16 type, u16 flags (0), u32 payload length
+ * followed by the payload. The framebuffer is a memfd that render creates,
+ * seals against shrinking and growing (F_SEAL_SHRINK | F_SEAL_GROW |
+ * F_SEAL_SEAL), and passes with PIXLINK_FRAMEBUFFER; it is the only message
+ * that may carry a descriptor.
+ *
+ * Flow control: render may send one DAMAGE per credit that shojid granted
+ * (PIXLINK_CREDIT). Between sending DAMAGE and receiving the next credit,
+ * render does not write the framebuffer, so shojid reads a stable picture;
+ * damage that happens meanwhile is coalesced and sent with the next credit.
+ *
+ * shojid treats everything render sends as hostile: pixlink_parse() checks
+ * every length and count; pixlink_damage_check() and pixlink_fb_check()
+ * check rectangles against the framebuffer and the memfd's seals and size.
+ *
+ * Handles untrusted input: yes (pixlink_parse is a pure function over
+ * bytes and has a fuzz target, tests/fuzz/fuzz-pixlink.c).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PIXLINK_VERSION 1
+#define PIXLINK_HEADER_LEN 8
+#define PIXLINK_MAX_RECTS 256
+#define PIXLINK_MAX_CURSOR 128 /* pixels, each side */
+#define PIXLINK_MAX_MSG (PIXLINK_HEADER_LEN + 16 + PIXLINK_MAX_CURSOR * PIXLINK_MAX_CURSOR * 4)
+#define PIXLINK_MAX_DIM 8192
+#define PIXLINK_MAX_CREDIT 4
+#define PIXLINK_MAX_NOTICE 200 /* bytes of UTF-8 text */
+
+/* The only pixel format: 32 bits per pixel, bytes B, G, R, X in memory. */
+#define PIXLINK_FORMAT_BGRX8888 1
+
+enum pixlink_type {
+	/* render -> shojid */
+	PIXLINK_HELLO = 1,       /* version, render's pid */
+	PIXLINK_FRAMEBUFFER = 2, /* new framebuffer (start, resize); carries the memfd */
+	PIXLINK_DAMAGE = 3,      /* these rectangles changed; uses one credit */
+	PIXLINK_CURSOR = 4,      /* cursor image changed */
+	PIXLINK_PONG = 5,        /* answer to PING */
+	PIXLINK_NOTICE = 6,      /* something the viewer should be told (browser restarted) */
+
+	/* shojid -> render */
+	PIXLINK_CREDIT = 64,  /* render may send `count` more DAMAGE */
+	PIXLINK_KEY = 65,     /* key press or release by keysym (and scancode if known) */
+	PIXLINK_UNICODE = 66, /* type this character (bypasses the keymap) */
+	PIXLINK_POINTER = 67, /* pointer position and button mask */
+	PIXLINK_WHEEL = 68,   /* wheel notches */
+	PIXLINK_RESIZE = 69,  /* please make the desktop this size */
+	PIXLINK_PING = 70,
+	PIXLINK_REFRESH = 71, /* send the whole framebuffer as damage with the next credit */
+};
+
+/* Reasons in PIXLINK_NOTICE. */
+enum pixlink_notice_code {
+	PIXLINK_NOTICE_BROWSER_RESTARTED = 1,
+	PIXLINK_NOTICE_BROWSER_FAILING = 2, /* restarts too often; session will end */
+	PIXLINK_NOTICE_RESIZE_REFUSED = 3,
+};
+
+/* Pointer buttons in PIXLINK_POINTER's mask. */
+#define PIXLINK_BUTTON_LEFT (1u << 0)
+#define PIXLINK_BUTTON_MIDDLE (1u << 1)
+#define PIXLINK_BUTTON_RIGHT (1u << 2)
+#define PIXLINK_BUTTON_BACK (1u << 3)
+#define PIXLINK_BUTTON_FORWARD (1u << 4)
+#define PIXLINK_BUTTON_MASK 0x1fu
+
+struct pixlink_rect {
+	uint16_t x, y, w, h;
+};
+
+struct pixlink_hello {
+	uint32_t version;
+	uint32_t pid;
+};
+
+struct pixlink_framebuffer {
+	uint32_t generation; /* increases with every new framebuffer */
+	uint32_t width, height, stride, format;
+	uint64_t size; /* bytes of the memfd */
+};
+
+struct pixlink_damage {
+	uint32_t seq;        /* increases by one with every DAMAGE */
+	uint32_t generation; /* framebuffer the rectangles refer to */
+	uint16_t nrects;
+	struct pixlink_rect rects[PIXLINK_MAX_RECTS];
+};
+
+struct pixlink_cursor {
+	uint32_t serial;
+	uint16_t width, height, hot_x, hot_y;
+	const uint8_t *pixels; /* width*height*4, B G R A premultiplied; points into the parsed buffer */
+};
+
+struct pixlink_notice {
+	uint32_t code;
+	uint16_t len;
+	const char *text; /* not NUL-terminated; points into the parsed buffer */
+};
+
+struct pixlink_key {
+	uint32_t keysym;   /* X keysym, 0 if only the scancode is known */
+	uint32_t scancode; /* PC/AT set 1, 0xe0xx for extended keys; 0 if unknown */
+	bool down;
+};
+
+struct pixlink_pointer {
+	uint16_t x, y;
+	uint32_t buttons; /* PIXLINK_BUTTON_* */
+};
+
+struct pixlink_wheel {
+	int16_t dx, dy; /* notches; positive = right, down */
+};
+
+struct pixlink_size {
+	uint16_t width, height;
+};
+
+struct pixlink_msg {
+	enum pixlink_type type;
+	union {
+		struct pixlink_hello hello;
+		struct pixlink_framebuffer fb;
+		struct pixlink_damage damage;
+		struct pixlink_cursor cursor;
+		struct pixlink_notice notice;
+		uint32_t seq;    /* PING, PONG */
+		uint32_t credit; /* CREDIT */
+		struct pixlink_key key;
+		uint32_t codepoint; /* UNICODE */
+		struct pixlink_pointer pointer;
+		struct pixlink_wheel wheel;
+		struct pixlink_size size; /* RESIZE */
+	} u;
+};
+
+/**
+ * Parses one message from buf. Returns the bytes consumed, 0 if buf holds
+ * less than one whole message, -1 if the message is malformed (unknown
+ * type, bad length, count over a maximum, value out of range). Pure.
+ * Pointers in *msg (cursor pixels, notice text) point into buf.
+ */
+ssize_t pixlink_parse(const uint8_t *buf, size_t len, struct pixlink_msg *msg);
+
+/**
+ * Encodes msg into buf. Returns the length, or 0 if cap is too small or the
+ * message is invalid (same rules as the parser). Pure.
+ */
+size_t pixlink_encode(const struct pixlink_msg *msg, uint8_t *buf, size_t cap);
+
+/** True if the message type may travel render -> shojid. */
+bool pixlink_from_render(enum pixlink_type type);
+
+/**
+ * Checks a FRAMEBUFFER message's geometry: format known, width and height in
+ * 1..max, stride >= width*4, stride*height <= size, all without overflow.
+ */
+bool pixlink_fb_geometry_ok(const struct pixlink_framebuffer *fb, uint32_t max_w,
+			    uint32_t max_h);
+
+/**
+ * Checks a DAMAGE message against the current framebuffer: generation
+ * matches, seq == expected_seq, every rectangle non-empty and inside.
+ */
+bool pixlink_damage_ok(const struct pixlink_damage *d, const struct pixlink_framebuffer *fb,
+		       uint32_t expected_seq);
+
+/* --- Transport (pixlink_io.c): sendmsg/recvmsg with descriptors --- */
+
+/**
+ * Sends one encoded message; fd >= 0 is attached with SCM_RIGHTS.
+ * MSG_NOSIGNAL; 0 or -1 (errno; EAGAIN on a full non-blocking socket).
+ */
+int pixlink_send(int sock, const uint8_t *buf, size_t len, int fd);
+
+/** Encodes and sends. 0 or -1. */
+int pixlink_send_msg(int sock, const struct pixlink_msg *msg, int fd);
+
+/**
+ * Receives one packet into buf (cap >= PIXLINK_MAX_MSG). Descriptors are
+ * received with MSG_CMSG_CLOEXEC. Returns the length, 0 at end of stream,
+ * -1 on error. A truncated packet or control message, more than one
+ * descriptor, or anything but SCM_RIGHTS is refused: every descriptor that
+ * arrived is closed and -1 returned with errno EBADMSG. *fd is the one
+ * descriptor received, or -1.
+ */
+ssize_t pixlink_recv(int sock, uint8_t *buf, size_t cap, int *fd);
+
+/**
+ * Checks a received framebuffer memfd: its seals include SHRINK, GROW and
+ * SEAL, its size equals fb->size, and the geometry is ok. 0 or -1 (errno).
+ */
+int pixlink_fb_fd_check(int fd, const struct pixlink_framebuffer *fb);
+
+/** Creates a sealed memfd of `size` bytes for a framebuffer; fd or -1. */
+int pixlink_fb_create(size_t size);

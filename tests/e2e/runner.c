@@ -1,0 +1,15 @@
+/* Runs the e2e test suites with TAP output for automake's driver. */
+#include <check.h>
+#include <stdlib.h>
+
+Suite *suite_render_session(void);
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite_render_session());
+	srunner_set_tap(sr, "-");
+	srunner_run_all(sr, CK_SILENT);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
