@@ -1,0 +1,222 @@
+/*
+ * XTest injection (see input.h). A keysym the keymap lacks (a Japanese key
+ * on a US map, a Unicode character) is bound to one of a few spare
+ * keycodes, reused least-recently first, as xdotool does.
+ */
+#include "autoconfig.h"
+
+#include <X11/XKBlib.h>
+#include <X11/extensions/XTest.h>
+#include <X11/keysym.h>
+#include <stdlib.h>
+
+#include "input.h"
+#include "log.h"
+#include "pixlink.h"
+#include "util.h"
+
+#define SPARE_KEYCODES 8
+#define MAX_HELD 32
+
+struct spare {
+	KeyCode code;
+	KeySym sym;
+	uint64_t used;
+};
+
+struct input {
+	Display *dpy;
+	struct spare spare[SPARE_KEYCODES];
+	size_t nspare;
+	uint64_t clock;
+	KeyCode held[MAX_HELD];
+	size_t nheld;
+	uint32_t buttons;
+	int width, height;
+};
+
+/* Finds keycodes that have no keysym at all, to bind spare keysyms to. */
+static void find_spare_keycodes(struct input *in)
+{
+	int min, max, per;
+
+	XDisplayKeycodes(in->dpy, &min, &max);
+	KeySym *map = XGetKeyboardMapping(in->dpy, (KeyCode)min, max - min + 1, &per);
+	if (!map)
+		return;
+	for (int kc = max; kc >= min && in->nspare < SPARE_KEYCODES; kc--) {
+		bool empty = true;
+		for (int j = 0; j < per; j++)
+			if (map[(kc - min) * per + j] != NoSymbol)
+				empty = false;
+		if (empty)
+			in->spare[in->nspare++] = (struct spare){ .code = (KeyCode)kc };
+	}
+	XFree(map);
+}
+
+struct input *input_create(Display *dpy)
+{
+	int ev, err, major, minor;
+
+	if (!XTestQueryExtension(dpy, &ev, &err, &major, &minor)) {
+		log_error("the X server lacks XTEST");
+		return NULL;
+	}
+	struct input *in = xcalloc(1, sizeof(*in));
+	in->dpy = dpy;
+	find_spare_keycodes(in);
+	return in;
+}
+
+void input_destroy(struct input *in)
+{
+	if (!in)
+		return;
+	input_release_all(in);
+	free(in);
+}
+
+/* A keycode for keysym, binding a spare one if the keymap has none. */
+static KeyCode keycode_for(struct input *in, KeySym sym)
+{
+	KeyCode kc = XKeysymToKeycode(in->dpy, sym);
+	if (kc)
+		return kc;
+	if (in->nspare == 0)
+		return 0;
+	struct spare *lru = &in->spare[0];
+	for (size_t i = 0; i < in->nspare; i++) {
+		if (in->spare[i].sym == sym) {
+			in->spare[i].used = ++in->clock;
+			return in->spare[i].code;
+		}
+		if (in->spare[i].used < lru->used)
+			lru = &in->spare[i];
+	}
+	KeySym syms[2] = { sym, sym };
+	XChangeKeyboardMapping(in->dpy, lru->code, 2, syms, 1);
+	XSync(in->dpy, False);
+	lru->sym = sym;
+	lru->used = ++in->clock;
+	return lru->code;
+}
+
+static void track_key(struct input *in, KeyCode kc, bool down)
+{
+	for (size_t i = 0; i < in->nheld; i++) {
+		if (in->held[i] != kc)
+			continue;
+		if (!down)
+			in->held[i] = in->held[--in->nheld];
+		return;
+	}
+	if (down && in->nheld < MAX_HELD)
+		in->held[in->nheld++] = kc;
+}
+
+static bool shift_held(struct input *in)
+{
+	KeyCode l = XKeysymToKeycode(in->dpy, XK_Shift_L);
+	KeyCode r = XKeysymToKeycode(in->dpy, XK_Shift_R);
+	for (size_t i = 0; i < in->nheld; i++)
+		if (in->held[i] == l || in->held[i] == r)
+			return true;
+	return false;
+}
+
+void input_key(struct input *in, uint32_t keysym, bool down)
+{
+	KeyCode kc = keycode_for(in, keysym);
+	if (!kc) {
+		log_debug("no keycode for keysym 0x%x", keysym);
+		return;
+	}
+	/*
+	 * A viewer that sends an upper-case keysym without Shift held (some
+	 * do for typed text) still gets the upper-case character.
+	 */
+	bool need_shift = down && XkbKeycodeToKeysym(in->dpy, kc, 0, 0) != keysym &&
+			  XkbKeycodeToKeysym(in->dpy, kc, 0, 1) == keysym && !shift_held(in);
+	KeyCode shift = XKeysymToKeycode(in->dpy, XK_Shift_L);
+	if (need_shift && shift)
+		XTestFakeKeyEvent(in->dpy, shift, True, CurrentTime);
+	XTestFakeKeyEvent(in->dpy, kc, down, CurrentTime);
+	if (need_shift && shift)
+		XTestFakeKeyEvent(in->dpy, shift, False, CurrentTime);
+	track_key(in, kc, down);
+	XFlush(in->dpy);
+}
+
+void input_unicode(struct input *in, uint32_t codepoint)
+{
+	/* Keysyms 0x01000000 + code point stand for any Unicode character. */
+	KeySym sym = codepoint < 0x100 && codepoint >= 0x20 ? codepoint : 0x01000000 + codepoint;
+	KeyCode kc = keycode_for(in, sym);
+	if (!kc)
+		return;
+	XTestFakeKeyEvent(in->dpy, kc, True, CurrentTime);
+	XTestFakeKeyEvent(in->dpy, kc, False, CurrentTime);
+	XFlush(in->dpy);
+}
+
+static const struct {
+	uint32_t bit;
+	unsigned button;
+} button_map[] = {
+	{ PIXLINK_BUTTON_LEFT, 1 },  { PIXLINK_BUTTON_MIDDLE, 2 },   { PIXLINK_BUTTON_RIGHT, 3 },
+	{ PIXLINK_BUTTON_BACK, 8 },  { PIXLINK_BUTTON_FORWARD, 9 },
+};
+
+void input_pointer(struct input *in, int x, int y, uint32_t buttons)
+{
+	int sw = DisplayWidth(in->dpy, DefaultScreen(in->dpy));
+	int sh = DisplayHeight(in->dpy, DefaultScreen(in->dpy));
+	Window root = DefaultRootWindow(in->dpy), r;
+	int rx, ry;
+	unsigned w, h, bw, d;
+
+	/* Xlib's cached screen size lags RandR; ask the server. */
+	if (XGetGeometry(in->dpy, root, &r, &rx, &ry, &w, &h, &bw, &d)) {
+		sw = (int)w;
+		sh = (int)h;
+	}
+	x = MAX(0, MIN(x, sw - 1));
+	y = MAX(0, MIN(y, sh - 1));
+	XTestFakeMotionEvent(in->dpy, -1, x, y, CurrentTime);
+	for (size_t i = 0; i < ARRAY_SIZE(button_map); i++) {
+		bool was = in->buttons & button_map[i].bit, is = buttons & button_map[i].bit;
+		if (was != is)
+			XTestFakeButtonEvent(in->dpy, button_map[i].button, is, CurrentTime);
+	}
+	in->buttons = buttons & PIXLINK_BUTTON_MASK;
+	XFlush(in->dpy);
+}
+
+static void click_button(struct input *in, unsigned button, int times)
+{
+	for (int i = 0; i < times; i++) {
+		XTestFakeButtonEvent(in->dpy, button, True, CurrentTime);
+		XTestFakeButtonEvent(in->dpy, button, False, CurrentTime);
+	}
+}
+
+void input_wheel(struct input *in, int dx, int dy)
+{
+	/* X buttons 4/5 scroll up/down, 6/7 left/right. */
+	click_button(in, dy < 0 ? 4 : 5, MIN(abs(dy), 20));
+	click_button(in, dx < 0 ? 6 : 7, MIN(abs(dx), 20));
+	XFlush(in->dpy);
+}
+
+void input_release_all(struct input *in)
+{
+	for (size_t i = 0; i < in->nheld; i++)
+		XTestFakeKeyEvent(in->dpy, in->held[i], False, CurrentTime);
+	in->nheld = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(button_map); i++)
+		if (in->buttons & button_map[i].bit)
+			XTestFakeButtonEvent(in->dpy, button_map[i].button, False, CurrentTime);
+	in->buttons = 0;
+	XFlush(in->dpy);
+}
