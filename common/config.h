@@ -55,79 +55,90 @@ struct shoji_range {
 
 /*
  * X(section, key, TYPE, default, min, max, allowed, help)
- * min/max bound INT, SIZE and RANGE; `allowed` lists ENUM words ("a|b|c").
+ * min/max (non-negative) bound INT, SIZE and RANGE; `allowed` lists ENUM
+ * words ("a|b|c") and is NULL for every other type.
  * Defaults are strings parsed like file values, so they are validated too.
  */
-#define SHOJI_CONFIG_KEYS(X) \
-	X(server, state_dir, PATH, "/var/lib/shoji", 0, 0, NULL, \
-	  "directory for session homes and runtime state (root-owned, 0711)") \
-	X(server, admin_socket, PATH, "/run/shoji/admin.sock", 0, 0, NULL, \
-	  "UNIX socket shojictl talks to") \
-	X(server, admin_group, STRING, "shoji-admin", 0, 0, NULL, \
-	  "group allowed to open the admin socket") \
-	X(server, log_level, ENUM, "info", 0, 0, "error|warn|info|debug", \
-	  "least severe log level written to stderr") \
-	X(server, render_path, PATH, SHOJI_DEFAULT_RENDER_PATH, 0, 0, NULL, \
-	  "the shoji-render program started for each session") \
-	X(tls, cert, PATH, "/etc/shoji/tls/server.crt", 0, 0, NULL, \
-	  "server certificate chain (PEM) shown to viewers") \
-	X(tls, key, PATH, "/etc/shoji/tls/server.key", 0, 0, NULL, \
-	  "private key of the server certificate (PEM, readable by root only)") \
-	X(auth, users_file, PATH, "/etc/shoji/users", 0, 0, NULL, \
-	  "user database edited with `shojictl user`") \
-	X(vnc, listen, LISTEN, "0.0.0.0:5900", 0, 0, NULL, \
-	  "addresses for VNC viewers (VeNCrypt X509Plain); empty = off") \
-	X(vnc, allow_plaintext, BOOL, "false", 0, 0, NULL, \
-	  "also accept VNC without TLS (passwords in the clear; test networks only)") \
-	X(rdp, listen, LISTEN, "0.0.0.0:3389", 0, 0, NULL, \
-	  "addresses for RDP clients (TLS); empty = off") \
-	X(rdp, nla, BOOL, "false", 0, 0, NULL, \
-	  "offer NLA (needs an NT hash per user, a password equivalent)") \
-	X(sandbox, uid_range, RANGE, "200000-200999", 1000, 4294967294u, NULL, \
-	  "host uids given to sessions, one each; never used by anything else") \
-	X(sandbox, memory_max, SIZE, "2G", 64 * 1024 * 1024ull, 1ull << 40, NULL, \
-	  "memory limit of one session (browser, X server, IME)") \
-	X(sandbox, pids_max, INT, "512", 16, 65536, NULL, \
-	  "process and thread limit of one session") \
-	X(sandbox, cgroup_root, PATH, "", 0, 0, NULL, \
-	  "cgroup directory under which session cgroups are made; empty = detect") \
-	X(browser, command, PATH, "/usr/bin/chromium", 0, 0, NULL, \
-	  "the browser (Debian's chromium)") \
-	X(browser, start_url, URL, "about:blank", 0, 0, NULL, \
-	  "page a new session opens, and the home page") \
-	X(browser, upstream_proxy, HOSTPORT, "", 0, 0, NULL, \
-	  "the municipality's Internet proxy HOST:PORT the egress proxy chains to; empty = direct") \
-	X(browser, bookmarks, LIST, "", 0, 0, NULL, \
-	  "managed bookmarks, each NAME=URL") \
-	X(browser, locale, STRING, "ja", 0, 0, NULL, \
-	  "browser UI and Accept-Language locale") \
-	X(browser, timezone, STRING, "Asia/Tokyo", 0, 0, NULL, \
-	  "time zone inside the session") \
-	X(egress, allow, LIST, "", 0, 0, NULL, \
-	  "destinations allowed although denied by default: CIDR, HOST or HOST:PORT") \
-	X(egress, deny, LIST, "", 0, 0, NULL, \
-	  "extra destinations to refuse (e.g. the LGWAN ranges): CIDR, HOST or HOST:PORT") \
-	X(display, width, INT, "1280", 320, 8192, NULL, \
-	  "desktop width of a new session before a viewer says otherwise") \
-	X(display, height, INT, "800", 200, 8192, NULL, \
-	  "desktop height of a new session before a viewer says otherwise") \
-	X(display, max_width, INT, "3840", 320, 8192, NULL, \
-	  "largest desktop width a viewer may ask for") \
-	X(display, max_height, INT, "2160", 200, 8192, NULL, \
-	  "largest desktop height a viewer may ask for") \
-	X(audit, file, PATH, "/var/log/shoji/audit.log", 0, 0, NULL, \
+#define SHOJI_CONFIG_KEYS(X)                                                                       \
+	X(server, state_dir, PATH, "/var/lib/shoji", 0, 0, NULL,                                   \
+	  "directory for session homes and runtime state (root-owned, 0711)")                      \
+	X(server, admin_socket, PATH, "/run/shoji/admin.sock", 0, 0, NULL,                         \
+	  "UNIX socket shojictl talks to")                                                         \
+	X(server, admin_group, STRING, "shoji-admin", 0, 0, NULL,                                  \
+	  "group allowed to open the admin socket")                                                \
+	X(server, log_level, ENUM, "info", 0, 0, "error|warn|info|debug",                          \
+	  "least severe log level written to stderr")                                              \
+	X(server, render_path, PATH, SHOJI_DEFAULT_RENDER_PATH, 0, 0, NULL,                        \
+	  "the shoji-render program started for each session")                                     \
+	X(tls, cert, PATH, "/etc/shoji/tls/server.crt", 0, 0, NULL,                                \
+	  "server certificate chain (PEM) shown to viewers")                                       \
+	X(tls, key, PATH, "/etc/shoji/tls/server.key", 0, 0, NULL,                                 \
+	  "private key of the server certificate (PEM, readable by root only)")                    \
+	X(auth, users_file, PATH, "/etc/shoji/users", 0, 0, NULL,                                  \
+	  "user database edited with `shojictl user`")                                             \
+	X(vnc, listen, LISTEN, "0.0.0.0:5900", 0, 0, NULL,                                         \
+	  "addresses for VNC viewers (VeNCrypt X509Plain); empty = off")                           \
+	X(vnc, allow_plaintext, BOOL, "false", 0, 0, NULL,                                         \
+	  "also accept VNC without TLS (passwords in the clear; test networks only)")              \
+	X(rdp, listen, LISTEN, "0.0.0.0:3389", 0, 0, NULL,                                         \
+	  "addresses for RDP clients (TLS); empty = off")                                          \
+	X(rdp, nla, BOOL, "false", 0, 0, NULL,                                                     \
+	  "offer NLA (needs an NT hash per user, a password equivalent)")                          \
+	X(sandbox, uid_range, RANGE, "200000-200999", 1000, 4294967294u, NULL,                     \
+	  "host uids given to sessions, one each; never used by anything else")                    \
+	X(sandbox, memory_max, SIZE, "2G", 64 * 1024 * 1024ull, 1ull << 40, NULL,                  \
+	  "memory limit of one session (browser, X server, IME)")                                  \
+	X(sandbox, pids_max, INT, "512", 16, 65536, NULL,                                          \
+	  "process and thread limit of one session")                                               \
+	X(sandbox, cgroup_root, PATH, "", 0, 0, NULL,                                              \
+	  "cgroup directory under which session cgroups are made; empty = detect")                 \
+	X(browser, command, PATH, "/usr/bin/chromium", 0, 0, NULL,                                 \
+	  "the browser (Debian's chromium)")                                                       \
+	X(browser, start_url, URL, "about:blank", 0, 0, NULL,                                      \
+	  "page a new session opens, and the home page")                                           \
+	X(browser, upstream_proxy, HOSTPORT, "", 0, 0, NULL,                                       \
+	  "the municipality's Internet proxy HOST:PORT the egress proxy chains to; empty = "       \
+	  "direct")                                                                                \
+	X(browser, bookmarks, LIST, "", 0, 0, NULL, "managed bookmarks, each NAME=URL")            \
+	X(browser, locale, STRING, "ja", 0, 0, NULL, "browser UI and Accept-Language locale")      \
+	X(browser, timezone, STRING, "Asia/Tokyo", 0, 0, NULL, "time zone inside the session")     \
+	X(egress, allow, LIST, "", 0, 0, NULL,                                                     \
+	  "destinations allowed although denied by default: CIDR, HOST or HOST:PORT")              \
+	X(egress, deny, LIST, "", 0, 0, NULL,                                                      \
+	  "extra destinations to refuse (e.g. the LGWAN ranges): CIDR, HOST or HOST:PORT")         \
+	X(display, width, INT, "1280", 320, 8192, NULL,                                            \
+	  "desktop width of a new session before a viewer says otherwise")                         \
+	X(display, height, INT, "800", 200, 8192, NULL,                                            \
+	  "desktop height of a new session before a viewer says otherwise")                        \
+	X(display, max_width, INT, "3840", 320, 8192, NULL,                                        \
+	  "largest desktop width a viewer may ask for")                                            \
+	X(display, max_height, INT, "2160", 200, 8192, NULL,                                       \
+	  "largest desktop height a viewer may ask for")                                           \
+	X(audit, file, PATH, "/var/log/shoji/audit.log", 0, 0, NULL,                               \
 	  "audit log, one JSON object per line")
 
 #ifndef SHOJI_DEFAULT_RENDER_PATH
 #define SHOJI_DEFAULT_RENDER_PATH "/usr/local/libexec/shoji/shoji-render"
 #endif
 
+/* A config file larger than this is refused (it cannot be a real one). */
+#define SHOJI_CONFIG_MAX_SIZE (1024 * 1024)
+/* Most items one LIST value may hold, and one LISTEN value. */
+#define SHOJI_CONFIG_MAX_LIST_ITEMS 4096
+#define SHOJI_CONFIG_MAX_LISTEN 64
+
 #define CFG_SECTION_FIELD(sec, key, type, ...) CFG_CTYPE_##type sec##_##key;
+#define CFG_KEY_INDEX(sec, key, ...) SHOJI_CFG_##sec##_##key,
+
+/* Each key's position in the table: SHOJI_CFG_display_width. */
+enum shoji_config_key { SHOJI_CONFIG_KEYS(CFG_KEY_INDEX) SHOJI_CONFIG_NKEYS };
 
 /* Fields are named section_key: cfg->browser_start_url. */
 struct shoji_config {
 	SHOJI_CONFIG_KEYS(CFG_SECTION_FIELD)
 	char *source; /* file it came from, or "(defaults)" */
+	/* Line of `source` that set each key, 0 where the default holds. */
+	unsigned line[SHOJI_CONFIG_NKEYS];
 };
 
 /** A config holding every default. Never NULL (aborts on OOM). */
@@ -135,20 +146,32 @@ struct shoji_config *config_defaults(void);
 
 /**
  * Parses INI text over the defaults. On error returns NULL and writes one
- * message "FILE:LINE: [section] key: problem (allowed: ...)" into err.
- * `name` is the file name used in messages. Pure: no I/O.
+ * message "FILE:LINE: [section] key: problem; allowed: ..." into err.
+ * `name` is the file name used in messages. Pure: no I/O. Input larger
+ * than SHOJI_CONFIG_MAX_SIZE is refused.
+ *
+ * Syntax: `[section]` headers, `key = value` lines, blank lines, and
+ * comments on lines of their own starting with '#' or ';' (a '#' later in
+ * a line belongs to the value). Values are trimmed; double quotes around a
+ * whole value are removed, keeping the spaces inside. CRLF line ends and a
+ * UTF-8 byte order mark are accepted. A key given twice is an error.
  */
-struct shoji_config *config_parse_buf(const char *buf, size_t len, const char *name,
-				      char *err, size_t errlen);
+struct shoji_config *config_parse_buf(const char *buf, size_t len, const char *name, char *err,
+                                      size_t errlen);
 
-/** Reads and parses a file; errors as config_parse_buf (also for I/O). */
+/**
+ * Reads and parses a file; errors as config_parse_buf, and "PATH: problem"
+ * for a file that cannot be read or is larger than SHOJI_CONFIG_MAX_SIZE.
+ */
 struct shoji_config *config_load(const char *path, char *err, size_t errlen);
 
 void config_destroy(struct shoji_config *cfg);
 
 /**
- * Cross-key checks that a single value cannot see (width <= max_width, ...).
- * 0, or -1 with a message in err.
+ * Checks that a single value cannot see: width <= max_width, height <=
+ * max_height, at least one listener and no address:port given twice, each
+ * bookmark NAME=URL. 0, or -1 with a message in err in the format above
+ * (the line is the one that set the key, when a file did).
  */
 int config_validate(const struct shoji_config *cfg, char *err, size_t errlen);
 
@@ -158,5 +181,8 @@ void config_print_help(FILE *out);
 /** The example config: every key commented out at its default, with help. */
 void config_print_example(FILE *out);
 
-/** Writes the effective values (for logs at start-up and tests). */
+/**
+ * Writes the effective values as INI, one section after another (for logs
+ * at start-up and tests). Parsing the output gives the same values.
+ */
 void config_print_values(const struct shoji_config *cfg, FILE *out);

@@ -45,9 +45,12 @@ void shoji_log_at(enum shoji_log_level level, const char *file, int line,
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	localtime_r(&ts.tv_sec, &tm);
+	/* Local time with its offset: sessions may run in another time zone. */
+	char zone[8];
+	strftime(zone, sizeof(zone), "%z", &tm);
 	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(buf + n, sizeof(buf) - n, ".%03ld %s[%d] %s %s:%d: ",
-			      ts.tv_nsec / 1000000, log_ident, (int)getpid(),
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, ".%03ld%s %s[%d] %s %s:%d: ",
+			      ts.tv_nsec / 1000000, zone, log_ident, (int)getpid(),
 			      level_names[level], file, line);
 	if (n < sizeof(buf)) {
 		va_start(ap, fmt);

@@ -141,6 +141,7 @@ int session_start(struct session_proc *p, const char *extra_ini, uint16_t width,
 	snprintf(p->config_path, sizeof(p->config_path), "%s/shoji.conf", p->root);
 	snprintf(p->audit_path, sizeof(p->audit_path), "%s/audit.log", p->root);
 	snprintf(p->state_dir, sizeof(p->state_dir), "%s/state", p->root);
+	snprintf(p->log_path, sizeof(p->log_path), "%s/render.log", p->root);
 	if (write_config(p, extra_ini) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
@@ -149,6 +150,9 @@ int session_start(struct session_proc *p, const char *extra_ini, uint16_t width,
 	p->pid = fork();
 	if (p->pid == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int log = open(p->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (log >= 0)
+			dup2(log, STDERR_FILENO);
 		int child = fcntl(sv[1], F_DUPFD, 10);
 		snprintf(fd, sizeof(fd), "%d", child);
 		execl(SHOJI_BUILDDIR "/render/shoji-render", "shoji-render", "-c", p->config_path,
@@ -311,6 +315,20 @@ int session_stop(struct session_proc *p, int timeout_ms)
 	kill(p->pid, SIGTERM);
 	waitpid(p->pid, &status, 0);
 	return -1;
+}
+
+bool session_log_has(struct session_proc *p, const char *text, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	do {
+		if (audit_has(p->log_path, text, NULL, NULL))
+			return true;
+		if (p->link && session_pump(p, 200) < 0)
+			return false;
+		if (!p->link)
+			usleep(200000);
+	} while (now_ms() < end);
+	return false;
 }
 
 bool audit_has(const char *audit_path, const char *a, const char *b, const char *c)

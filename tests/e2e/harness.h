@@ -32,6 +32,7 @@ struct session_proc {
 	char config_path[192];
 	char audit_path[192];
 	char state_dir[192];
+	char log_path[192];    /* the session's stderr (supervisor and sandbox) */
 	uint32_t damage_count;
 	uint32_t notices;
 	uint32_t last_notice;
@@ -72,6 +73,9 @@ int session_resize(struct session_proc *p, uint16_t w, uint16_t h);
 
 /** Closes the link and waits for the supervisor; its exit status or -1. */
 int session_stop(struct session_proc *p, int timeout_ms);
+
+/** Pumps until the session's log has a line containing text. */
+bool session_log_has(struct session_proc *p, const char *text, int timeout_ms);
 
 /** True if the audit log contains a line with every one of the given substrings. */
 bool audit_has(const char *audit_path, const char *a, const char *b, const char *c);

@@ -44,11 +44,14 @@ static void start(const char *extra, uint16_t w, uint16_t h)
 	ck_assert_msg(session_start(&sp, ini, w, h) == 0, "session did not start");
 }
 
+/* Called when a test passed: stop everything and remove its files. */
 static void finish(void)
 {
 	if (sp.link)
 		session_stop(&sp, 15000);
 	http_server_stop(&pages);
+	remove_tree(sp.root);
+	unlink(pages.log_path);
 }
 
 /* Finds the test page's red block: the page's origin on screen. */
@@ -97,6 +100,8 @@ START_TEST(page_appears_and_reacts)
 	bool typed = session_wait_pixel(&sp, ox + 200, oy + 300, CYAN, 8, 10000);
 	session_dump_ppm(&sp, "/tmp/shoji-e2e-typed.ppm");
 	ck_assert_msg(typed, "typed text did not reach the page (/tmp/shoji-e2e-typed.ppm)");
+	ck_assert_msg(session_log_has(&sp, "browser sandbox on", 20000),
+		      "the log does not say the browser's own sandbox is on (%s)", sp.log_path);
 	finish();
 }
 END_TEST
@@ -234,6 +239,7 @@ START_TEST(memory_limit_stops_a_hog)
 	ck_assert_ptr_nonnull(l);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hog.html", pages.port);
 	navigate(url);
+	ck_assert_msg(session_wait_color(&sp, 0x000080, 20000, &ox, &oy), "hog page did not load");
 	struct limits_usage u = { 0 };
 	for (int i = 0; i < 600 && u.oom_kills == 0; i++) {
 		session_pump(&sp, 100);
@@ -242,6 +248,8 @@ START_TEST(memory_limit_stops_a_hog)
 	}
 	ck_assert_msg(u.oom_kills > 0, "the hog was never stopped (memory %llu bytes)",
 		      (unsigned long long)u.memory_bytes);
+	fprintf(stderr, "memory_limit: %llu OOM kill(s), peak %llu MiB under a 1024 MiB limit\n",
+		(unsigned long long)u.oom_kills, (unsigned long long)(u.memory_peak >> 20));
 	/* The session itself goes on: the link still works. */
 	struct pixlink_msg ping = { .type = PIXLINK_PING, .u.seq = 7 };
 	ck_assert_int_eq(session_send(&sp, &ping), 0);
