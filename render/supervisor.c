@@ -20,7 +20,7 @@
 
 #include "audit.h"
 #include "egress.h"
-#include "limits.h"
+#include "cgroup_limits.h"
 #include "log.h"
 #include "sandbox.h"
 #include "supervisor.h"

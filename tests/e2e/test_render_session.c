@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "limits.h"
+#include "cgroup_limits.h"
 #include "util.h"
 
 Suite *suite_render_session(void);
