@@ -68,6 +68,8 @@ struct shoji_range {
 	  "group allowed to open the admin socket")                                                \
 	X(server, log_level, ENUM, "info", 0, 0, "error|warn|info|debug",                          \
 	  "least severe log level written to stderr")                                              \
+	X(server, worker_user, STRING, "nobody", 0, 0, NULL,                                      \
+	  "unprivileged user connection workers run as")                                          \
 	X(server, render_path, PATH, SHOJI_DEFAULT_RENDER_PATH, 0, 0, NULL,                        \
 	  "the shoji-render program started for each session")                                     \
 	X(tls, cert, PATH, "/etc/shoji/tls/server.crt", 0, 0, NULL,                                \

@@ -18,11 +18,43 @@
  * damage that happens meanwhile is coalesced and sent with the next credit.
  *
  * shojid treats everything render sends as hostile: pixlink_parse() checks
- * every length and count; pixlink_damage_check() and pixlink_fb_check()
- * check rectangles against the framebuffer and the memfd's seals and size.
+ * every length, count and range; pixlink_damage_ok() checks rectangles
+ * against the framebuffer, and pixlink_fb_fd_check() the memfd's seals and
+ * size. proxy/pixlink_client.h adds the rules about order (HELLO first,
+ * credit, sequence numbers, generations).
  *
  * Handles untrusted input: yes (pixlink_parse is a pure function over
  * bytes and has a fuzz target, tests/fuzz/fuzz-pixlink.c).
+ *
+ * Payloads. All integers little-endian; "0" fields are reserved and must be
+ * zero; the payload length in the header must be exactly the length given
+ * here, or the message is malformed.
+ *
+ *   type         len          payload
+ *   HELLO        8            u32 version, u32 pid
+ *   FRAMEBUFFER  28           u32 generation, u32 width, u32 height, u32 stride,
+ *                             u32 format, u64 size          (+ the memfd)
+ *   DAMAGE       12 + 8*n     u32 seq, u32 generation, u16 n (1..PIXLINK_MAX_RECTS),
+ *                             u16 0, then n times u16 x, u16 y, u16 w, u16 h
+ *   CURSOR       12 + 4*w*h   u32 serial, u16 w, u16 h (1..PIXLINK_MAX_CURSOR),
+ *                             u16 hot_x (< w), u16 hot_y (< h), then w*h*4 bytes
+ *   PONG         4            u32 seq
+ *   NOTICE       8 + n        u32 code (a pixlink_notice_code), u16 n
+ *                             (0..PIXLINK_MAX_NOTICE), u16 0, then n bytes of
+ *                             UTF-8 without control characters
+ *   CREDIT       4            u32 count (1..PIXLINK_MAX_CREDIT)
+ *   KEY          12           u32 keysym, u32 scancode, u32 down (0 or 1)
+ *   UNICODE      4            u32 code point (a Unicode scalar value: not a
+ *                             surrogate, at most 0x10FFFF)
+ *   POINTER      8            u16 x, u16 y, u32 buttons (within PIXLINK_BUTTON_MASK)
+ *   WHEEL        4            s16 dx, s16 dy
+ *   RESIZE       4            u16 width, u16 height (1..PIXLINK_MAX_DIM)
+ *   PING         4            u32 seq
+ *   REFRESH      0
+ *
+ * FRAMEBUFFER geometry must pass pixlink_fb_geometry_ok() with
+ * PIXLINK_MAX_DIM; DAMAGE rectangles are checked against the framebuffer
+ * only by pixlink_damage_ok(), since the parser does not know it.
  */
 #pragma once
 
@@ -39,6 +71,8 @@
 #define PIXLINK_MAX_DIM 8192
 #define PIXLINK_MAX_CREDIT 4
 #define PIXLINK_MAX_NOTICE 200 /* bytes of UTF-8 text */
+/* Bytes a framebuffer memfd may hold beyond stride*height (page rounding). */
+#define PIXLINK_FB_MAX_SLACK 65536
 
 /* The only pixel format: 32 bits per pixel, bytes B, G, R, X in memory. */
 #define PIXLINK_FORMAT_BGRX8888 1
@@ -103,7 +137,8 @@ struct pixlink_damage {
 struct pixlink_cursor {
 	uint32_t serial;
 	uint16_t width, height, hot_x, hot_y;
-	const uint8_t *pixels; /* width*height*4, B G R A premultiplied; points into the parsed buffer */
+	/* width*height*4 bytes, B G R A premultiplied; points into the parsed buffer */
+	const uint8_t *pixels;
 };
 
 struct pixlink_notice {
@@ -163,49 +198,69 @@ ssize_t pixlink_parse(const uint8_t *buf, size_t len, struct pixlink_msg *msg);
  */
 size_t pixlink_encode(const struct pixlink_msg *msg, uint8_t *buf, size_t cap);
 
+/** Name of a message type as on the wire ("DAMAGE"), or "unknown". */
+const char *pixlink_type_name(uint32_t type);
+
 /** True if the message type may travel render -> shojid. */
 bool pixlink_from_render(enum pixlink_type type);
 
 /**
  * Checks a FRAMEBUFFER message's geometry: format known, width and height in
- * 1..max, stride >= width*4, stride*height <= size, all without overflow.
+ * 1..max, stride a multiple of 4 with width*4 <= stride <= PIXLINK_MAX_DIM*4,
+ * stride*height <= size <= stride*height + PIXLINK_FB_MAX_SLACK, all
+ * without overflow. The upper bound on size keeps a hostile render from
+ * making shojid map far more than it will ever read.
  */
-bool pixlink_fb_geometry_ok(const struct pixlink_framebuffer *fb, uint32_t max_w,
-			    uint32_t max_h);
+bool pixlink_fb_geometry_ok(const struct pixlink_framebuffer *fb, uint32_t max_w, uint32_t max_h);
 
 /**
  * Checks a DAMAGE message against the current framebuffer: generation
- * matches, seq == expected_seq, every rectangle non-empty and inside.
+ * matches, seq == expected_seq, nrects in 1..PIXLINK_MAX_RECTS, every
+ * rectangle non-empty and inside.
  */
 bool pixlink_damage_ok(const struct pixlink_damage *d, const struct pixlink_framebuffer *fb,
-		       uint32_t expected_seq);
+                       uint32_t expected_seq);
 
 /* --- Transport (pixlink_io.c): sendmsg/recvmsg with descriptors --- */
 
 /**
- * Sends one encoded message; fd >= 0 is attached with SCM_RIGHTS.
- * MSG_NOSIGNAL; 0 or -1 (errno; EAGAIN on a full non-blocking socket).
+ * Sends one encoded message (1..PIXLINK_MAX_MSG bytes, else EMSGSIZE) as
+ * one packet; fd >= 0 is attached with SCM_RIGHTS and stays the caller's.
+ * MSG_NOSIGNAL, EINTR retried; 0 or -1 (errno; EAGAIN on a full
+ * non-blocking socket, EPIPE when the peer is gone).
  */
 int pixlink_send(int sock, const uint8_t *buf, size_t len, int fd);
 
-/** Encodes and sends. 0 or -1. */
+/** Encodes and sends. 0 or -1 (errno; EINVAL if msg does not encode). */
 int pixlink_send_msg(int sock, const struct pixlink_msg *msg, int fd);
 
 /**
  * Receives one packet into buf (cap >= PIXLINK_MAX_MSG). Descriptors are
  * received with MSG_CMSG_CLOEXEC. Returns the length, 0 at end of stream,
- * -1 on error. A truncated packet or control message, more than one
- * descriptor, or anything but SCM_RIGHTS is refused: every descriptor that
- * arrived is closed and -1 returned with errno EBADMSG. *fd is the one
- * descriptor received, or -1.
+ * -1 on error; EINTR is retried, EAGAIN returned. A truncated packet or
+ * control message, more than one descriptor, anything but SCM_RIGHTS, or a
+ * descriptor on an empty packet is refused: every descriptor that arrived
+ * is closed and -1 returned with errno EBADMSG. *fd is the one descriptor
+ * received, or -1; the caller owns it. An empty packet counts as end of
+ * stream (no message is empty: the header alone is 8 bytes).
  */
 ssize_t pixlink_recv(int sock, uint8_t *buf, size_t cap, int *fd);
 
 /**
  * Checks a received framebuffer memfd: its seals include SHRINK, GROW and
- * SEAL, its size equals fb->size, and the geometry is ok. 0 or -1 (errno).
+ * SEAL, its size equals fb->size, and the geometry is ok (with
+ * PIXLINK_MAX_DIM). 0, or -1 with errno saying which check failed:
+ *   EINVAL      geometry refused by pixlink_fb_geometry_ok()
+ *   EBADF       fd is not an open descriptor (or fstat failed: its errno)
+ *   ENOTSUP     not a regular file that can carry seals (pipe, device, plain file)
+ *   EPERM       seals missing: the file could still shrink, grow or be unsealed
+ *   ERANGE      its size differs from fb->size
  */
 int pixlink_fb_fd_check(int fd, const struct pixlink_framebuffer *fb);
 
-/** Creates a sealed memfd of `size` bytes for a framebuffer; fd or -1. */
+/**
+ * Creates a memfd of `size` (> 0) bytes for a framebuffer, close-on-exec and
+ * sealed with F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL (still writable).
+ * fd or -1 (errno).
+ */
 int pixlink_fb_create(size_t size);

@@ -109,6 +109,8 @@ pid_t browser_start(const struct browser_opts *o)
 	if (pid != 0)
 		return pid;
 	setpgid(0, 0);
+	/* Chromium on Linux takes its UI language from the environment, not --lang. */
+	setenv("LANGUAGE", o->locale, 1);
 	int fd = open(o->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd >= 0) {
 		dup2(fd, STDOUT_FILENO);

@@ -1,5 +1,5 @@
 /*
- * Per-session resource limits on cgroup v2 or v1 (layouts in limits.h).
+ * Per-session resource limits on cgroup v2 or v1 (layouts in cgroup_limits.h).
  *
  * Both back-ends share one model: a list of "parent" directories (v2: one,
  * <base>/shoji; v1: one per hierarchy) under each of which a session has a
@@ -13,7 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/limits.h> /* PATH_MAX: <limits.h> is shadowed, see limits.h */
+#include <limits.h>
 #include <linux/magic.h>
 #include <signal.h>
 #include <stdarg.h>

@@ -26,10 +26,6 @@
  *   <fs_root>/memory<base>/shoji/<id>/
  *   <fs_root>/pids<base>/shoji/<id>/
  *   <fs_root>/cpuacct<base>/shoji/<id>/   (CPU time; optional)
- *
- * Beware: with render/ on the include path, this header's name hides the C
- * library's <limits.h> (INT_MAX, PATH_MAX) from every file built there, even
- * from system headers that include it; take PATH_MAX from <linux/limits.h>.
  */
 #pragma once
 
