@@ -13,7 +13,7 @@
 #include "pixlink.h"
 #include "util.h"
 
-#define HELLO_LEN 8
+#define HELLO_LEN 12
 #define FB_LEN 28
 #define DAMAGE_HEAD_LEN 12
 #define RECT_LEN 8
@@ -86,6 +86,7 @@ static int parse_hello(const uint8_t *p, size_t len, struct pixlink_msg *msg)
 {
 	msg->u.hello.version = get_le32(p);
 	msg->u.hello.pid = get_le32(p + 4);
+	msg->u.hello.token = get_le32(p + 8);
 	return 0;
 }
 
@@ -93,6 +94,7 @@ static void encode_hello(const struct pixlink_msg *msg, uint8_t *p, size_t len)
 {
 	put_le32(p, msg->u.hello.version);
 	put_le32(p + 4, msg->u.hello.pid);
+	put_le32(p + 8, msg->u.hello.token);
 }
 
 static int parse_fb(const uint8_t *p, size_t len, struct pixlink_msg *msg)
@@ -239,6 +241,12 @@ static void encode_seq(const struct pixlink_msg *msg, uint8_t *p, size_t len)
 	put_le32(p, msg->u.seq);
 }
 
+static int parse_token(const uint8_t *p, size_t len, struct pixlink_msg *msg)
+{
+	msg->u.seq = get_le32(p);
+	return msg->u.seq != 0 ? 0 : -1;
+}
+
 static int parse_credit(const uint8_t *p, size_t len, struct pixlink_msg *msg)
 {
 	msg->u.credit = get_le32(p);
@@ -354,6 +362,7 @@ static const struct type_info types[] = {
     [PIXLINK_RESIZE] = {"RESIZE", 4, 4, parse_resize, encode_resize},
     [PIXLINK_PING] = {"PING", 4, 4, parse_seq, encode_seq},
     [PIXLINK_REFRESH] = {"REFRESH", 0, 0, parse_empty, encode_empty},
+    [PIXLINK_RESYNC] = {"RESYNC", 4, 4, parse_token, encode_seq},
 };
 
 _Static_assert(CURSOR_MAX_LEN + PIXLINK_HEADER_LEN <= PIXLINK_MAX_MSG,

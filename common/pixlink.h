@@ -31,7 +31,8 @@
  * here, or the message is malformed.
  *
  *   type         len          payload
- *   HELLO        8            u32 version, u32 pid
+ *   HELLO        12           u32 version, u32 pid, u32 token (0 at start; the
+ *                             token of the RESYNC it answers)
  *   FRAMEBUFFER  28           u32 generation, u32 width, u32 height, u32 stride,
  *                             u32 format, u64 size          (+ the memfd)
  *   DAMAGE       12 + 8*n     u32 seq, u32 generation, u16 n (1..PIXLINK_MAX_RECTS),
@@ -51,6 +52,7 @@
  *   RESIZE       4            u16 width, u16 height (1..PIXLINK_MAX_DIM)
  *   PING         4            u32 seq
  *   REFRESH      0
+ *   RESYNC       4            u32 token (non-zero)
  *
  * FRAMEBUFFER geometry must pass pixlink_fb_geometry_ok() with
  * PIXLINK_MAX_DIM; DAMAGE rectangles are checked against the framebuffer
@@ -95,6 +97,7 @@ enum pixlink_type {
 	PIXLINK_RESIZE = 69,  /* please make the desktop this size */
 	PIXLINK_PING = 70,
 	PIXLINK_REFRESH = 71, /* send the whole framebuffer as damage with the next credit */
+	PIXLINK_RESYNC = 72,  /* a new reader took the link over: start afresh (see below) */
 };
 
 /* Reasons in PIXLINK_NOTICE. */
@@ -116,9 +119,18 @@ struct pixlink_rect {
 	uint16_t x, y, w, h;
 };
 
+/*
+ * RESYNC: when a viewer reattaches, a new process (a fresh pixlink_client)
+ * reads a link that may still hold messages for the previous reader. It
+ * sends RESYNC with a random token; render forgets its credit and sequence
+ * numbers, releases held keys, and answers HELLO with that token, then
+ * FRAMEBUFFER (the current memfd) and damage of the whole screen. The new
+ * reader discards everything before that HELLO.
+ */
 struct pixlink_hello {
 	uint32_t version;
 	uint32_t pid;
+	uint32_t token;
 };
 
 struct pixlink_framebuffer {
@@ -174,7 +186,7 @@ struct pixlink_msg {
 		struct pixlink_damage damage;
 		struct pixlink_cursor cursor;
 		struct pixlink_notice notice;
-		uint32_t seq;    /* PING, PONG */
+		uint32_t seq;    /* PING, PONG; RESYNC's token */
 		uint32_t credit; /* CREDIT */
 		struct pixlink_key key;
 		uint32_t codepoint; /* UNICODE */

@@ -26,6 +26,8 @@ struct pixlink_client {
 	uint32_t max_w, max_h;
 	bool dead;
 	bool hello_seen;
+	bool resyncing;  /* discarding what was meant for a previous reader */
+	uint32_t token;  /* the HELLO we wait for carries this token */
 	uint32_t render_pid;
 	char error[192];
 
@@ -154,6 +156,8 @@ static int handle_hello(struct pixlink_client *c)
 
 	if (c->hello_seen)
 		return fail(c, "HELLO sent twice");
+	if (h->token != c->token)
+		return fail(c, "HELLO answers token %u, expected %u", h->token, c->token);
 	if (h->version != PIXLINK_VERSION)
 		return fail(c, "render speaks pixel-link version %u, shojid speaks %u", h->version,
 		            PIXLINK_VERSION);
@@ -263,6 +267,11 @@ static int dispatch(struct pixlink_client *c, size_t len, int fd, struct pixlink
 		return fail(c, "render sent %s, which only shojid may send", name);
 	if (fd >= 0 && type != PIXLINK_FRAMEBUFFER)
 		return fail(c, "unexpected descriptor on %s", name);
+	if (c->resyncing) {
+		if (type != PIXLINK_HELLO || c->msg.u.hello.token != c->token)
+			return 2; /* meant for the previous reader: skip */
+		c->resyncing = false;
+	}
 	if (!c->hello_seen && type != PIXLINK_HELLO)
 		return fail(c, "first message was %s, not HELLO", name);
 
@@ -297,7 +306,8 @@ static int dispatch(struct pixlink_client *c, size_t len, int fd, struct pixlink
 	return 1;
 }
 
-int pixlink_client_read(struct pixlink_client *c, struct pixlink_event *ev)
+/* One packet: 1 event, 2 skipped (stale, during a resync), 0 none, -1 dead. */
+static int read_one(struct pixlink_client *c, struct pixlink_event *ev)
 {
 	int fd = -1;
 
@@ -325,6 +335,37 @@ int pixlink_client_read(struct pixlink_client *c, struct pixlink_event *ev)
 	if (fd >= 0)
 		close(fd);
 	return ret;
+}
+
+int pixlink_client_read(struct pixlink_client *c, struct pixlink_event *ev)
+{
+	int ret;
+
+	while ((ret = read_one(c, ev)) == 2)
+		;
+	return ret;
+}
+
+int pixlink_client_resync(struct pixlink_client *c)
+{
+	struct pixlink_msg m = { .type = PIXLINK_RESYNC };
+
+	if (c->dead) {
+		errno = EPIPE;
+		return -1;
+	}
+	do {
+		if (random_bytes(&c->token, sizeof(c->token)) < 0)
+			return -1;
+	} while (c->token == 0);
+	m.u.seq = c->token;
+	unmap_fb(c);
+	c->have_fb = false;
+	c->hello_seen = false;
+	c->resyncing = true;
+	c->credit = 0;
+	c->next_seq = 1;
+	return pixlink_send_msg(c->sock, &m, -1);
 }
 
 int pixlink_client_grant(struct pixlink_client *c, uint32_t n)

@@ -50,6 +50,15 @@ struct pixlink_event {
  */
 struct pixlink_client *pixlink_client_create(int sock, uint32_t max_w, uint32_t max_h);
 
+/**
+ * Takes over a link another reader used before (a viewer reattaching):
+ * sends RESYNC with a fresh random token, forgets the framebuffer, credit
+ * and sequence numbers, and from then on discards every message until
+ * render's HELLO carrying that token; FRAMEBUFFER follows it as at start.
+ * 0 or -1 (errno).
+ */
+int pixlink_client_resync(struct pixlink_client *c);
+
 /** Unmaps the framebuffer and closes the socket. Accepts NULL. */
 void pixlink_client_destroy(struct pixlink_client *c);
 

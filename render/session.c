@@ -52,13 +52,17 @@ struct session {
 
 static int send_msg(struct session *s, const struct pixlink_msg *m, int fd)
 {
-	if (pixlink_send_msg(s->o->link_fd, m, fd) < 0) {
-		log_warn("pixel link send failed: %s", strerror(errno));
-		s->done = true;
-		s->status = 1;
+	if (pixlink_send_msg(s->o->link_fd, m, fd) == 0)
+		return 0;
+	if (errno == EAGAIN) {
+		/* Nobody reads (a detached session): the next reader resyncs. */
+		log_debug("pixel link full; %s dropped", pixlink_type_name(m->type));
 		return -1;
 	}
-	return 0;
+	log_warn("pixel link send failed: %s", strerror(errno));
+	s->done = true;
+	s->status = 1;
+	return -1;
 }
 
 static int send_framebuffer(struct session *s)
@@ -84,9 +88,13 @@ static void flush_damage(struct session *s)
 	struct pixlink_msg *m = xcalloc(1, sizeof(*m));
 	m->type = PIXLINK_DAMAGE;
 	if (capture_grab(s->cap, &m->u.damage) == 0) {
-		m->u.damage.seq = ++s->seq;
-		if (send_msg(s, m, -1) == 0)
+		m->u.damage.seq = s->seq + 1;
+		if (send_msg(s, m, -1) == 0) {
+			s->seq++;
 			s->credit--;
+		} else {
+			capture_damage_all(s->cap); /* whatever was lost, send it all again */
+		}
 	}
 	free(m);
 }
@@ -145,6 +153,24 @@ static void do_resize(struct session *s, uint16_t w, uint16_t h)
 	send_framebuffer(s);
 }
 
+/* A new reader took the link over: start the conversation afresh. */
+static void resync(struct session *s, uint32_t token)
+{
+	struct pixlink_msg hello = { .type = PIXLINK_HELLO };
+
+	s->credit = 0;
+	s->seq = 0;
+	s->cursor_serial = 0;
+	input_release_all(s->in);
+	hello.u.hello = (struct pixlink_hello){ .version = PIXLINK_VERSION,
+						.pid = (uint32_t)getpid(),
+						.token = token };
+	if (send_msg(s, &hello, -1) == 0 && send_framebuffer(s) == 0) {
+		capture_damage_all(s->cap);
+		send_cursor(s);
+	}
+}
+
 static void handle_link_msg(struct session *s, const struct pixlink_msg *m)
 {
 	switch (m->type) {
@@ -173,6 +199,9 @@ static void handle_link_msg(struct session *s, const struct pixlink_msg *m)
 	}
 	case PIXLINK_REFRESH:
 		capture_damage_all(s->cap);
+		break;
+	case PIXLINK_RESYNC:
+		resync(s, m->u.seq);
 		break;
 	default:
 		log_warn("unexpected pixel-link message type %d from shojid", m->type);

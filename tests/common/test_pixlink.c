@@ -38,13 +38,13 @@ static struct pixlink_framebuffer fb_640x480(void)
 /* One valid message of each type, some at their maximum sizes. */
 static size_t sample_messages(struct pixlink_msg *out, size_t cap)
 {
-	struct pixlink_msg m[20];
+	struct pixlink_msg m[24];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(cursor_pixels); i++)
 		cursor_pixels[i] = (uint8_t)(i * 7 + 3);
 	memset(m, 0, sizeof(m));
-	m[n].type = PIXLINK_HELLO, m[n].u.hello = (struct pixlink_hello){1, 4242}, n++;
+	m[n].type = PIXLINK_HELLO, m[n].u.hello = (struct pixlink_hello){1, 4242, 0x5eed}, n++;
 	m[n].type = PIXLINK_FRAMEBUFFER, m[n].u.fb = fb_640x480(), n++;
 	m[n].type = PIXLINK_FRAMEBUFFER;
 	m[n].u.fb = (struct pixlink_framebuffer){0xffffffffu,
@@ -94,6 +94,7 @@ static size_t sample_messages(struct pixlink_msg *out, size_t cap)
 	m[n].type = PIXLINK_WHEEL, m[n].u.wheel = (struct pixlink_wheel){-3, 32767}, n++;
 	m[n].type = PIXLINK_RESIZE, m[n].u.size = (struct pixlink_size){1, PIXLINK_MAX_DIM}, n++;
 	m[n].type = PIXLINK_PING, m[n].u.seq = 0xdeadbeef, n++;
+	m[n].type = PIXLINK_RESYNC, m[n].u.seq = 0x7001, n++;
 	ck_assert_uint_le(n, cap);
 	memcpy(out, m, n * sizeof(m[0]));
 	return n;
@@ -117,6 +118,7 @@ static void assert_same_msg(const struct pixlink_msg *a, const struct pixlink_ms
 	case PIXLINK_HELLO:
 		ck_assert_uint_eq(a->u.hello.version, b->u.hello.version);
 		ck_assert_uint_eq(a->u.hello.pid, b->u.hello.pid);
+		ck_assert_uint_eq(a->u.hello.token, b->u.hello.token);
 		break;
 	case PIXLINK_FRAMEBUFFER:
 		assert_same_fb(&a->u.fb, &b->u.fb);
@@ -163,6 +165,7 @@ static void assert_same_msg(const struct pixlink_msg *a, const struct pixlink_ms
 		break;
 	case PIXLINK_PONG:
 	case PIXLINK_PING:
+	case PIXLINK_RESYNC:
 		ck_assert_uint_eq(a->u.seq, b->u.seq);
 		break;
 	case PIXLINK_CREDIT:
@@ -180,8 +183,8 @@ static uint8_t wire[2 * PIXLINK_MAX_MSG];
 
 START_TEST(wire_bytes)
 {
-	struct pixlink_msg m = {.type = PIXLINK_HELLO, .u.hello = {1, 0x01020304}};
-	static const uint8_t hello[] = {1, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 4, 3, 2, 1};
+	struct pixlink_msg m = {.type = PIXLINK_HELLO, .u.hello = {1, 0x01020304, 9}};
+	static const uint8_t hello[] = {1, 0, 0, 0, 12, 0, 0, 0, 1, 0, 0, 0, 4, 3, 2, 1, 9, 0, 0, 0};
 	ck_assert_uint_eq(pixlink_encode(&m, wire, sizeof(wire)), sizeof(hello));
 	ck_assert_mem_eq(wire, hello, sizeof(hello));
 
@@ -204,7 +207,7 @@ START_TEST(round_trip_every_type)
 {
 	struct pixlink_msg m[32], back;
 	size_t n = sample_messages(m, 32);
-	bool seen[PIXLINK_REFRESH + 1] = {false};
+	bool seen[PIXLINK_RESYNC + 1] = {false};
 
 	for (size_t i = 0; i < n; i++) {
 		size_t len = pixlink_encode(&m[i], wire, sizeof(wire));
@@ -228,7 +231,7 @@ START_TEST(round_trip_every_type)
 	static const enum pixlink_type all[] = {
 	    PIXLINK_HELLO,  PIXLINK_FRAMEBUFFER, PIXLINK_DAMAGE, PIXLINK_CURSOR,  PIXLINK_PONG,
 	    PIXLINK_NOTICE, PIXLINK_CREDIT,      PIXLINK_KEY,    PIXLINK_UNICODE, PIXLINK_POINTER,
-	    PIXLINK_WHEEL,  PIXLINK_RESIZE,      PIXLINK_PING,   PIXLINK_REFRESH,
+	    PIXLINK_WHEEL,  PIXLINK_RESIZE,      PIXLINK_PING,   PIXLINK_REFRESH, PIXLINK_RESYNC,
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		ck_assert_msg(seen[all[i]], "type %d not covered", all[i]);
@@ -705,7 +708,7 @@ START_TEST(recv_refuses_extra_fds)
 {
 	int sv[2], fd, p[2];
 	static uint8_t buf[PIXLINK_MAX_MSG];
-	uint8_t hello[PIXLINK_HEADER_LEN + 8];
+	uint8_t hello[PIXLINK_HEADER_LEN + 12];
 	struct pixlink_msg h = {.type = PIXLINK_HELLO, .u.hello = {1, 1}};
 
 	ck_assert_uint_eq(pixlink_encode(&h, hello, sizeof(hello)), sizeof(hello));
@@ -754,7 +757,7 @@ START_TEST(recv_refuses_truncation_and_credentials)
 {
 	int sv[2], fd, p[2];
 	static uint8_t buf[PIXLINK_MAX_MSG];
-	uint8_t hello[PIXLINK_HEADER_LEN + 8];
+	uint8_t hello[PIXLINK_HEADER_LEN + 12];
 	struct pixlink_msg h = {.type = PIXLINK_HELLO, .u.hello = {1, 1}};
 
 	ck_assert_uint_eq(pixlink_encode(&h, hello, sizeof(hello)), sizeof(hello));

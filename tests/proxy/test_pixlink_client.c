@@ -125,7 +125,7 @@ static void expect_refused(struct link *l, const char *reason)
 
 static void send_hello(struct link *l)
 {
-	struct pixlink_msg m = {.type = PIXLINK_HELLO, .u.hello = {PIXLINK_VERSION, 4321}};
+	struct pixlink_msg m = {.type = PIXLINK_HELLO, .u.hello = {PIXLINK_VERSION, 4321, 0}};
 	render_send(l, &m, -1);
 	expect_event(l, PIXLINK_EV_HELLO);
 }
@@ -402,7 +402,7 @@ END_TEST
 START_TEST(refuses_wrong_version_and_second_hello)
 {
 	struct link l;
-	struct pixlink_msg m = {.type = PIXLINK_HELLO, .u.hello = {PIXLINK_VERSION + 1, 1}};
+	struct pixlink_msg m = {.type = PIXLINK_HELLO, .u.hello = {PIXLINK_VERSION + 1, 1, 0}};
 
 	link_open(&l);
 	render_send(&l, &m, -1);
@@ -841,6 +841,62 @@ START_TEST(refuses_oversized_packet)
 }
 END_TEST
 
+/* A reattaching reader: stale messages are skipped until HELLO with its token. */
+START_TEST(resync_skips_stale_messages)
+{
+	struct link l;
+	struct pixlink_event ev;
+	uint8_t buf[PIXLINK_MAX_MSG];
+	struct pixlink_msg m;
+	int fd;
+
+	link_ready(&l, 1);
+	/* Meant for the previous reader: a damage, a framebuffer, an old HELLO. */
+	struct pixlink_msg stale = damage(1, 1, 0, 0, 4, 4);
+	render_send(&l, &stale, -1);
+	struct pixlink_msg fbm = {.type = PIXLINK_FRAMEBUFFER, .u.fb = fb_geometry(2, FB_W, FB_H)};
+	int memfd = make_fb(&fbm.u.fb);
+	render_send(&l, &fbm, memfd);
+	close(memfd);
+	struct pixlink_msg old = {.type = PIXLINK_HELLO, .u.hello = {PIXLINK_VERSION, 4321, 0}};
+	render_send(&l, &old, -1);
+
+	ck_assert_int_eq(pixlink_client_resync(l.c), 0);
+	ck_assert_ptr_null(pixlink_client_fb(l.c));
+	ck_assert_uint_eq(pixlink_client_credit(l.c), 0);
+	ssize_t n = pixlink_recv(l.render, buf, sizeof(buf), &fd);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(pixlink_parse(buf, (size_t)n, &m), n);
+	ck_assert_int_eq(m.type, PIXLINK_RESYNC);
+	ck_assert_uint_ne(m.u.seq, 0);
+
+	ck_assert_int_eq(pixlink_client_read(l.c, &ev), 0); /* all skipped, nothing yet */
+	struct pixlink_msg hello = {.type = PIXLINK_HELLO,
+	                            .u.hello = {PIXLINK_VERSION, 4321, m.u.seq}};
+	render_send(&l, &hello, -1);
+	expect_event(&l, PIXLINK_EV_HELLO);
+	/* The same generation as before the resync is accepted afresh. */
+	send_fb(&l, 1, FB_W, FB_H);
+	grant(&l, 1);
+	struct pixlink_msg d = damage(1, 1, 0, 0, 8, 8);
+	render_send(&l, &d, -1);
+	expect_event(&l, PIXLINK_EV_DAMAGE);
+	link_close(&l);
+}
+END_TEST
+
+START_TEST(refuses_hello_with_wrong_token)
+{
+	struct link l;
+
+	link_open(&l);
+	struct pixlink_msg m = {.type = PIXLINK_HELLO, .u.hello = {PIXLINK_VERSION, 1, 77}};
+	render_send(&l, &m, -1);
+	expect_refused(&l, "token");
+	link_close(&l);
+}
+END_TEST
+
 Suite *suite_pixlink_client(void)
 {
 	Suite *s = suite_create("pixlink_client");
@@ -852,6 +908,8 @@ Suite *suite_pixlink_client(void)
 	tcase_add_test(tc, refuses_wrong_version_and_second_hello);
 	tcase_add_test(tc, refuses_shojid_types);
 	tcase_add_test(tc, reports_end_of_stream);
+	tcase_add_test(tc, resync_skips_stale_messages);
+	tcase_add_test(tc, refuses_hello_with_wrong_token);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hostile_render");
