@@ -10,17 +10,32 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "tls.h"
+#include "worker.h"
 
 #define SHOJID_DEFAULT_CONFIG "/etc/shoji/shoji.conf"
 #define SHOJID_EXIT_USAGE 2
 
-enum shojid_mode { MODE_RUN, MODE_CHECK, MODE_PRINT_CONFIG, MODE_EXAMPLE, MODE_HELP, MODE_VERSION };
+enum shojid_mode {
+	MODE_RUN,
+	MODE_CHECK,
+	MODE_PRINT_CONFIG,
+	MODE_EXAMPLE,
+	MODE_HELP,
+	MODE_VERSION,
+	MODE_WORKER,
+};
 
-enum { OPT_CHECK = 0x100, OPT_PRINT_CONFIG, OPT_EXAMPLE };
+enum { OPT_CHECK = 0x100, OPT_PRINT_CONFIG, OPT_EXAMPLE, OPT_WORKER, OPT_PEER };
+
+/* Set by --worker and --peer: shojid runs itself once per viewer connection. */
+static const char *worker_name;
+static const char *worker_peer = "?";
 
 static void usage(const char *prog)
 {
@@ -69,6 +84,8 @@ static int parse_args(int argc, char **argv, const char **config_path, enum shoj
 	    {"example-config", no_argument, NULL, OPT_EXAMPLE},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
+	    {"worker", required_argument, NULL, OPT_WORKER},
+	    {"peer", required_argument, NULL, OPT_PEER},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -93,6 +110,13 @@ static int parse_args(int argc, char **argv, const char **config_path, enum shoj
 		case 'V':
 			*mode = MODE_VERSION;
 			break;
+		case OPT_WORKER:
+			*mode = MODE_WORKER;
+			worker_name = optarg;
+			break;
+		case OPT_PEER:
+			worker_peer = optarg;
+			break;
 		default:
 			return -1;
 		}
@@ -102,6 +126,33 @@ static int parse_args(int argc, char **argv, const char **config_path, enum shoj
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A connection worker, exec'd by the control process with the viewer's
+ * connection on fd 3 and the control link on fd 4: a fresh process that
+ * holds nothing of the control process's memory (no password hashes).
+ * It loads the TLS key as root, then drops privileges in worker_main().
+ */
+static void run_worker(const struct shoji_config *cfg)
+{
+	static const struct frontend *const frontends[] = { &vnc_frontend };
+	const struct frontend *fe = NULL;
+	char err[512];
+
+	for (size_t i = 0; i < sizeof(frontends) / sizeof(frontends[0]); i++)
+		if (!strcmp(frontends[i]->name, worker_name))
+			fe = frontends[i];
+	if (!fe) {
+		log_error("unknown front-end '%s'", worker_name);
+		exit(EXIT_FAILURE);
+	}
+	struct worker w = { .cfg = cfg, .client_fd = 3, .ctl_fd = 4 };
+	snprintf(w.peer, sizeof(w.peer), "%s", worker_peer);
+	w.tls = tls_server_create(cfg->tls_cert, cfg->tls_key, err, sizeof(err));
+	if (!w.tls)
+		log_error("%s", err);
+	worker_main(&w, fe);
 }
 
 int main(int argc, char **argv)
@@ -130,6 +181,7 @@ int main(int argc, char **argv)
 		return EXIT_SUCCESS;
 	case MODE_CHECK:
 	case MODE_RUN:
+	case MODE_WORKER:
 		break;
 	}
 	cfg = load_config(config_path);
@@ -142,6 +194,8 @@ int main(int argc, char **argv)
 	}
 	/* [server] log_level's words are in enum shoji_log_level's order. */
 	shoji_log_init("shojid", (enum shoji_log_level)cfg->server_log_level);
+	if (mode == MODE_WORKER)
+		run_worker(cfg); /* does not return */
 	rc = shojid_run(cfg);
 	config_destroy(cfg);
 	return rc;

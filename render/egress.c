@@ -16,6 +16,7 @@
  */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -196,16 +197,30 @@ static void set_port(struct sockaddr *sa, uint16_t port)
 		((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
 }
 
-/* Address literals first, so that they are never looked up as names. */
-static int resolve(const char *host, struct addrinfo **out)
+enum resolved { RESOLVE_FAILED, RESOLVE_OK, RESOLVE_ODD_LITERAL };
+
+/*
+ * Address literals first, so that they are never looked up as names. An
+ * IPv4 literal in any form but dotted decimal (010.0.0.1, 0x7f.1,
+ * 2130706433) is refused: the C library reads it one way, an upstream
+ * proxy or a server may read it another, and browsers never send one.
+ */
+static enum resolved resolve(const char *host, struct addrinfo **out)
 {
 	struct addrinfo hints = {
 	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
+	struct in_addr v4;
 
-	if (getaddrinfo(host, NULL, &hints, out) == 0)
-		return 0;
+	if (getaddrinfo(host, NULL, &hints, out) == 0) {
+		if ((*out)->ai_family == AF_INET && inet_pton(AF_INET, host, &v4) != 1) {
+			freeaddrinfo(*out);
+			*out = NULL;
+			return RESOLVE_ODD_LITERAL;
+		}
+		return RESOLVE_OK;
+	}
 	hints.ai_flags = 0;
-	return getaddrinfo(host, NULL, &hints, out);
+	return getaddrinfo(host, NULL, &hints, out) == 0 ? RESOLVE_OK : RESOLVE_FAILED;
 }
 
 /*
@@ -218,8 +233,14 @@ static void judge(const struct egress_conn *c, struct verdict *v)
 	const struct egress_policy *policy = c->px->opts->policy;
 	const struct http_request *req = &c->req;
 	struct addrinfo *list = NULL;
+	enum resolved r = resolve(req->host, &list);
 
-	if (resolve(req->host, &list) != 0) {
+	if (r == RESOLVE_ODD_LITERAL) {
+		v->reason = "IPv4 address not in dotted-decimal form";
+		v->refusal = REPLY_403;
+		return;
+	}
+	if (r == RESOLVE_FAILED) {
 		if (!c->px->chained) {
 			v->reason = "name resolution failed";
 			v->refusal = REPLY_502;
@@ -401,8 +422,10 @@ struct relay_dir {
 	int from, to;
 	uint8_t *buf;
 	size_t len, off;
-	bool eof;  /* `from` has ended */
-	bool shut; /* and all of it went on: `to` is shut for writing */
+	bool eof;     /* `from` has ended */
+	bool shut;    /* and all of it went on: `to` is shut for writing */
+	bool limited; /* only `limit` more bytes may pass (the checked request's body) */
+	uint64_t limit;
 };
 
 static short dir_events_from(const struct relay_dir *d)
@@ -433,12 +456,17 @@ static int dir_step(struct relay_dir *d, short rev_from, short rev_to)
 		}
 	}
 	if (!d->eof && d->len == 0 && (rev_from & (POLLIN | POLLERR | POLLHUP))) {
-		ssize_t n = recv(d->from, d->buf, RELAY_BUF_SIZE, MSG_DONTWAIT);
+		/* At the limit, one byte more tells an end from a request beyond it. */
+		size_t want = d->limited ? (size_t)MIN(d->limit, RELAY_BUF_SIZE) : RELAY_BUF_SIZE;
+		ssize_t n = recv(d->from, d->buf, want ? want : 1, MSG_DONTWAIT);
 		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (n > 0 && want == 0)
 			return -1;
 		if (n >= 0) {
 			d->len = (size_t)n;
 			d->eof = n == 0;
+			d->limit -= d->limited ? (uint64_t)n : 0;
 			moved = 1;
 		}
 	}
@@ -455,11 +483,20 @@ static int dir_step(struct relay_dir *d, short rev_from, short rev_to)
  * passed on), a side breaks, nothing moves for IDLE_TIMEOUT_MS, or the
  * proxy stops. A wake-up that moves nothing means a side hung up in a way
  * that cannot be relayed, which ends the relay too (rather than spinning).
+ *
+ * For an http:// request only its body goes up: a browser that reuses the
+ * connection for a next request (perhaps to another host, with that host's
+ * cookies, because the origin answered keep-alive) finds it closed, and
+ * retries on a new connection whose request is checked again.
  */
-static void relay(const struct egress_conn *c)
+static void relay(const struct egress_conn *c, uint64_t body_left)
 {
 	uint8_t *bufs = xcalloc(2, RELAY_BUF_SIZE);
-	struct relay_dir up = {.from = c->client, .to = c->server, .buf = bufs};
+	struct relay_dir up = {.from = c->client,
+	                       .to = c->server,
+	                       .buf = bufs,
+	                       .limited = c->req.kind == HTTP_ABSOLUTE,
+	                       .limit = body_left};
 	struct relay_dir down = {.from = c->server, .to = c->client, .buf = bufs + RELAY_BUF_SIZE};
 
 	while (!(up.shut && down.shut)) {
@@ -494,6 +531,11 @@ static void serve(struct egress_conn *c)
 		send_reply(c, REPLY_400);
 		return;
 	}
+	if (c->req.kind == HTTP_ABSOLUTE && c->have - c->req.head_len > c->req.body_len) {
+		log_warn("egress %s: pipelined requests refused", px->session);
+		send_reply(c, REPLY_400);
+		return;
+	}
 	judge(c, &v);
 	if (audit_request(c, &v) < 0) {
 		send_reply(c, REPLY_503_AUDIT);
@@ -511,8 +553,11 @@ static void serve(struct egress_conn *c)
 		send_reply(c, REPLY_502);
 		goto done;
 	}
+	/* For http://, the part of the body that did not come with the head. */
+	uint64_t body_left =
+	    c->req.kind == HTTP_ABSOLUTE ? c->req.body_len - (c->have - c->req.head_len) : 0;
 	if (send_prelude(c) == 0)
-		relay(c);
+		relay(c, body_left);
 done:
 	if (v.addrs)
 		freeaddrinfo(v.addrs);

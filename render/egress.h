@@ -16,7 +16,13 @@
  * host's own addresses, and whatever [egress] deny lists. [egress] allow
  * makes exceptions (CIDR, HOST, or HOST:PORT). A name is checked against
  * every address it resolves to, and the proxy connects only to an address
- * it checked, so DNS rebinding cannot slip past.
+ * it checked, so DNS rebinding cannot slip past. With an upstream proxy, a
+ * name that does not resolve here is left to the upstream (only HOST
+ * entries can refuse it); address literals are always checked.
+ *
+ * One checked request per connection: for http:// only that request's
+ * body goes on, and a browser that reuses the connection for a next
+ * request finds it closed (and retries on a new, newly checked one).
  *
  * Handles untrusted input: yes, the request bytes from the browser.
  * http_request_parse() is pure and has a fuzz target.
@@ -46,8 +52,10 @@ enum http_method { HTTP_CONNECT, HTTP_ABSOLUTE }; /* ABSOLUTE: any method with a
  * HTTP_MAX_HOST) or a bracketed IPv6 literal, stored lowercased. Refused:
  * origin form ("/path"), https:// and other schemes, userinfo, a query
  * without a path ("http://h?q"), obs-fold, header names that are not
- * tokens, NUL, CR not before LF and every other control byte but HT. Lines
- * end in CRLF or a bare LF.
+ * tokens, NUL, CR not before LF and every other control byte but HT, a
+ * Content-Length that is not one decimal number below 10^18 or comes
+ * twice, and Transfer-Encoding on anything but CONNECT (the proxy must know
+ * where the one request it checked ends). Lines end in CRLF or a bare LF.
  */
 struct http_request {
 	enum http_method kind;
@@ -58,6 +66,8 @@ struct http_request {
 	size_t line_len; /* bytes of the request line, with its CRLF */
 	size_t path_off; /* ABSOLUTE: offset of the origin-form path ("/...") in the request line */
 	size_t path_len; /* ABSOLUTE: 0 when the target has no path, which means "/" */
+	bool has_body_len; /* a Content-Length header was there */
+	uint64_t body_len; /* its value: bytes of body after the head (0 when absent) */
 };
 
 /**

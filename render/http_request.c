@@ -20,7 +20,8 @@
 #include "util.h"
 
 #define HTTP_MAX_METHOD 15
-#define HTTP_MAX_V6_LITERAL 45 /* INET6_ADDRSTRLEN - 1 */
+#define HTTP_MAX_V6_LITERAL 45            /* INET6_ADDRSTRLEN - 1 */
+#define HTTP_MAX_CONTENT_LENGTH_DIGITS 18 /* below 10^18: no overflow */
 
 static bool is_upper(uint8_t c)
 {
@@ -175,14 +176,53 @@ static int parse_request_line(const uint8_t *l, size_t n, struct http_request *r
 	return parse_absolute_target(l + t_off, t_len, t_off, req);
 }
 
-/* NAME ":" anything, without its line end (bytes were checked by the caller). */
-static bool header_line_ok(const uint8_t *l, size_t n)
+/* Content-Length: one decimal number, with optional blanks around it. */
+static int parse_content_length(const uint8_t *v, size_t n, struct http_request *req)
+{
+	uint64_t value = 0;
+	size_t i = 0, digits = 0;
+
+	if (req->has_body_len)
+		return -1; /* two of them: which one would the origin believe? */
+	while (i < n && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	for (; i < n && is_digit(v[i]); i++, digits++) {
+		if (digits == HTTP_MAX_CONTENT_LENGTH_DIGITS)
+			return -1;
+		value = value * 10 + (uint64_t)(v[i] - '0');
+	}
+	while (i < n && (v[i] == ' ' || v[i] == '\t'))
+		i++;
+	if (digits == 0 || i != n)
+		return -1;
+	req->has_body_len = true;
+	req->body_len = value;
+	return 0;
+}
+
+static bool name_is(const uint8_t *l, size_t name_len, const char *name)
+{
+	return name_len == strlen(name) && strncasecmp((const char *)l, name, name_len) == 0;
+}
+
+/*
+ * NAME ":" value, without its line end (bytes were checked by the caller).
+ * The body's framing is read here so that the proxy forwards exactly one
+ * request: chunked bodies are refused (browsers do not send them in HTTP/1.1).
+ */
+static int parse_header_line(const uint8_t *l, size_t n, struct http_request *req)
 {
 	size_t i = 0;
 
 	while (i < n && is_tchar(l[i]))
 		i++;
-	return i > 0 && i < n && l[i] == ':';
+	if (i == 0 || i == n || l[i] != ':')
+		return -1;
+	if (name_is(l, i, "Content-Length"))
+		return parse_content_length(l + i + 1, n - i - 1, req);
+	if (name_is(l, i, "Transfer-Encoding") && req->kind == HTTP_ABSOLUTE)
+		return -1;
+	return 0;
 }
 
 /*
@@ -228,7 +268,7 @@ ssize_t http_request_parse(const uint8_t *buf, size_t len, struct http_request *
 		} else if (end == line_start) {
 			req->head_len = i + 1;
 			return (ssize_t)req->head_len;
-		} else if (!header_line_ok(buf + line_start, end - line_start)) {
+		} else if (parse_header_line(buf + line_start, end - line_start, req) < 0) {
 			return -1;
 		}
 		line_start = i + 1;

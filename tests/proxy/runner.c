@@ -3,10 +3,16 @@
 #include <stdlib.h>
 
 Suite *suite_pixlink_client(void);
+Suite *suite_userdb(void);
+Suite *suite_rfb_handshake(void);
+Suite *suite_rfb_filter(void);
 
 int main(void)
 {
 	SRunner *sr = srunner_create(suite_pixlink_client());
+	srunner_add_suite(sr, suite_userdb());
+	srunner_add_suite(sr, suite_rfb_handshake());
+	srunner_add_suite(sr, suite_rfb_filter());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	int failed = srunner_ntests_failed(sr);

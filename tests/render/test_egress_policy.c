@@ -351,6 +351,16 @@ static void assert_eof(int fd)
 	ck_assert_int_eq(recv(fd, &byte, 1, 0), 0);
 }
 
+/* The peer closed, in whatever way: an end of stream or a reset. */
+static void assert_closed(int fd)
+{
+	char byte;
+
+	ck_assert(wait_readable(fd, IO_TIMEOUT_MS));
+	ssize_t n = recv(fd, &byte, 1, 0);
+	ck_assert_msg(n == 0 || (n < 0 && errno == ECONNRESET), "recv: %zd", n);
+}
+
 static void send_str(int fd, const char *s)
 {
 	ck_assert_int_eq(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
@@ -366,10 +376,12 @@ struct test_server {
 	uint16_t port;
 	pthread_t thread;
 	const char *reply;
+	bool linger; /* after answering, read on until the proxy closes */
 	pthread_mutex_t lock;
 	int accepted;
 	char head[4096];
 	char body[256];
+	char after[256]; /* what came after the request, when lingering */
 };
 
 static void server_handle(struct test_server *s, int fd)
@@ -399,6 +411,13 @@ static void server_handle(struct test_server *s, int fd)
 	snprintf(s->body, sizeof(s->body), "%.*s", (int)body_len, buf + head_len);
 	pthread_mutex_unlock(&s->lock);
 	send(fd, s->reply, strlen(s->reply), MSG_NOSIGNAL);
+	if (s->linger) {
+		char after[256];
+		read_to_end(fd, after, sizeof(after));
+		pthread_mutex_lock(&s->lock);
+		snprintf(s->after, sizeof(s->after), "%s", after);
+		pthread_mutex_unlock(&s->lock);
+	}
 	close(fd);
 }
 
@@ -417,10 +436,11 @@ static void *server_thread(void *arg)
 	return NULL;
 }
 
-static void server_start(struct test_server *s, const char *reply)
+static void server_start(struct test_server *s, const char *reply, bool linger)
 {
 	memset(s, 0, sizeof(*s));
 	s->reply = reply;
+	s->linger = linger;
 	s->lfd = listen_local(&s->port);
 	ck_assert_int_eq(pipe2(s->stop, O_CLOEXEC), 0);
 	pthread_mutex_init(&s->lock, NULL);
@@ -560,7 +580,7 @@ START_TEST(proxy_absolute_get)
 	char req[512], buf[4096], want[512];
 	int fds_before = count_fds();
 
-	server_start(&origin, origin_reply);
+	server_start(&origin, origin_reply, false);
 	proxy_start(&t, allow, 1, NULL, NULL);
 	snprintf(req, sizeof(req),
 	         "GET http://127.0.0.1:%u/hello?x=1 HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
@@ -590,6 +610,52 @@ START_TEST(proxy_absolute_get)
 }
 END_TEST
 
+static const char keep_alive_reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                                       "Connection: keep-alive\r\n\r\nok";
+
+START_TEST(proxy_one_request_per_connection)
+{
+	static const char *const allow[] = {"127.0.0.1"};
+	struct test_server origin;
+	struct test_proxy t;
+	char req[512], buf[4096];
+
+	/* An origin that answers keep-alive and holds the connection open. */
+	server_start(&origin, keep_alive_reply, true);
+	proxy_start(&t, allow, 1, NULL, NULL);
+	int c = browser_connect(&t);
+	snprintf(req, sizeof(req),
+	         "POST http://127.0.0.1:%u/form HTTP/1.1\r\nContent-Length: 7\r\n\r\n",
+	         origin.port);
+	send_str(c, req);
+	usleep(50000);
+	send_str(c, "a=1&b=2"); /* the body, later: it goes along */
+	read_some(c, buf, sizeof(buf), strlen(keep_alive_reply));
+	ck_assert_str_eq(buf, keep_alive_reply);
+	/* The browser reuses the connection for another host: that must not reach this origin. */
+	send_str(c, "GET http://other.example/ HTTP/1.1\r\nCookie: secret=1\r\n\r\n");
+	assert_closed(c);
+	close(c);
+	proxy_stop(&t);
+	server_stop(&origin);
+	ck_assert_str_eq(origin.body, "a=1&b=2");
+	ck_assert_str_eq(origin.after, "");
+
+	/* Pipelined requests are refused before anything is sent. */
+	server_start(&origin, origin_reply, false);
+	proxy_start(&t, allow, 1, NULL, NULL);
+	snprintf(
+	    req, sizeof(req),
+	    "GET http://127.0.0.1:%u/a HTTP/1.1\r\n\r\nGET http://127.0.0.1:%u/b HTTP/1.1\r\n\r\n",
+	    origin.port, origin.port);
+	browse(&t, req, buf, sizeof(buf));
+	ck_assert_int_eq(strncmp(buf, "HTTP/1.1 400 Bad Request\r\n", 26), 0);
+	proxy_stop(&t);
+	ck_assert_int_eq(server_accepted(&origin), 0);
+	server_stop(&origin);
+}
+END_TEST
+
 START_TEST(proxy_connect_tunnel)
 {
 	static const char *const allow[] = {"127.0.0.1"};
@@ -598,7 +664,7 @@ START_TEST(proxy_connect_tunnel)
 	struct test_proxy t;
 	char req[256], buf[4096];
 
-	server_start(&origin, origin_reply);
+	server_start(&origin, origin_reply, false);
 	proxy_start(&t, allow, 1, NULL, NULL);
 
 	int c = browser_connect(&t);
@@ -675,7 +741,7 @@ START_TEST(proxy_refuses_by_default)
 	struct test_proxy t;
 	char req[256], buf[4096];
 
-	server_start(&origin, origin_reply);
+	server_start(&origin, origin_reply, false);
 	proxy_start(&t, NULL, 0, NULL, NULL);
 	snprintf(req, sizeof(req), "GET http://127.0.0.1:%u/ HTTP/1.1\r\n\r\n", origin.port);
 	browse(&t, req, buf, sizeof(buf));
@@ -688,6 +754,20 @@ START_TEST(proxy_refuses_by_default)
 	browse(&t, req, buf, sizeof(buf));
 	ck_assert_int_eq(strncmp(buf, "HTTP/1.1 403 Forbidden\r\n", 24), 0);
 	snprintf(req, sizeof(req), "GET http://localhost:%u/ HTTP/1.1\r\n\r\n", origin.port);
+	browse(&t, req, buf, sizeof(buf));
+	ck_assert_int_eq(strncmp(buf, "HTTP/1.1 403 Forbidden\r\n", 24), 0);
+	proxy_stop(&t);
+
+	/* Odd IPv4 forms are refused even where dotted decimal is allowed. */
+	static const char *const allow[] = {"127.0.0.1"};
+	proxy_start(&t, allow, 1, NULL, NULL);
+	snprintf(req, sizeof(req), "CONNECT 0x7f.1:%u HTTP/1.1\r\n\r\n", origin.port);
+	browse(&t, req, buf, sizeof(buf));
+	ck_assert_int_eq(strncmp(buf, "HTTP/1.1 403 Forbidden\r\n", 24), 0);
+	snprintf(req, sizeof(req), "GET http://2130706433:%u/ HTTP/1.1\r\n\r\n", origin.port);
+	browse(&t, req, buf, sizeof(buf));
+	ck_assert_int_eq(strncmp(buf, "HTTP/1.1 403 Forbidden\r\n", 24), 0);
+	snprintf(req, sizeof(req), "GET http://0127.0.0.1:%u/ HTTP/1.1\r\n\r\n", origin.port);
 	browse(&t, req, buf, sizeof(buf));
 	ck_assert_int_eq(strncmp(buf, "HTTP/1.1 403 Forbidden\r\n", 24), 0);
 	proxy_stop(&t);
@@ -812,7 +892,7 @@ START_TEST(proxy_audits)
 	snprintf(path, sizeof(path), "%s/audit.log", dir);
 	struct audit_log *audit = audit_open(path);
 	ck_assert_ptr_nonnull(audit);
-	server_start(&origin, origin_reply);
+	server_start(&origin, origin_reply, false);
 	proxy_start(&t, allow, 1, NULL, audit);
 	snprintf(req, sizeof(req), "GET http://127.0.0.1:%u/a HTTP/1.1\r\n\r\n", origin.port);
 	browse(&t, req, buf, sizeof(buf));
@@ -853,7 +933,7 @@ START_TEST(proxy_chains_upstream)
 	struct test_proxy t;
 	char upstream[32], buf[4096];
 
-	server_start(&up, upstream_reply);
+	server_start(&up, upstream_reply, false);
 	snprintf(upstream, sizeof(upstream), "127.0.0.1:%u", up.port);
 	proxy_start(&t, NULL, 0, upstream, NULL);
 
@@ -926,6 +1006,7 @@ Suite *suite_egress_policy(void)
 	tc = tcase_create("proxy");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, proxy_absolute_get);
+	tcase_add_test(tc, proxy_one_request_per_connection);
 	tcase_add_test(tc, proxy_connect_tunnel);
 	tcase_add_test(tc, proxy_stops_open_tunnels);
 	tcase_add_test(tc, proxy_refuses_by_default);

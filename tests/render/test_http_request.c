@@ -289,6 +289,43 @@ START_TEST(oversized_head)
 }
 END_TEST
 
+START_TEST(body_framing)
+{
+	struct http_request req;
+
+	ck_assert_int_gt(parse_str("GET http://a.jp/ HTTP/1.1\r\n\r\n", &req), 0);
+	ck_assert(!req.has_body_len);
+	ck_assert_uint_eq(req.body_len, 0);
+	ck_assert_int_gt(
+	    parse_str("POST http://a.jp/ HTTP/1.1\r\ncontent-length:  42 \r\n\r\n", &req), 0);
+	ck_assert(req.has_body_len);
+	ck_assert_uint_eq(req.body_len, 42);
+	ck_assert_int_gt(
+	    parse_str("POST http://a.jp/ HTTP/1.1\r\nContent-Length: 999999999999999999\r\n\r\n",
+	              &req),
+	    0);
+	ck_assert_uint_eq(req.body_len, 999999999999999999ull);
+	assert_refused("POST http://a.jp/ HTTP/1.1\r\nContent-Length: 1000000000000000000\r\n\r\n");
+	assert_refused(
+	    "POST http://a.jp/ HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n");
+	assert_refused("POST http://a.jp/ HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n");
+	assert_refused("POST http://a.jp/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n");
+	assert_refused("POST http://a.jp/ HTTP/1.1\r\nContent-Length: +1\r\n\r\n");
+	assert_refused("POST http://a.jp/ HTTP/1.1\r\nContent-Length:\r\n\r\n");
+	assert_refused("POST http://a.jp/ HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n");
+	assert_refused("POST http://a.jp/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	assert_refused("POST http://a.jp/ HTTP/1.1\r\ntransfer-encoding: identity\r\n\r\n");
+	/* On CONNECT these say nothing about what follows, and are left alone. */
+	ck_assert_int_gt(
+	    parse_str("CONNECT a.jp:443 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &req), 0);
+	/* A refusal needs the whole line: its prefixes still ask for more. */
+	const char *dup =
+	    "POST http://a.jp/ HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n";
+	ck_assert_int_eq(http_request_parse((const uint8_t *)dup, strlen(dup) - 1, &req), 0);
+	ck_assert_int_eq(http_request_parse((const uint8_t *)dup, strlen(dup), &req), -1);
+}
+END_TEST
+
 static ssize_t origin_head(const char *s, char *out, size_t cap)
 {
 	struct http_request req;
@@ -347,6 +384,7 @@ Suite *suite_http_request(void)
 	tcase_add_test(tc, control_bytes);
 	tcase_add_test(tc, every_prefix_is_incomplete);
 	tcase_add_test(tc, oversized_head);
+	tcase_add_test(tc, body_framing);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("origin_head");

@@ -1,0 +1,89 @@
+/*
+ * The control link: between shojid's control process and one connection
+ * worker. A SOCK_SEQPACKET socketpair, one message per packet, framed like
+ * the pixel link (u16 type, u16 flags = 0, u32 payload length,
+ * little-endian).
+ *
+ *   type               dir   payload
+ *   CTL_AUTH           w->c  u8 protocol, u8 user_len, u16 pass_len, u8 addr_len,
+ *                            user, password, client address ("ip:port")
+ *   CTL_NOTE           w->c  u16 code, u16 len, text (what the worker saw, for the audit log)
+ *   CTL_AUTH_RESULT    c->w  u8 ok, u8 reason_len, u8 session_len, reason, session id;
+ *                            carries the session's pixel-link socket when ok
+ *   CTL_KICK           c->w  u16 len, reason (end the connection, e.g. taken over)
+ *
+ * The control process treats everything from a worker as hostile (a worker
+ * runs a protocol library facing the LGWAN): ctl_parse() is pure, checks
+ * every length, and has a fuzz target. Strings are copied NUL-terminated.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define CTL_MAX_USER 64
+#define CTL_MAX_PASSWORD 1024
+#define CTL_MAX_ADDR 64
+#define CTL_MAX_TEXT 256
+#define CTL_MAX_SESSION 32
+#define CTL_MAX_MSG (8 + 8 + CTL_MAX_USER + CTL_MAX_PASSWORD + CTL_MAX_ADDR + CTL_MAX_TEXT)
+
+enum ctl_type {
+	CTL_AUTH = 1,
+	CTL_NOTE = 2,
+	CTL_AUTH_RESULT = 64,
+	CTL_KICK = 65,
+};
+
+enum ctl_protocol { CTL_PROTO_VNC = 1, CTL_PROTO_RDP = 2 };
+
+/* What a worker reports for the audit log. */
+enum ctl_note_code {
+	CTL_NOTE_HANDSHAKE_FAILED = 1, /* text: why */
+	CTL_NOTE_MESSAGE_REFUSED = 2,  /* text: which client message */
+	CTL_NOTE_TLS = 3,              /* text: "TLSv1.3 TLS_AES_256_GCM_SHA384" */
+	CTL_NOTE_RESIZE = 4,           /* text: "WxH" the viewer asked for */
+	CTL_NOTE_MAX = 4,
+};
+
+struct ctl_msg {
+	enum ctl_type type;
+	union {
+		struct {
+			uint8_t protocol;
+			char user[CTL_MAX_USER + 1];
+			char password[CTL_MAX_PASSWORD + 1];
+			char addr[CTL_MAX_ADDR + 1];
+		} auth;
+		struct {
+			uint16_t code;
+			char text[CTL_MAX_TEXT + 1];
+		} note;
+		struct {
+			bool ok;
+			char reason[CTL_MAX_TEXT + 1];
+			char session[CTL_MAX_SESSION + 1];
+		} result;
+		struct {
+			char reason[CTL_MAX_TEXT + 1];
+		} kick;
+	} u;
+};
+
+/**
+ * Parses one message: bytes consumed, 0 if incomplete, -1 if malformed
+ * (unknown type, lengths that do not add up or exceed a maximum, a NUL or
+ * control character in a string, unknown protocol or note code). Pure.
+ */
+ssize_t ctl_parse(const uint8_t *buf, size_t len, struct ctl_msg *msg);
+
+/** Encodes msg; its length, or 0 if it does not fit or is invalid. Pure. */
+size_t ctl_encode(const struct ctl_msg *msg, uint8_t *buf, size_t cap);
+
+/** Encodes and sends (fd >= 0 is attached). 0 or -1. */
+int ctl_send(int sock, const struct ctl_msg *msg, int fd);
+
+/** Wipes the password in msg (after use). */
+void ctl_wipe(struct ctl_msg *msg);

@@ -1,0 +1,428 @@
+/*
+ * The VNC front-end's connection handling: the RFB/VeNCrypt handshake with
+ * the viewer (rfb_handshake.h, TLS by OpenSSL), login through the control
+ * process, then a relay between the viewer and libvncserver
+ * (vnc_session.h) in which every viewer message passes the whitelist
+ * (rfb_filter.h). Handles untrusted input: everything the viewer sends.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "rfb_filter.h"
+#include "rfb_handshake.h"
+#include "tls.h"
+#include "util.h"
+#include "vnc_session.h"
+#include "worker.h"
+
+#define HANDSHAKE_TIMEOUT_S 30
+#define AUTH_TIMEOUT_MS 30000
+#define S2C_CAP (1u << 20)               /* libvncserver -> viewer, bytes in flight */
+#define C2S_CAP (RFB_MAX_CLIENT_MSG + 64) /* viewer -> libvncserver, one whole message */
+
+struct conn {
+	int fd;
+	SSL *ssl;
+	bool want_write; /* the last TLS call needs the socket writable */
+};
+
+struct buf {
+	uint8_t *data;
+	size_t len, cap;
+};
+
+/* Reads from the viewer: >0 bytes, 0 at end, -1 with errno (EAGAIN). */
+static ssize_t conn_read(struct conn *c, void *p, size_t n)
+{
+	if (!c->ssl)
+		return read(c->fd, p, n);
+	int r = SSL_read(c->ssl, p, (int)MIN(n, (size_t)INT32_MAX));
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(c->ssl, r);
+	c->want_write = e == SSL_ERROR_WANT_WRITE;
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN)
+		return 0;
+	errno = e == SSL_ERROR_SYSCALL && errno ? errno : EPROTO;
+	return -1;
+}
+
+static ssize_t conn_write(struct conn *c, const void *p, size_t n)
+{
+	if (!c->ssl)
+		return send(c->fd, p, n, MSG_NOSIGNAL);
+	int r = SSL_write(c->ssl, p, (int)MIN(n, (size_t)INT32_MAX));
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(c->ssl, r);
+	c->want_write = e == SSL_ERROR_WANT_WRITE;
+	errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EPIPE;
+	return -1;
+}
+
+static int conn_write_all(struct conn *c, const uint8_t *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = conn_write(c, p, n);
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int start_tls(struct worker *w, struct conn *c)
+{
+	char desc[128];
+
+	if (!w->tls) {
+		log_warn("%s: TLS requested but no certificate is loaded", w->peer);
+		return -1;
+	}
+	c->ssl = SSL_new(w->tls);
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1 || SSL_accept(c->ssl) != 1) {
+		char err[256];
+		ERR_error_string_n(ERR_get_error(), err, sizeof(err));
+		worker_note(w, CTL_NOTE_HANDSHAKE_FAILED, "TLS handshake failed: %s", err);
+		return -1;
+	}
+	tls_describe(c->ssl, desc, sizeof(desc));
+	worker_note(w, CTL_NOTE_TLS, "%s", desc);
+	return 0;
+}
+
+/* Checks the credentials; the session's pixel link, or -1. */
+static int login(struct worker *w, struct rfb_handshake *hs)
+{
+	char reason[CTL_MAX_TEXT + 1];
+	int link = worker_authenticate(w, CTL_PROTO_VNC, hs->user, hs->password, reason,
+				       sizeof(reason), AUTH_TIMEOUT_MS);
+	rfb_hs_wipe_password(hs);
+	rfb_hs_result(hs, link >= 0, reason);
+	return link;
+}
+
+/* Feeds buffered viewer bytes to the handshake; -1 when refused. */
+static int feed(struct rfb_handshake *hs, uint8_t *in, size_t *inlen)
+{
+	while (*inlen > 0) {
+		ssize_t used = rfb_hs_input(hs, in, *inlen);
+		if (used < 0)
+			return -1;
+		if (used == 0)
+			break;
+		memmove(in, in + used, *inlen - (size_t)used);
+		OPENSSL_cleanse(in + *inlen - used, (size_t)used);
+		*inlen -= (size_t)used;
+	}
+	return 0;
+}
+
+/*
+ * The viewer's handshake up to a successful login. Returns the session's
+ * pixel link; bytes the viewer sent after the handshake (ClientInit) are
+ * left in rest.
+ */
+static int handshake(struct worker *w, struct conn *c, struct buf *rest)
+{
+	struct rfb_hs_options opt = { .tls_available = w->tls != NULL,
+				      .allow_plaintext = w->cfg->vnc_allow_plaintext };
+	struct rfb_handshake hs;
+	uint8_t in[RFB_HS_MAX_INPUT + 64], out[RFB_HS_MAX_OUTPUT];
+	size_t inlen = 0, n;
+	int link = -1;
+
+	rfb_hs_init(&hs, &opt);
+	for (;;) {
+		while ((n = rfb_hs_output(&hs, out, sizeof(out))) > 0)
+			if (conn_write_all(c, out, n) < 0)
+				goto fail;
+		enum rfb_hs_state st = rfb_hs_state(&hs);
+		if (st == RFB_HS_START_TLS) {
+			if (inlen > 0 || start_tls(w, c) < 0 || rfb_hs_tls_done(&hs) < 0)
+				goto fail;
+			continue;
+		}
+		if (st == RFB_HS_CREDENTIALS) {
+			link = login(w, &hs);
+			continue;
+		}
+		if (st == RFB_HS_DONE && link >= 0)
+			break;
+		if (st == RFB_HS_DONE || st == RFB_HS_FAILED)
+			goto fail;
+		size_t before = inlen;
+		if (feed(&hs, in, &inlen) < 0)
+			continue; /* send the failure message, then RFB_HS_FAILED */
+		if (rfb_hs_state(&hs) != RFB_HS_READ || inlen != before)
+			continue;
+		ssize_t r = conn_read(c, in + inlen, sizeof(in) - inlen);
+		if (r <= 0)
+			goto fail;
+		inlen += (size_t)r;
+	}
+	memcpy(rest->data, in, inlen);
+	rest->len = inlen;
+	rfb_hs_finish(&hs);
+	return link;
+fail:
+	if (hs.error[0])
+		worker_note(w, CTL_NOTE_HANDSHAKE_FAILED, "%s", hs.error);
+	rfb_hs_finish(&hs);
+	OPENSSL_cleanse(in, sizeof(in));
+	if (link >= 0)
+		close(link);
+	return -1;
+}
+
+/* Plays an RFB client to libvncserver up to its SecurityResult. */
+static int inner_handshake(int fd, struct buf *s2c)
+{
+	struct rfb_inner in;
+	uint8_t buf[256], out[64];
+	size_t len = 0, n;
+	uint64_t end = now_ms() + 10000;
+
+	rfb_inner_init(&in);
+	while (rfb_inner_state(&in) != RFB_HS_DONE) {
+		while ((n = rfb_inner_output(&in, out, sizeof(out))) > 0)
+			if (write_all(fd, out, n) < 0)
+				return -1;
+		if (rfb_inner_state(&in) == RFB_HS_FAILED)
+			goto refused;
+		ssize_t used = len ? rfb_inner_input(&in, buf, len) : 0;
+		if (used < 0)
+			goto refused;
+		if (used > 0) {
+			memmove(buf, buf + used, len - (size_t)used);
+			len -= (size_t)used;
+			continue;
+		}
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int left = (int)(end > now_ms() ? end - now_ms() : 0);
+		if (left == 0 || poll(&p, 1, left) <= 0)
+			return -1;
+		ssize_t r = read(fd, buf + len, sizeof(buf) - len);
+		if (r <= 0)
+			return -1;
+		len += (size_t)r;
+	}
+	memcpy(s2c->data, buf, len);
+	s2c->len = len;
+	return 0;
+refused:
+	log_error("libvncserver refused the connection: %s", in.error);
+	return -1;
+}
+
+struct relay {
+	struct worker *w;
+	struct conn *c;
+	int inner;
+	struct buf c2s, out, s2c; /* viewer bytes, filtered bytes for libvncserver, its replies */
+	bool client_init_sent;
+	bool done;
+};
+
+static void take(struct buf *b, size_t n)
+{
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= n;
+}
+
+static bool put(struct buf *b, const uint8_t *p, size_t n)
+{
+	if (n > b->cap - b->len)
+		return false;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return true;
+}
+
+/*
+ * SetEncodings without the extended clipboard: libvncserver would otherwise
+ * offer it, and the viewer would send clipboard messages the whitelist
+ * refuses. The clipboard is closed, so nothing is lost.
+ */
+static bool put_encodings_without_clipboard(struct buf *b, const struct rfb_client_msg *m)
+{
+	uint8_t msg[4 + 4 * RFB_MAX_ENCODINGS];
+	size_t n = 0;
+
+	for (uint16_t i = 0; i < m->u.encodings.count; i++) {
+		int32_t e = m->u.encodings.list[i];
+		if (e == RFB_ENCODING_EXTENDED_CLIPBOARD)
+			continue;
+		uint32_t v = (uint32_t)e;
+		uint8_t *p = msg + 4 + 4 * n++;
+		p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
+		p[3] = (uint8_t)v;
+	}
+	msg[0] = RFB_MSG_SET_ENCODINGS;
+	msg[1] = 0;
+	msg[2] = (uint8_t)(n >> 8);
+	msg[3] = (uint8_t)n;
+	return put(b, msg, 4 + 4 * n);
+}
+
+/* Moves whole, allowed viewer messages from c2s to out. */
+static void filter(struct relay *r)
+{
+	if (!r->client_init_sent && r->c2s.len > 0 && put(&r->out, r->c2s.data, 1)) {
+		take(&r->c2s, 1); /* ClientInit: one byte, the shared flag */
+		r->client_init_sent = true;
+	}
+	while (r->client_init_sent && r->c2s.len > 0) {
+		struct rfb_client_msg m;
+		ssize_t n = rfb_client_msg(r->c2s.data, r->c2s.len, &m);
+		if (n == 0)
+			return;
+		if (n < 0) {
+			log_warn("%s: %s", r->w->peer, m.reason);
+			worker_note(r->w, CTL_NOTE_MESSAGE_REFUSED, "%s", m.reason);
+			r->done = true;
+			return;
+		}
+		if (m.type == RFB_MSG_SET_ENCODINGS &&
+		    rfb_encodings_has(&m, RFB_ENCODING_EXTENDED_CLIPBOARD)) {
+			if (!put_encodings_without_clipboard(&r->out, &m))
+				return;
+			take(&r->c2s, (size_t)n);
+			continue;
+		}
+		if (m.type == RFB_MSG_CUT_TEXT) {
+			/* The clipboard is closed towards the browser: dropped whole. */
+			take(&r->c2s, (size_t)n);
+			continue;
+		}
+		if (!put(&r->out, r->c2s.data, (size_t)n))
+			return; /* libvncserver is behind; keep it for later */
+		take(&r->c2s, (size_t)n);
+	}
+}
+
+static void pump_viewer(struct relay *r, short revents)
+{
+	ssize_t n = 1;
+
+	if ((revents & (POLLIN | POLLHUP | POLLERR)) || (r->c->ssl && SSL_pending(r->c->ssl))) {
+		while (r->c2s.len < r->c2s.cap &&
+		       (n = conn_read(r->c, r->c2s.data + r->c2s.len, r->c2s.cap - r->c2s.len)) > 0)
+			r->c2s.len += (size_t)n;
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			r->done = true;
+		filter(r);
+	}
+	n = 1;
+	while (r->s2c.len > 0 && (n = conn_write(r->c, r->s2c.data, r->s2c.len)) > 0)
+		take(&r->s2c, (size_t)n);
+	if (r->s2c.len > 0 && n < 0 && errno != EAGAIN)
+		r->done = true;
+}
+
+static void pump_inner(struct relay *r, short revents)
+{
+	ssize_t n = 1;
+
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		while (r->s2c.len < r->s2c.cap &&
+		       (n = read(r->inner, r->s2c.data + r->s2c.len, r->s2c.cap - r->s2c.len)) > 0)
+			r->s2c.len += (size_t)n;
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			r->done = true; /* libvncserver ended: link gone or kicked */
+	}
+	while (r->out.len > 0 && (n = write(r->inner, r->out.data, r->out.len)) > 0)
+		take(&r->out, (size_t)n);
+	filter(r);
+}
+
+static void relay(struct relay *r)
+{
+	set_nonblock(r->c->fd, true);
+	set_nonblock(r->inner, true);
+	filter(r);
+	while (!r->done) {
+		struct pollfd p[2] = {
+			{ .fd = r->c->fd }, { .fd = r->inner },
+		};
+		if (r->c2s.len < r->c2s.cap)
+			p[0].events |= POLLIN;
+		if (r->s2c.len > 0 || r->c->want_write)
+			p[0].events |= POLLOUT;
+		if (r->s2c.len < r->s2c.cap)
+			p[1].events |= POLLIN;
+		if (r->out.len > 0)
+			p[1].events |= POLLOUT;
+		int timeout = r->c->ssl && SSL_pending(r->c->ssl) ? 0 : -1;
+		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+			break;
+		pump_inner(r, p[1].revents);
+		pump_viewer(r, p[0].revents);
+	}
+}
+
+static bool buf_init(struct buf *b, size_t cap)
+{
+	b->data = malloc(cap);
+	b->len = 0;
+	b->cap = cap;
+	return b->data != NULL;
+}
+
+static int vnc_serve(struct worker *w)
+{
+	struct conn c = { .fd = w->client_fd };
+	struct relay r = { .w = w, .c = &c, .inner = -1 };
+	struct vnc_session *s = NULL;
+	struct timeval tv = { .tv_sec = HANDSHAKE_TIMEOUT_S };
+	int rc = 1;
+
+	if (!buf_init(&r.c2s, C2S_CAP) || !buf_init(&r.out, 65536) || !buf_init(&r.s2c, S2C_CAP))
+		goto out;
+	/* Every handshake step has a deadline: a silent viewer ends here. */
+	setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	int link = handshake(w, &c, &r.c2s);
+	if (link < 0)
+		goto out;
+	s = vnc_session_start(w, link, &r.inner);
+	if (!s || inner_handshake(r.inner, &r.s2c) < 0)
+		goto out;
+	log_info("%s: session %s attached over VNC", w->peer, w->session);
+	relay(&r);
+	rc = 0;
+out:
+	/* Closing our end first unblocks libvncserver if it is writing. */
+	if (r.inner >= 0)
+		close(r.inner);
+	vnc_session_stop(s);
+	if (c.ssl) {
+		SSL_shutdown(c.ssl);
+		SSL_free(c.ssl);
+	}
+	free(r.c2s.data);
+	free(r.out.data);
+	free(r.s2c.data);
+	return rc;
+}
+
+const struct frontend vnc_frontend = {
+	.name = "vnc",
+	.protocol = CTL_PROTO_VNC,
+	.serve = vnc_serve,
+};

@@ -1,0 +1,376 @@
+/*
+ * libvncserver behind the pixel link (see vnc_session.h). Untrusted input:
+ * the pixel link (checked by pixlink_client) and the viewer's messages,
+ * which reach libvncserver only after rfb_filter allowed them.
+ *
+ * Threads: libvncserver's hooks run inside rfbProcessEvents, called only
+ * from this module's thread, which also owns the pixel link and the
+ * control link; so nothing here needs a lock.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <rfb/rfb.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "log.h"
+#include "pixlink_client.h"
+#include "util.h"
+#include "vnc_session.h"
+#include "worker.h"
+
+#define FIRST_FRAME_TIMEOUT_MS 15000
+
+/* RFB pointer mask bits. */
+#define RFB_LEFT 1
+#define RFB_MIDDLE 2
+#define RFB_RIGHT 4
+#define RFB_WHEEL_UP 8
+#define RFB_WHEEL_DOWN 16
+#define RFB_WHEEL_LEFT 32
+#define RFB_WHEEL_RIGHT 64
+
+struct vnc_session {
+	struct worker *w;
+	struct pixlink_client *link;
+	rfbScreenInfoPtr screen;
+	uint8_t *fb;
+	int lvs_fd; /* libvncserver's end of the socketpair */
+	int stop_pipe[2];
+	pthread_t thread;
+	int last_mask;
+	bool thread_started;
+};
+
+static void send_input(struct vnc_session *s, const struct pixlink_msg *m)
+{
+	if (pixlink_client_send(s->link, m) < 0 && errno != EAGAIN)
+		log_warn("pixel link: cannot send input: %s", strerror(errno));
+}
+
+static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
+{
+	struct vnc_session *s = cl->screen->screenData;
+	struct pixlink_msg m = { .type = PIXLINK_KEY };
+	m.u.key = (struct pixlink_key){ .keysym = (uint32_t)keysym, .down = down };
+	send_input(s, &m);
+}
+
+static void wheel(struct vnc_session *s, int mask, int bit, int dx, int dy)
+{
+	if ((mask & bit) && !(s->last_mask & bit)) {
+		struct pixlink_msg m = { .type = PIXLINK_WHEEL };
+		m.u.wheel = (struct pixlink_wheel){ (int16_t)dx, (int16_t)dy };
+		send_input(s, &m);
+	}
+}
+
+static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
+{
+	struct vnc_session *s = cl->screen->screenData;
+	struct pixlink_msg m = { .type = PIXLINK_POINTER };
+	uint32_t b = 0;
+
+	if (mask & RFB_LEFT)
+		b |= PIXLINK_BUTTON_LEFT;
+	if (mask & RFB_MIDDLE)
+		b |= PIXLINK_BUTTON_MIDDLE;
+	if (mask & RFB_RIGHT)
+		b |= PIXLINK_BUTTON_RIGHT;
+	x = MAX(0, MIN(x, cl->screen->width - 1));
+	y = MAX(0, MIN(y, cl->screen->height - 1));
+	m.u.pointer = (struct pixlink_pointer){ (uint16_t)x, (uint16_t)y, b };
+	send_input(s, &m);
+	wheel(s, mask, RFB_WHEEL_UP, 0, -1);
+	wheel(s, mask, RFB_WHEEL_DOWN, 0, 1);
+	wheel(s, mask, RFB_WHEEL_LEFT, -1, 0);
+	wheel(s, mask, RFB_WHEEL_RIGHT, 1, 0);
+	s->last_mask = mask;
+	rfbDefaultPtrAddEvent(mask, x, y, cl);
+}
+
+static int on_set_desktop_size(int width, int height, int nscreens,
+			       struct rfbExtDesktopScreen *screens, rfbClientPtr cl)
+{
+	struct vnc_session *s = cl->screen->screenData;
+	(void)nscreens;
+	(void)screens;
+	if (width < 64 || height < 64 || width > s->w->cfg->display_max_width ||
+	    height > s->w->cfg->display_max_height)
+		return rfbExtDesktopSize_OutOfResources;
+	struct pixlink_msg m = { .type = PIXLINK_RESIZE };
+	m.u.size = (struct pixlink_size){ (uint16_t)width, (uint16_t)height };
+	send_input(s, &m);
+	worker_note(s->w, CTL_NOTE_RESIZE, "%dx%d", width, height);
+	return rfbExtDesktopSize_Success;
+}
+
+/* Copies the damaged rectangles out of render's framebuffer into ours. */
+static void apply_damage(struct vnc_session *s, const struct pixlink_damage *d)
+{
+	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+	const uint8_t *src = pixlink_client_pixels(s->link);
+
+	for (uint16_t i = 0; i < d->nrects; i++) {
+		const struct pixlink_rect *r = &d->rects[i];
+		for (uint32_t y = r->y; y < (uint32_t)r->y + r->h; y++) {
+			size_t off = (size_t)y * fb->stride + (size_t)r->x * 4;
+			memcpy(s->fb + off, src + off, (size_t)r->w * 4);
+		}
+	}
+	pixlink_client_grant(s->link, 1);
+	for (uint16_t i = 0; i < d->nrects; i++) {
+		const struct pixlink_rect *r = &d->rects[i];
+		rfbMarkRectAsModified(s->screen, r->x, r->y, r->x + r->w, r->y + r->h);
+	}
+}
+
+static uint8_t *copy_framebuffer(struct vnc_session *s)
+{
+	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+	uint8_t *copy = malloc(fb->size);
+	if (copy)
+		memcpy(copy, pixlink_client_pixels(s->link), fb->size);
+	return copy;
+}
+
+static void new_framebuffer(struct vnc_session *s)
+{
+	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+	uint8_t *copy = copy_framebuffer(s);
+	if (!copy)
+		return;
+	uint8_t *old = s->fb;
+	s->fb = copy;
+	rfbNewFramebuffer(s->screen, (char *)copy, (int)fb->width, (int)fb->height, 8, 3, 4);
+	s->screen->serverFormat.redShift = 16;
+	s->screen->serverFormat.greenShift = 8;
+	s->screen->serverFormat.blueShift = 0;
+	free(old);
+	pixlink_client_grant(s->link, 1);
+}
+
+static void set_cursor(struct vnc_session *s, const struct pixlink_cursor *c)
+{
+	size_t n = (size_t)c->width * c->height;
+	rfbCursorPtr cur = calloc(1, sizeof(*cur));
+	unsigned char *rich = malloc(n * 4), *alpha = malloc(n);
+	if (!cur || !rich || !alpha) {
+		free(cur), free(rich), free(alpha);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* Premultiplied B G R A in; the screen's B G R X plus alpha out. */
+		memcpy(rich + i * 4, c->pixels + i * 4, 4);
+		rich[i * 4 + 3] = 0;
+		alpha[i] = c->pixels[i * 4 + 3];
+	}
+	cur->width = c->width;
+	cur->height = c->height;
+	cur->xhot = c->hot_x;
+	cur->yhot = c->hot_y;
+	cur->richSource = rich;
+	cur->alphaSource = alpha;
+	cur->alphaPreMultiplied = TRUE;
+	cur->mask = (unsigned char *)rfbMakeMaskFromAlphaSource(c->width, c->height, alpha);
+	cur->cleanup = cur->cleanupMask = cur->cleanupRichSource = TRUE;
+	rfbMakeXCursorFromRichCursor(s->screen, cur);
+	cur->cleanupSource = TRUE;
+	rfbSetCursor(s->screen, cur);
+}
+
+static bool handle_link(struct vnc_session *s)
+{
+	struct pixlink_event ev;
+	int r;
+
+	while ((r = pixlink_client_read(s->link, &ev)) > 0) {
+		switch (ev.type) {
+		case PIXLINK_EV_DAMAGE:
+			apply_damage(s, &ev.msg->u.damage);
+			break;
+		case PIXLINK_EV_FRAMEBUFFER:
+			new_framebuffer(s);
+			break;
+		case PIXLINK_EV_CURSOR:
+			set_cursor(s, &ev.msg->u.cursor);
+			break;
+		case PIXLINK_EV_NOTICE:
+			log_info("session notice %u: %.*s", ev.msg->u.notice.code,
+				 (int)ev.msg->u.notice.len, ev.msg->u.notice.text);
+			break;
+		default:
+			break;
+		}
+	}
+	if (r < 0) {
+		log_warn("pixel link ended: %s", pixlink_client_error(s->link));
+		return false;
+	}
+	return true;
+}
+
+/* The control process may end this connection (a takeover, a kill). */
+static bool handle_ctl(struct vnc_session *s)
+{
+	uint8_t buf[CTL_MAX_MSG];
+	struct ctl_msg m;
+	int fd = -1;
+
+	ssize_t n = pixlink_recv(s->w->ctl_fd, buf, sizeof(buf), &fd);
+	if (fd >= 0)
+		close(fd);
+	if (n < 0 && errno == EAGAIN)
+		return true;
+	if (n > 0 && ctl_parse(buf, (size_t)n, &m) == n && m.type == CTL_KICK)
+		log_info("connection ended by the control process: %s", m.u.kick.reason);
+	else
+		log_warn("control link closed or sent garbage; ending");
+	return false;
+}
+
+static void *session_thread(void *arg)
+{
+	struct vnc_session *s = arg;
+	bool running = true;
+
+	while (running && s->screen->clientHead) {
+		struct pollfd p[4] = {
+			{ .fd = pixlink_client_fd(s->link), .events = POLLIN },
+			{ .fd = s->w->ctl_fd, .events = POLLIN },
+			{ .fd = s->lvs_fd, .events = POLLIN },
+			{ .fd = s->stop_pipe[0], .events = POLLIN },
+		};
+		if (poll(p, 4, 1000) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents && !handle_link(s))
+			running = false;
+		if (p[1].revents && !handle_ctl(s))
+			running = false;
+		if (p[3].revents)
+			running = false;
+		/* Reads the viewer's messages, sends updates it asked for. */
+		while (rfbProcessEvents(s->screen, 0))
+			;
+	}
+	rfbShutdownServer(s->screen, TRUE);
+	return NULL;
+}
+
+static int wait_first_frame(struct vnc_session *s)
+{
+	uint64_t end = now_ms() + FIRST_FRAME_TIMEOUT_MS;
+	struct pixlink_event ev;
+
+	while (!pixlink_client_fb(s->link)) {
+		int left = (int)(end > now_ms() ? end - now_ms() : 0);
+		struct pollfd p = { .fd = pixlink_client_fd(s->link), .events = POLLIN };
+		if (left == 0 || poll(&p, 1, left) <= 0)
+			return -1;
+		int r;
+		while ((r = pixlink_client_read(s->link, &ev)) > 0)
+			;
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int make_screen(struct vnc_session *s)
+{
+	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+	int argc = 0;
+
+	s->screen = rfbGetScreen(&argc, NULL, (int)fb->width, (int)fb->height, 8, 3, 4);
+	if (!s->screen)
+		return -1;
+	s->fb = copy_framebuffer(s);
+	if (!s->fb)
+		return -1;
+	rfbScreenInfoPtr sc = s->screen;
+	sc->frameBuffer = (char *)s->fb;
+	sc->serverFormat.redShift = 16;
+	sc->serverFormat.greenShift = 8;
+	sc->serverFormat.blueShift = 0;
+	sc->desktopName = "shoji";
+	sc->screenData = s;
+	sc->port = 0;       /* no listening socket: one client, our socketpair */
+	sc->ipv6port = 0;
+	sc->httpPort = 0;
+	sc->autoPort = FALSE;
+	sc->alwaysShared = TRUE;
+	sc->deferUpdateTime = 0; /* we poll; a deferred update would wait a whole poll */
+	sc->kbdAddEvent = on_key;
+	sc->ptrAddEvent = on_pointer;
+	sc->setDesktopSizeHook = on_set_desktop_size;
+	sc->permitFileTransfer = FALSE;
+	rfbInitServer(sc);
+	if (!rfbNewClient(sc, s->lvs_fd))
+		return -1;
+	return 0;
+}
+
+struct vnc_session *vnc_session_start(struct worker *w, int link_fd, int *fd)
+{
+	struct vnc_session *s = xcalloc(1, sizeof(*s));
+	int sv[2] = { -1, -1 };
+
+	s->w = w;
+	s->lvs_fd = -1;
+	s->stop_pipe[0] = s->stop_pipe[1] = -1;
+	rfbLogEnable(shoji_log_get_level() >= SHOJI_LOG_DEBUG);
+	s->link = pixlink_client_create(link_fd, (uint32_t)w->cfg->display_max_width,
+					(uint32_t)w->cfg->display_max_height);
+	if (!s->link || pixlink_client_resync(s->link) < 0 || wait_first_frame(s) < 0) {
+		log_error("the session did not send a picture: %s",
+			  s->link ? pixlink_client_error(s->link) : strerror(errno));
+		goto fail;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    pipe2(s->stop_pipe, O_CLOEXEC) < 0)
+		goto fail;
+	s->lvs_fd = sv[0];
+	if (make_screen(s) < 0)
+		goto fail;
+	/* The first credit: render answers with the whole screen. */
+	pixlink_client_grant(s->link, 1);
+	set_nonblock(w->ctl_fd, true);
+	if (pthread_create(&s->thread, NULL, session_thread, s) != 0)
+		goto fail;
+	s->thread_started = true;
+	*fd = sv[1];
+	return s;
+fail:
+	if (sv[1] >= 0)
+		close(sv[1]);
+	vnc_session_stop(s);
+	return NULL;
+}
+
+void vnc_session_stop(struct vnc_session *s)
+{
+	if (!s)
+		return;
+	if (s->thread_started) {
+		if (write(s->stop_pipe[1], "x", 1) < 0)
+			log_debug("stop pipe: %s", strerror(errno));
+		pthread_join(s->thread, NULL);
+	}
+	if (s->screen) {
+		s->screen->frameBuffer = NULL;
+		rfbScreenCleanup(s->screen);
+	}
+	free(s->fb);
+	pixlink_client_destroy(s->link);
+	if (s->stop_pipe[0] >= 0)
+		close(s->stop_pipe[0]);
+	if (s->stop_pipe[1] >= 0)
+		close(s->stop_pipe[1]);
+	free(s);
+}

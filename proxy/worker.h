@@ -1,0 +1,53 @@
+/*
+ * A connection worker: one process per viewer connection, forked by the
+ * control process. It drops privileges, runs one front-end (VNC, RDP) over
+ * the accepted socket, asks the control process to check credentials, and
+ * receives the session's pixel link. A crash here ends one connection; the
+ * session stays, detached.
+ */
+#pragma once
+
+#include <openssl/ssl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "ctl.h"
+
+struct worker {
+	const struct shoji_config *cfg;
+	int client_fd; /* the viewer's TCP connection */
+	int ctl_fd;    /* control link to the control process */
+	SSL_CTX *tls;  /* server certificate and key, loaded by the control process */
+	char peer[CTL_MAX_ADDR + 1];
+	char session[CTL_MAX_SESSION + 1]; /* after a successful login */
+};
+
+/* A front-end: a protocol spoken to viewers. */
+struct frontend {
+	const char *name;
+	enum ctl_protocol protocol;
+	/** Serves one connection to its end; the worker's exit status. */
+	int (*serve)(struct worker *w);
+};
+
+extern const struct frontend vnc_frontend;
+
+/**
+ * Runs in the freshly forked child: drops privileges to [server]
+ * worker_user, then serves. Never returns.
+ */
+void worker_main(struct worker *w, const struct frontend *fe) __attribute__((noreturn));
+
+/**
+ * Asks the control process to check user and password. On success returns
+ * the session's pixel-link socket and fills w->session; on refusal -1 with
+ * a reason for the viewer in reason. Waits at most timeout_ms.
+ */
+int worker_authenticate(struct worker *w, enum ctl_protocol proto, const char *user,
+			const char *password, char *reason, size_t reason_len, int timeout_ms);
+
+/** Reports something for the audit log (a refused message, the TLS version). */
+void worker_note(struct worker *w, enum ctl_note_code code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
