@@ -6,6 +6,7 @@ Suite *suite_pixlink_client(void);
 Suite *suite_userdb(void);
 Suite *suite_rfb_handshake(void);
 Suite *suite_rfb_filter(void);
+Suite *suite_ctl(void);
 
 int main(void)
 {
@@ -13,6 +14,7 @@ int main(void)
 	srunner_add_suite(sr, suite_userdb());
 	srunner_add_suite(sr, suite_rfb_handshake());
 	srunner_add_suite(sr, suite_rfb_filter());
+	srunner_add_suite(sr, suite_ctl());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	int failed = srunner_ntests_failed(sr);

@@ -1,0 +1,91 @@
+/* Tests of the control-link codec: round trips and hostile worker bytes. */
+#include <check.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "util.h"
+
+Suite *suite_ctl(void);
+
+static uint8_t buf[CTL_MAX_MSG];
+
+static struct ctl_msg auth_msg(void)
+{
+	struct ctl_msg m = { .type = CTL_AUTH };
+	m.u.auth.protocol = CTL_PROTO_VNC;
+	strcpy(m.u.auth.user, "tanaka");
+	strcpy(m.u.auth.password, "pässwörd with spaces");
+	strcpy(m.u.auth.addr, "192.0.2.7:51000");
+	return m;
+}
+
+START_TEST(round_trips)
+{
+	struct ctl_msg in[4] = { auth_msg() }, out;
+	in[1].type = CTL_NOTE;
+	in[1].u.note.code = CTL_NOTE_MESSAGE_REFUSED;
+	strcpy(in[1].u.note.text, "client message 7 (file transfer) is not allowed");
+	in[2].type = CTL_AUTH_RESULT;
+	in[2].u.result.ok = true;
+	strcpy(in[2].u.result.session, "0123456789abcdef");
+	in[3].type = CTL_KICK;
+	strcpy(in[3].u.kick.reason, "signed in again from 192.0.2.8:4000");
+	for (int i = 0; i < 4; i++) {
+		size_t n = ctl_encode(&in[i], buf, sizeof(buf));
+		ck_assert_uint_gt(n, 8);
+		ck_assert_int_eq(ctl_parse(buf, n, &out), (ssize_t)n);
+		ck_assert_int_eq(out.type, in[i].type);
+		for (size_t k = 0; k < n; k++) /* every prefix: need more */
+			ck_assert_int_eq(ctl_parse(buf, k, &out), 0);
+	}
+	ck_assert_int_eq(ctl_parse(buf, ctl_encode(&in[0], buf, sizeof(buf)), &out) > 0, 1);
+	ck_assert_str_eq(out.u.auth.user, "tanaka");
+	ck_assert_str_eq(out.u.auth.password, "pässwörd with spaces");
+	ck_assert_str_eq(out.u.auth.addr, "192.0.2.7:51000");
+	ctl_wipe(&out);
+	ck_assert_int_eq(out.u.auth.password[0], 0);
+}
+END_TEST
+
+START_TEST(refuses_malformed)
+{
+	struct ctl_msg m = auth_msg(), out;
+	size_t n = ctl_encode(&m, buf, sizeof(buf));
+
+	buf[2] = 1; /* flags */
+	ck_assert_int_eq(ctl_parse(buf, n, &out), -1);
+	buf[2] = 0;
+	buf[8] = 9; /* unknown protocol */
+	ck_assert_int_eq(ctl_parse(buf, n, &out), -1);
+	buf[8] = CTL_PROTO_VNC;
+	buf[9] = (uint8_t)(buf[9] + 1); /* user length no longer adds up */
+	ck_assert_int_eq(ctl_parse(buf, n, &out), -1);
+	buf[9] = (uint8_t)(buf[9] - 1);
+	buf[13] = '\n'; /* a control character in the user name */
+	ck_assert_int_eq(ctl_parse(buf, n, &out), -1);
+	put_le16(buf, 99); /* unknown type */
+	ck_assert_int_eq(ctl_parse(buf, n, &out), -1);
+	put_le16(buf, CTL_AUTH);
+	put_le32(buf + 4, CTL_MAX_MSG); /* longer than any message */
+	ck_assert_int_eq(ctl_parse(buf, 8, &out), -1);
+
+	struct ctl_msg note = { .type = CTL_NOTE };
+	note.u.note.code = CTL_NOTE_MAX + 1;
+	ck_assert_uint_eq(ctl_encode(&note, buf, sizeof(buf)), 0);
+	memset(m.u.auth.user, 'a', CTL_MAX_USER);
+	m.u.auth.user[CTL_MAX_USER] = 'a'; /* one over, no NUL in the field: encode refuses */
+	m.u.auth.user[CTL_MAX_USER] = '\0';
+	ck_assert_uint_gt(ctl_encode(&m, buf, sizeof(buf)), 0);
+	ck_assert_uint_eq(ctl_encode(&m, buf, 16), 0);
+}
+END_TEST
+
+Suite *suite_ctl(void)
+{
+	Suite *s = suite_create("ctl");
+	TCase *tc = tcase_create("ctl");
+	tcase_add_test(tc, round_trips);
+	tcase_add_test(tc, refuses_malformed);
+	suite_add_tcase(s, tc);
+	return s;
+}
