@@ -513,8 +513,9 @@ static int setup(struct shojid *d)
 	}
 	if (check_tls(cfg) < 0 || open_listeners(d) < 0)
 		return -1;
-	d->auth = auth_create(cfg->auth_users_file);
+	/* Before any thread starts, so that signals reach only the signalfd. */
 	d->sig_fd = open_signals();
+	d->auth = auth_create(cfg->auth_users_file);
 	return d->auth && d->sig_fd >= 0 ? 0 : -1;
 }
 

@@ -119,7 +119,9 @@ pid_t browser_start(const struct browser_opts *o)
 	execl(o->command, o->command, "--disable-background-networking",
 	      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 	      "--no-default-browser-check", "--password-store=basic", "--noerrdialogs",
-	      "--hide-crash-restore-bubble", "--disable-features=Translate,MediaRouter",
+	      "--hide-crash-restore-bubble",
+	      "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,"
+	      "OptimizationGuideModelDownloading,InterestFeedContentSuggestions",
 	      "--window-position=0,0", size, lang, profile, proxy,
 	      "--proxy-bypass-list=<-loopback>", o->start_url, (char *)NULL);
 	_exit(127);

@@ -64,7 +64,12 @@ static pid_t spawn_server(const char *binary, const char *auth_path, int display
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid;
-	/* Child: the server's own output goes to our stderr (the session log). */
+	/* Child: the server's chatter goes to a log inside the sandbox. */
+	int log = open("/tmp/xserver.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (log >= 0) {
+		dup2(log, STDOUT_FILENO);
+		dup2(log, STDERR_FILENO);
+	}
 	execl(binary, binary, ":0", "-displayfd", fdarg, "-auth", auth_path, "-nolisten", "tcp",
 	      "-rfbport", "-1", "-SecurityTypes", "None", "-geometry", geometry, "-depth", "24",
 	      "-desktop", "shoji", "-noreset", "-dpi", "96", (char *)NULL);
