@@ -168,6 +168,10 @@ void rfb_hs_wipe_password(struct rfb_handshake *hs);
 /** "X509Plain", "Plain", or "unknown" for a VeNCrypt subtype, for logs. */
 const char *rfb_vencrypt_subtype_name(uint32_t subtype);
 
+/* The longest unit rfb_inner_input() needs at once (SecurityResult failure
+ * with the longest reason read): size the caller's buffer at least so. */
+#define RFB_INNER_MAX_INPUT (8 + RFB_MAX_REASON)
+
 /*
  * The client side toward libvncserver (RFB 3.8, security type None):
  *

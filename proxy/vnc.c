@@ -194,7 +194,7 @@ fail:
 static int inner_handshake(int fd, struct buf *s2c)
 {
 	struct rfb_inner in;
-	uint8_t buf[256], out[64];
+	uint8_t buf[RFB_INNER_MAX_INPUT], out[64];
 	size_t len = 0, n;
 	uint64_t end = now_ms() + 10000;
 
@@ -259,25 +259,13 @@ static bool put(struct buf *b, const uint8_t *p, size_t n)
  * offer it, and the viewer would send clipboard messages the whitelist
  * refuses. The clipboard is closed, so nothing is lost.
  */
-static bool put_encodings_without_clipboard(struct buf *b, const struct rfb_client_msg *m)
+static bool put_encodings_without_clipboard(struct buf *b, struct rfb_client_msg *m)
 {
 	uint8_t msg[4 + 4 * RFB_MAX_ENCODINGS];
-	size_t n = 0;
 
-	for (uint16_t i = 0; i < m->u.encodings.count; i++) {
-		int32_t e = m->u.encodings.list[i];
-		if (e == RFB_ENCODING_EXTENDED_CLIPBOARD)
-			continue;
-		uint32_t v = (uint32_t)e;
-		uint8_t *p = msg + 4 + 4 * n++;
-		p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
-		p[3] = (uint8_t)v;
-	}
-	msg[0] = RFB_MSG_SET_ENCODINGS;
-	msg[1] = 0;
-	msg[2] = (uint8_t)(n >> 8);
-	msg[3] = (uint8_t)n;
-	return put(b, msg, 4 + 4 * n);
+	rfb_encodings_remove(m, RFB_ENCODING_EXTENDED_CLIPBOARD);
+	size_t n = rfb_encodings_write(m, msg, sizeof(msg));
+	return n > 0 && put(b, msg, n);
 }
 
 /* Moves whole, allowed viewer messages from c2s to out. */

@@ -733,6 +733,18 @@ START_TEST(test_inner_refusals)
 	ck_assert_int_eq(rfb_inner_input(&in, (const uint8_t *)"\0\0\0\1\0", 5), -1);
 	ck_assert_ptr_nonnull(strstr(in.error, "a reason of 256 bytes"));
 
+	/* The longest reason read whole fits RFB_INNER_MAX_INPUT. */
+	uint8_t longest[RFB_INNER_MAX_INPUT];
+	memset(longest, 'r', sizeof(longest));
+	memcpy(longest, "\0\0\0\1\0\0\0\xff", 8);
+	inner_to_types(&in);
+	inner_feed(&in, "\1\1", 2);
+	inner_expect_out(&in, "\1", 1);
+	ck_assert_int_eq(rfb_inner_input(&in, longest, sizeof(longest) - 1), 0);
+	ck_assert_int_eq(rfb_inner_input(&in, longest, sizeof(longest)), -1);
+	ck_assert_uint_eq(strlen(in.error), RFB_MAX_REASON);
+	ck_assert_ptr_nonnull(strstr(in.error, "libvncserver refused security type None: rrr"));
+
 	inner_to_types(&in);
 	inner_feed(&in, "\1\1", 2);
 	inner_expect_out(&in, "\1", 1);
