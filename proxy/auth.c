@@ -56,6 +56,7 @@ static void refresh(struct auth_service *a)
 		return;
 	struct userdb *db = userdb_load(a->path, warn_line, NULL, err, sizeof(err));
 	if (!db) {
+		memset(&a->stamp, 0, sizeof(a->stamp)); /* try again next time */
 		log_error("user database: %s%s", err, a->db ? "; keeping the previous one" : "");
 		return;
 	}

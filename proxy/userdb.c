@@ -298,7 +298,7 @@ static long utf16le_of(const char *s, size_t len, uint8_t *out, size_t cap)
 
 	for (size_t i = 0; i < len;) {
 		long cp = utf8_next((const unsigned char *)s, len, &i);
-		if (cp < 0 || cap - o < 4)
+		if (cp < 0 || cap - o < (cp >= 0x10000 ? 4u : 2u))
 			return -1;
 		if (cp >= 0x10000) {
 			cp -= 0x10000;

@@ -192,6 +192,14 @@ START_TEST(test_nt_hash_vectors)
 		hex_encode(hex, nt, sizeof(nt));
 		ck_assert_str_eq(hex, v[i].hex);
 	}
+	/* the longest password allowed, and one byte more */
+	char big[USERDB_MAX_PASSWORD + 2];
+	memset(big, 'a', sizeof(big) - 1);
+	big[USERDB_MAX_PASSWORD] = '\0';
+	ck_assert_int_eq(userdb_nt_hash_password(big, nt, err, sizeof(err)), 0);
+	big[USERDB_MAX_PASSWORD] = 'a';
+	big[USERDB_MAX_PASSWORD + 1] = '\0';
+	ck_assert_int_eq(userdb_nt_hash_password(big, nt, err, sizeof(err)), -1);
 	/* invalid UTF-8: a lone continuation byte, an overlong '/', a surrogate */
 	ck_assert_int_eq(userdb_nt_hash_password("abc\x80", nt, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "UTF-8"));
@@ -653,7 +661,10 @@ START_TEST(test_edit_keeps_owner_and_sets_mode)
 	ck_assert_int_eq(chmod(path, 0644), 0);
 	if (geteuid() == 0)
 		ck_assert_int_eq(chown(path, 4321, 4322), 0);
+	/* 0600 whatever the umask */
+	mode_t old_umask = umask(0277);
 	ck_assert_int_eq(userdb_edit(path, USERDB_DEL, "alice", NULL, false, err, sizeof(err)), 0);
+	umask(old_umask);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0600);
 	if (geteuid() == 0) {
