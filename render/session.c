@@ -216,9 +216,11 @@ static void handle_link(struct session *s)
 	int fd = -1;
 	ssize_t n = pixlink_recv(s->o->link_fd, buf, PIXLINK_MAX_MSG, &fd);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		log_info("pixel link closed%s%s", n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
+		/* A reset only means shojid closed with our messages unread. */
+		bool clean = n == 0 || errno == ECONNRESET;
+		log_info("pixel link closed%s%s", clean ? "" : ": ", clean ? "" : strerror(errno));
 		s->done = true;
-		s->status = n == 0 ? 0 : 1;
+		s->status = clean ? 0 : 1;
 	} else if (n > 0) {
 		struct pixlink_msg m;
 		if (fd >= 0 || pixlink_parse(buf, (size_t)n, &m) != n) {
