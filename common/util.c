@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <openssl/rand.h>
+#include <stdarg.h>
 
 #include "util.h"
 
@@ -163,4 +164,15 @@ void hex_encode(char *out, const uint8_t *in, size_t len)
 		out[2 * i + 1] = digits[in[i] & 15];
 	}
 	out[2 * len] = '\0';
+}
+
+void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

@@ -85,5 +85,8 @@ int remove_tree(const char *path);
 /** Fills buf with len random bytes from OpenSSL; 0 or -1. */
 int random_bytes(void *buf, size_t len);
 
+/** printf into an error buffer (err may be NULL or errlen 0: then nothing). */
+void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /** Writes 2*len lowercase hex chars and a NUL into out. */
 void hex_encode(char *out, const uint8_t *in, size_t len);

@@ -69,19 +69,6 @@ static const char file_header[] =
     "# Blank lines and lines whose first non-blank character is '#' are ignored.\n"
     "# A corrupt line is reported and skipped; the first line for a user wins.\n";
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- names, numbers, encodings ------------------------------------------ */
 
