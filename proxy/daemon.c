@@ -307,11 +307,38 @@ static void on_ctl(struct shojid *d, struct conn *c)
 		ctl_wipe(&m);
 }
 
+/*
+ * A worker's last notes (a refused message, a failed handshake) may still
+ * be queued when its exit is seen: audit them before it is forgotten. Only
+ * notes; the worker is gone, so nothing else it sent matters.
+ */
+static void drain_notes(struct shojid *d, struct conn *c)
+{
+	uint8_t buf[CTL_MAX_MSG];
+	struct ctl_msg m;
+
+	for (int i = 0; i < 64; i++) {
+		int fd = -1;
+		ssize_t n = pixlink_recv(c->ctl, buf, sizeof(buf), &fd);
+		if (fd >= 0)
+			close(fd);
+		if (n <= 0)
+			return;
+		bool ok = ctl_parse(buf, (size_t)n, &m) == n;
+		OPENSSL_cleanse(buf, sizeof(buf));
+		if (ok && m.type == CTL_NOTE)
+			on_note(d, c, &m);
+		if (ok)
+			ctl_wipe(&m);
+	}
+}
+
 static void on_child_exit(struct shojid *d, pid_t pid, int status)
 {
 	for (struct conn *c = d->conns; c; c = c->next) {
 		if (c->pid != pid)
 			continue;
+		drain_notes(d, c);
 		detach(d, c, WIFSIGNALED(status) ? "worker crashed" : "viewer disconnected");
 		log_info("worker %d (%s) ended", (int)pid, c->peer);
 		remove_conn(d, c);

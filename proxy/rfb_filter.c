@@ -273,7 +273,12 @@ static bool dim_ok(uint16_t v)
 	return v >= 1 && v <= RFB_MAX_DESKTOP_DIM;
 }
 
-static ssize_t parse_screens(const uint8_t *buf, struct rfb_client_msg *msg)
+/*
+ * The screen layout is recorded but not judged: shoji has one screen and
+ * the caller relays a single screen at 0,0 of the asked size, whatever
+ * layout came (libvncclient 0.9.14 leaves id, position and flags unset).
+ */
+static void parse_screens(const uint8_t *buf, struct rfb_client_msg *msg)
 {
 	for (unsigned i = 0; i < msg->u.desktop.nscreens; i++) {
 		const uint8_t *p = buf + DESKTOP_HEAD_LEN + SCREEN_LEN * i;
@@ -284,15 +289,7 @@ static ssize_t parse_screens(const uint8_t *buf, struct rfb_client_msg *msg)
 		s->w = get_be16(p + 8);
 		s->h = get_be16(p + 10);
 		s->flags = get_be32(p + 12);
-		if (s->w == 0 || s->h == 0 || (uint32_t)s->x + s->w > msg->u.desktop.width ||
-		    (uint32_t)s->y + s->h > msg->u.desktop.height)
-			return refuse(msg,
-			              "SetDesktopSize with screen %u at %ux%u+%u+%u, outside "
-			              "the %ux%u desktop or empty",
-			              i, s->w, s->h, s->x, s->y, msg->u.desktop.width,
-			              msg->u.desktop.height);
 	}
-	return 0;
 }
 
 static ssize_t parse_desktop_size(const uint8_t *buf, size_t len, struct rfb_client_msg *msg)
@@ -313,8 +310,7 @@ static ssize_t parse_desktop_size(const uint8_t *buf, size_t len, struct rfb_cli
 	msg->u.desktop.width = w;
 	msg->u.desktop.height = h;
 	msg->u.desktop.nscreens = n;
-	if (parse_screens(buf, msg) < 0)
-		return -1;
+	parse_screens(buf, msg);
 	return (ssize_t)total;
 }
 

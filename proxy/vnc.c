@@ -268,6 +268,22 @@ static bool put_encodings_without_clipboard(struct buf *b, struct rfb_client_msg
 	return n > 0 && put(b, msg, n);
 }
 
+/* SetDesktopSize as one screen at 0,0 of the size asked for. */
+static bool put_desktop_size(struct buf *b, const struct rfb_client_msg *m)
+{
+	uint8_t msg[8 + 16] = { RFB_MSG_SET_DESKTOP_SIZE };
+	uint16_t w = m->u.desktop.width, h = m->u.desktop.height;
+	uint32_t id = m->u.desktop.screens[0].id;
+
+	msg[2] = (uint8_t)(w >> 8), msg[3] = (uint8_t)w;
+	msg[4] = (uint8_t)(h >> 8), msg[5] = (uint8_t)h;
+	msg[6] = 1;
+	msg[8] = (uint8_t)(id >> 24), msg[9] = (uint8_t)(id >> 16);
+	msg[10] = (uint8_t)(id >> 8), msg[11] = (uint8_t)id;
+	msg[16] = msg[2], msg[17] = msg[3], msg[18] = msg[4], msg[19] = msg[5];
+	return put(b, msg, sizeof(msg));
+}
+
 /* Moves whole, allowed viewer messages from c2s to out. */
 static void filter(struct relay *r)
 {
@@ -289,6 +305,12 @@ static void filter(struct relay *r)
 		if (m.type == RFB_MSG_SET_ENCODINGS &&
 		    rfb_encodings_has(&m, RFB_ENCODING_EXTENDED_CLIPBOARD)) {
 			if (!put_encodings_without_clipboard(&r->out, &m))
+				return;
+			take(&r->c2s, (size_t)n);
+			continue;
+		}
+		if (m.type == RFB_MSG_SET_DESKTOP_SIZE) {
+			if (!put_desktop_size(&r->out, &m))
 				return;
 			take(&r->c2s, (size_t)n);
 			continue;

@@ -1,0 +1,359 @@
+/*
+ * The libvncclient viewer of the end-to-end tests (see viewer.h). It talks
+ * to a real shojid over TCP; what shojid sends is checked by libvncclient
+ * and by the tests' assertions, nothing here trusts it further.
+ */
+#include "autoconfig.h"
+
+#include <rfb/rfbclient.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+#include "viewer.h"
+
+#define READ_TIMEOUT_S 30
+
+struct viewer {
+	rfbClient *cl;
+	char *ca_file, *user, *password;
+	unsigned updates; /* complete framebuffer updates since the last resize */
+	bool closed;
+};
+
+static FILE *client_log;
+static int viewer_tag; /* its address tags our data in the rfbClient */
+
+static void __attribute__((format(printf, 1, 2))) log_line(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!client_log)
+		return;
+	va_start(ap, fmt);
+	vfprintf(client_log, fmt, ap);
+	va_end(ap);
+	fflush(client_log);
+}
+
+void viewer_log_to(const char *path)
+{
+	if (client_log)
+		fclose(client_log);
+	client_log = path ? fopen(path, "a") : NULL;
+	rfbClientLog = log_line;
+	rfbClientErr = log_line;
+}
+
+/* libvncclient frees what this returns, each string and the struct. */
+static rfbCredential *get_credential(rfbClient *cl, int type)
+{
+	struct viewer *v = rfbClientGetClientData(cl, &viewer_tag);
+	rfbCredential *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	if (type == rfbCredentialTypeX509) {
+		c->x509Credential.x509CACertFile = strdup(v->ca_file);
+		c->x509Credential.x509CrlVerifyMode = rfbX509CrlVerifyNone;
+	} else if (type == rfbCredentialTypeUser) {
+		c->userCredential.username = strdup(v->user);
+		c->userCredential.password = strdup(v->password);
+	} else {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Zeroed, so nothing is seen before the server has drawn it. */
+static rfbBool alloc_framebuffer(rfbClient *cl)
+{
+	struct viewer *v = rfbClientGetClientData(cl, &viewer_tag);
+	size_t n;
+
+	free(cl->frameBuffer);
+	cl->frameBuffer = NULL;
+	if (cl->width <= 0 || cl->height <= 0 ||
+	    !ckd_mul_size(&n, (size_t)cl->width * 4, (size_t)cl->height))
+		return FALSE;
+	cl->frameBuffer = calloc(1, n);
+	v->updates = 0;
+	return cl->frameBuffer != NULL;
+}
+
+static void update_done(rfbClient *cl)
+{
+	struct viewer *v = rfbClientGetClientData(cl, &viewer_tag);
+	v->updates++;
+}
+
+/*
+ * 32 bits per pixel, little-endian, red in the low byte: libvncclient's
+ * usual choice, and not the byte order shojid's framebuffer has, so the
+ * server translates.
+ */
+static void set_format(rfbClient *cl)
+{
+	cl->format.bitsPerPixel = 32;
+	cl->format.depth = 24;
+	cl->format.bigEndian = FALSE;
+	cl->format.trueColour = TRUE;
+	cl->format.redMax = cl->format.greenMax = cl->format.blueMax = 255;
+	cl->format.redShift = 0;
+	cl->format.greenShift = 8;
+	cl->format.blueShift = 16;
+}
+
+struct viewer *viewer_connect(const struct viewer_options *opt)
+{
+	struct viewer *v = xcalloc(1, sizeof(*v));
+
+	v->ca_file = xstrdup(opt->ca_file);
+	v->user = xstrdup(opt->user);
+	v->password = xstrdup(opt->password);
+	if (!client_log)
+		viewer_log_to(NULL);
+	rfbClient *cl = rfbGetClient(8, 3, 4);
+	if (!cl)
+		goto fail;
+	set_format(cl);
+	cl->serverHost = strdup("127.0.0.1");
+	cl->serverPort = opt->port;
+	cl->GetCredential = get_credential;
+	cl->MallocFrameBuffer = alloc_framebuffer;
+	cl->FinishedFrameBufferUpdate = update_done;
+	cl->readTimeout = READ_TIMEOUT_S;
+	cl->appData.encodingsString = opt->encodings;
+	cl->appData.enableJPEG = FALSE; /* lossless: the tests compare exact colours */
+	cl->appData.useRemoteCursor = opt->cursor_shape;
+	rfbClientSetClientData(cl, &viewer_tag, v);
+	log_line("connecting to 127.0.0.1:%d as %s\n", opt->port, opt->user);
+	if (!rfbInitClient(cl, NULL, NULL))
+		goto fail; /* it has freed cl */
+	v->cl = cl;
+	return v;
+fail:
+	viewer_destroy(v);
+	return NULL;
+}
+
+void viewer_destroy(struct viewer *v)
+{
+	if (!v)
+		return;
+	if (v->cl) {
+		free(v->cl->frameBuffer);
+		v->cl->frameBuffer = NULL;
+		rfbClientCleanup(v->cl);
+	}
+	free(v->ca_file);
+	free(v->user);
+	free(v->password);
+	free(v);
+}
+
+int viewer_pump(struct viewer *v, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)MAX(timeout_ms, 0);
+
+	do {
+		if (v->closed)
+			return -1;
+		uint64_t now = now_ms();
+		unsigned wait_us = (unsigned)MIN(end > now ? end - now : 0, 50) * 1000;
+		/* A whole message may already sit in libvncclient's buffer. */
+		int n = v->cl->buffered > 0 ? 1 : WaitForMessage(v->cl, wait_us);
+		if (n < 0 || (n > 0 && !HandleRFBServerMessage(v->cl))) {
+			log_line("connection ended\n");
+			v->closed = true;
+			return -1;
+		}
+	} while (now_ms() < end);
+	return 0;
+}
+
+bool viewer_closed(const struct viewer *v)
+{
+	return v->closed;
+}
+
+int viewer_width(const struct viewer *v)
+{
+	return v->cl->width;
+}
+
+int viewer_height(const struct viewer *v)
+{
+	return v->cl->height;
+}
+
+static unsigned channel(uint32_t px, unsigned shift, unsigned max)
+{
+	return max ? ((px >> shift) & max) * 255 / max : 0;
+}
+
+uint32_t viewer_pixel(const struct viewer *v, int x, int y)
+{
+	const rfbClient *cl = v->cl;
+	const rfbPixelFormat *f = &cl->format;
+
+	if (!cl->frameBuffer || x < 0 || y < 0 || x >= cl->width || y >= cl->height)
+		return 0xff000000u;
+	const uint8_t *p = cl->frameBuffer + ((size_t)y * (size_t)cl->width + (size_t)x) * 4;
+	uint32_t px = f->bigEndian
+	                  ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+	                  : get_le32(p);
+	return channel(px, f->redShift, f->redMax) << 16 |
+	       channel(px, f->greenShift, f->greenMax) << 8 | channel(px, f->blueShift, f->blueMax);
+}
+
+static bool near(uint32_t a, uint32_t b, int tol)
+{
+	if (a & 0xff000000u)
+		return false;
+	for (int shift = 0; shift <= 16; shift += 8) {
+		int d = (int)((a >> shift) & 0xff) - (int)((b >> shift) & 0xff);
+		if (abs(d) > tol)
+			return false;
+	}
+	return true;
+}
+
+bool viewer_wait_pixel(struct viewer *v, int x, int y, uint32_t rgb, int tol, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+
+	do {
+		if (near(viewer_pixel(v, x, y), rgb, tol))
+			return true;
+		if (viewer_pump(v, 50) < 0)
+			break;
+	} while (now_ms() < end);
+	return near(viewer_pixel(v, x, y), rgb, tol);
+}
+
+/* Whether x, y is the top-left corner of a w x h block of rgb (checked at its corners). */
+static bool block_at(const struct viewer *v, int x, int y, uint32_t rgb, int w, int h)
+{
+	return viewer_pixel(v, x, y) == rgb && viewer_pixel(v, x - 1, y) != rgb &&
+	       viewer_pixel(v, x, y - 1) != rgb && viewer_pixel(v, x + w - 1, y) == rgb &&
+	       viewer_pixel(v, x, y + h - 1) == rgb &&
+	       viewer_pixel(v, x + w - 1, y + h - 1) == rgb && viewer_pixel(v, x + w, y) != rgb &&
+	       viewer_pixel(v, x, y + h) != rgb;
+}
+
+static bool find_block(const struct viewer *v, uint32_t rgb, int w, int h, int *x, int *y)
+{
+	if (v->updates == 0)
+		return false;
+	for (int j = 0; j < v->cl->height; j++)
+		for (int i = 0; i < v->cl->width; i++)
+			if (block_at(v, i, j, rgb, w, h)) {
+				*x = i;
+				*y = j;
+				return true;
+			}
+	return false;
+}
+
+bool viewer_wait_block(struct viewer *v, uint32_t rgb, int w, int h, int timeout_ms, int *x, int *y)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+
+	do {
+		if (find_block(v, rgb, w, h, x, y))
+			return true;
+		if (viewer_pump(v, 200) < 0)
+			break;
+	} while (now_ms() < end);
+	return find_block(v, rgb, w, h, x, y);
+}
+
+bool viewer_wait_size(struct viewer *v, int w, int h, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+
+	while (v->cl->width != w || v->cl->height != h || v->updates == 0) {
+		if (now_ms() >= end || viewer_pump(v, 50) < 0)
+			return false;
+	}
+	return true;
+}
+
+int viewer_click(struct viewer *v, int x, int y)
+{
+	static const int masks[] = {0, rfbButton1Mask, 0};
+
+	for (size_t i = 0; i < ARRAY_SIZE(masks); i++) {
+		if (!SendPointerEvent(v->cl, x, y, masks[i]))
+			return -1;
+		viewer_pump(v, 50);
+	}
+	return 0;
+}
+
+int viewer_type(struct viewer *v, const char *text)
+{
+	for (const char *c = text; *c; c++) {
+		uint32_t sym = (unsigned char)*c;
+		if (*c == '\n')
+			sym = XK_Return;
+		if (!SendKeyEvent(v->cl, sym, TRUE) || !SendKeyEvent(v->cl, sym, FALSE))
+			return -1;
+		viewer_pump(v, 30);
+	}
+	return 0;
+}
+
+static void put_be16(uint8_t *p, unsigned v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/*
+ * SetDesktopSize with one screen at 0,0 of the new size, as TigerVNC's
+ * viewer sends it. libvncclient's SendExtDesktopSize (0.9.14 and later)
+ * leaves the screen's position, id and flags uninitialised, and shojid
+ * refuses a screen outside the desktop.
+ */
+int viewer_resize(struct viewer *v, int w, int h)
+{
+	uint8_t m[8 + 16] = {rfbSetDesktopSize};
+
+	if (w <= 0 || h <= 0 || w > UINT16_MAX || h > UINT16_MAX)
+		return -1;
+	put_be16(m + 2, (unsigned)w);
+	put_be16(m + 4, (unsigned)h);
+	m[6] = 1;                            /* one screen */
+	memcpy(m + 8, &v->cl->screen.id, 4); /* the server's id, as it sent it */
+	put_be16(m + 16, (unsigned)w);       /* x and y stay 0 */
+	put_be16(m + 18, (unsigned)h);
+	return viewer_write_raw(v, m, sizeof(m));
+}
+
+int viewer_write_raw(struct viewer *v, const void *buf, size_t len)
+{
+	if (len > INT32_MAX)
+		return -1;
+	return WriteToRFBServer(v->cl, buf, (unsigned)len) ? 0 : -1;
+}
+
+void viewer_dump_ppm(const struct viewer *v, const char *path)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (!f)
+		return;
+	fprintf(f, "P6\n%d %d\n255\n", v->cl->width, v->cl->height);
+	for (int y = 0; y < v->cl->height; y++)
+		for (int x = 0; x < v->cl->width; x++) {
+			uint32_t c = viewer_pixel(v, x, y);
+			uint8_t rgb[3] = {(uint8_t)(c >> 16), (uint8_t)(c >> 8), (uint8_t)c};
+			fwrite(rgb, 1, 3, f);
+		}
+	fclose(f);
+}

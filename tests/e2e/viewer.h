@@ -1,0 +1,82 @@
+/*
+ * A VNC viewer for end-to-end tests, built on libvncclient: it logs in to
+ * shojid with VeNCrypt X509Plain (TLS verified against a CA file and the
+ * host name 127.0.0.1), keeps a framebuffer in a known pixel format, and
+ * sends pointer, key and desktop-size events. The only file of the tests
+ * that includes a libvncclient header.
+ *
+ * libvncclient's own log goes to the file given to viewer_log_to(), so a
+ * failed test leaves the client's side of the story beside the daemon's.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct viewer;
+
+struct viewer_options {
+	int port;            /* on 127.0.0.1 */
+	const char *ca_file; /* the CA that signed shojid's certificate */
+	const char *user;
+	const char *password;
+	const char *encodings; /* libvncclient's list ("tight zrle raw"); NULL = its default */
+	bool cursor_shape;     /* ask for the cursor as a shape; else the server draws it in */
+};
+
+/** Sends libvncclient's log to path (appended); NULL keeps it quiet. */
+void viewer_log_to(const char *path);
+
+/**
+ * Connects and logs in; NULL when the connection, the TLS handshake or the
+ * login fails (libvncclient's log says why).
+ */
+struct viewer *viewer_connect(const struct viewer_options *opt);
+
+/** Closes the connection and frees everything. Accepts NULL. */
+void viewer_destroy(struct viewer *v);
+
+/**
+ * Handles server messages for up to timeout_ms (libvncclient asks for the
+ * next update after each one). 0, or -1 once the server has closed the
+ * connection (and from then on).
+ */
+int viewer_pump(struct viewer *v, int timeout_ms);
+
+/** Whether the server has closed the connection. */
+bool viewer_closed(const struct viewer *v);
+
+int viewer_width(const struct viewer *v);
+int viewer_height(const struct viewer *v);
+
+/** 0xRRGGBB of the pixel at x, y; 0xff000000 outside the framebuffer. */
+uint32_t viewer_pixel(const struct viewer *v, int x, int y);
+
+/** Pumps until the pixel at x, y is within tol of rgb in each channel. */
+bool viewer_wait_pixel(struct viewer *v, int x, int y, uint32_t rgb, int tol, int timeout_ms);
+
+/**
+ * Pumps until a w x h block of exactly rgb is seen (its corners and edges
+ * checked); its top-left corner in *x, *y.
+ */
+bool viewer_wait_block(struct viewer *v, uint32_t rgb, int w, int h, int timeout_ms, int *x,
+                       int *y);
+
+/** Pumps until the framebuffer is w x h and the server has drawn into it. */
+bool viewer_wait_size(struct viewer *v, int w, int h, int timeout_ms);
+
+/** Left click at x, y (move, press, release), pumping in between. 0 or -1. */
+int viewer_click(struct viewer *v, int x, int y);
+
+/** Presses and releases the keysym of each character of an ASCII string. */
+int viewer_type(struct viewer *v, const char *text);
+
+/** Asks for a new desktop size (SetDesktopSize, one screen at 0,0). 0 or -1. */
+int viewer_resize(struct viewer *v, int w, int h);
+
+/** Writes raw bytes into the RFB stream (over TLS), e.g. a forbidden message. */
+int viewer_write_raw(struct viewer *v, const void *buf, size_t len);
+
+/** Writes the framebuffer as a binary PPM for a person to look at. */
+void viewer_dump_ppm(const struct viewer *v, const char *path);
