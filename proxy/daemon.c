@@ -266,6 +266,7 @@ static void on_note(struct shojid *d, struct conn *c, const struct ctl_msg *m)
 		[CTL_NOTE_MESSAGE_REFUSED] = "message_refused",
 		[CTL_NOTE_TLS] = "tls",
 		[CTL_NOTE_RESIZE] = "resize",
+		[CTL_NOTE_RDP_REQUEST] = "rdp_request",
 	};
 	audit_event(d->audit, events[m->u.note.code], AUDIT_STR, "address", c->peer, AUDIT_STR,
 		    "protocol", proto_name(c->proto), AUDIT_STR, "user", c->user, AUDIT_STR,
@@ -470,8 +471,15 @@ static int open_listeners(struct shojid *d)
 {
 	const struct { const struct shoji_strlist *list; enum ctl_protocol proto; } groups[] = {
 		{ &d->cfg->vnc_listen, CTL_PROTO_VNC },
+		{ &d->cfg->rdp_listen, CTL_PROTO_RDP },
 	};
 	char err[256];
+
+	if (d->cfg->rdp_listen.n > 0 && d->cfg->rdp_nla) {
+		log_error("[rdp] nla = true: this shojid does not offer NLA; set nla = false (RDP "
+			  "logins then check the password after TLS) or turn RDP off with listen =");
+		return -1;
+	}
 
 	for (size_t g = 0; g < ARRAY_SIZE(groups); g++) {
 		for (size_t i = 0; i < groups[g].list->n; i++) {

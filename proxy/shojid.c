@@ -136,7 +136,7 @@ static int parse_args(int argc, char **argv, const char **config_path, enum shoj
  */
 static void run_worker(const struct shoji_config *cfg)
 {
-	static const struct frontend *const frontends[] = { &vnc_frontend };
+	static const struct frontend *const frontends[] = { &vnc_frontend, &rdp_frontend };
 	const struct frontend *fe = NULL;
 	char err[512];
 

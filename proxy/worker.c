@@ -52,6 +52,8 @@ void worker_main(struct worker *w, const struct frontend *fe)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
+	if (fe->prepare && fe->prepare(w) < 0)
+		_exit(1);
 	if (drop_privileges(w->cfg->server_worker_user) < 0)
 		_exit(1);
 	int rc = fe->serve(w);

@@ -22,21 +22,28 @@ struct worker {
 	SSL_CTX *tls;  /* server certificate and key, loaded by the control process */
 	char peer[CTL_MAX_ADDR + 1];
 	char session[CTL_MAX_SESSION + 1]; /* after a successful login */
+	void *fe_data; /* the front-end's own, from its prepare() */
 };
 
 /* A front-end: a protocol spoken to viewers. */
 struct frontend {
 	const char *name;
 	enum ctl_protocol protocol;
+	/**
+	 * Optional: runs as root before privileges are dropped (to read the
+	 * TLS key); 0, or -1 to end the worker.
+	 */
+	int (*prepare)(struct worker *w);
 	/** Serves one connection to its end; the worker's exit status. */
 	int (*serve)(struct worker *w);
 };
 
 extern const struct frontend vnc_frontend;
+extern const struct frontend rdp_frontend;
 
 /**
- * Runs in the freshly forked child: drops privileges to [server]
- * worker_user, then serves. Never returns.
+ * Runs in the freshly forked child: runs the front-end's prepare(), drops
+ * privileges to [server] worker_user, then serves. Never returns.
  */
 void worker_main(struct worker *w, const struct frontend *fe) __attribute__((noreturn));
 

@@ -8,6 +8,7 @@
 #include <X11/XKBlib.h>
 #include <X11/extensions/XTest.h>
 #include <X11/keysym.h>
+#include <ctype.h>
 #include <stdlib.h>
 
 #include "input.h"
@@ -125,6 +126,16 @@ static bool shift_held(struct input *in)
 	return false;
 }
 
+/* Presses (down) or releases again every Shift key the viewer holds. */
+static void press_held_shifts(struct input *in, bool down)
+{
+	KeyCode l = XKeysymToKeycode(in->dpy, XK_Shift_L);
+	KeyCode r = XKeysymToKeycode(in->dpy, XK_Shift_R);
+	for (size_t i = 0; i < in->nheld; i++)
+		if (in->held[i] == l || in->held[i] == r)
+			XTestFakeKeyEvent(in->dpy, in->held[i], down, CurrentTime);
+}
+
 void input_key(struct input *in, uint32_t keysym, bool down)
 {
 	KeyCode kc = keycode_for(in, keysym);
@@ -138,20 +149,118 @@ void input_key(struct input *in, uint32_t keysym, bool down)
 	 */
 	bool need_shift = down && XkbKeycodeToKeysym(in->dpy, kc, 0, 0) != keysym &&
 			  XkbKeycodeToKeysym(in->dpy, kc, 0, 1) == keysym && !shift_held(in);
+	/*
+	 * And the other way round: a viewer holds Shift for a symbol that is
+	 * shifted on its keyboard ("@" on a US one) but has an unshifted key
+	 * in the session's Japanese layout.
+	 */
+	bool drop_shift = down && keysym > 0x20 && keysym < 0x7f && !isalnum((int)keysym) &&
+			  XkbKeycodeToKeysym(in->dpy, kc, 0, 0) == keysym && shift_held(in);
 	KeyCode shift = XKeysymToKeycode(in->dpy, XK_Shift_L);
 	if (need_shift && shift)
 		XTestFakeKeyEvent(in->dpy, shift, True, CurrentTime);
+	if (drop_shift)
+		press_held_shifts(in, false);
 	XTestFakeKeyEvent(in->dpy, kc, down, CurrentTime);
+	if (drop_shift)
+		press_held_shifts(in, true);
 	if (need_shift && shift)
 		XTestFakeKeyEvent(in->dpy, shift, False, CurrentTime);
 	track_key(in, kc, down);
 	XFlush(in->dpy);
 }
 
+/*
+ * PC/AT set-1 scancodes (RDP's; 0xe0xx for extended keys) to evdev key
+ * codes. The X servers shoji runs use the evdev keymap, whose keycodes are
+ * evdev + 8; which character a key gives is the keymap's business (jp106
+ * in the sandbox), so one table serves every layout.
+ */
+static unsigned scancode_to_evdev(uint32_t scancode)
+{
+	static const struct {
+		uint16_t scancode;
+		uint8_t evdev;
+	} table[] = {
+		{ 0x54, 99 }, /* SysRq (Alt+Print Screen) */
+		{ 0x59, 117 }, /* keypad = */
+		{ 0x70, 93 }, /* Katakana/Hiragana */
+		{ 0x73, 89 }, /* Ro (JP \ _) */
+		{ 0x79, 92 }, /* Henkan */
+		{ 0x7b, 94 }, /* Muhenkan */
+		{ 0x7d, 124 }, /* Yen */
+		{ 0x7e, 121 }, /* keypad , (Brazil) */
+		{ 0xf1, 123 }, /* Hanja */
+		{ 0xf2, 122 }, /* Hangeul */
+		{ 0xe010, 165 }, /* previous track */
+		{ 0xe019, 163 }, /* next track */
+		{ 0xe01c, 96 }, /* keypad Enter */
+		{ 0xe01d, 97 }, /* right Ctrl */
+		{ 0xe020, 113 }, /* mute */
+		{ 0xe022, 164 }, /* play/pause */
+		{ 0xe024, 166 }, /* stop */
+		{ 0xe02e, 114 }, /* volume down */
+		{ 0xe030, 115 }, /* volume up */
+		{ 0xe032, 172 }, /* browser home */
+		{ 0xe035, 98 }, /* keypad / */
+		{ 0xe037, 99 }, /* Print Screen */
+		{ 0xe038, 100 }, /* right Alt */
+		{ 0xe046, 119 }, /* Break (Ctrl+Pause) */
+		{ 0xe047, 102 }, /* Home */
+		{ 0xe048, 103 }, /* Up */
+		{ 0xe049, 104 }, /* Page Up */
+		{ 0xe04b, 105 }, /* Left */
+		{ 0xe04d, 106 }, /* Right */
+		{ 0xe04f, 107 }, /* End */
+		{ 0xe050, 108 }, /* Down */
+		{ 0xe051, 109 }, /* Page Down */
+		{ 0xe052, 110 }, /* Insert */
+		{ 0xe053, 111 }, /* Delete */
+		{ 0xe05b, 125 }, /* left Windows */
+		{ 0xe05c, 126 }, /* right Windows */
+		{ 0xe05d, 127 }, /* Menu */
+		{ 0xe065, 217 }, /* browser search */
+		{ 0xe066, 156 }, /* browser favourites */
+		{ 0xe067, 173 }, /* browser refresh */
+		{ 0xe068, 128 }, /* browser stop */
+		{ 0xe069, 159 }, /* browser forward */
+		{ 0xe06a, 158 }, /* browser back */
+	};
+
+	/* Escape to F12 share their numbers, keypad included (0x47..0x53). */
+	if (scancode >= 0x01 && scancode <= 0x58 && scancode != 0x54 && scancode != 0x55)
+		return scancode;
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++)
+		if (table[i].scancode == scancode)
+			return table[i].evdev;
+	return 0;
+}
+
+void input_scancode(struct input *in, uint32_t scancode, bool down)
+{
+	int min, max;
+	unsigned evdev = scancode_to_evdev(scancode);
+
+	XDisplayKeycodes(in->dpy, &min, &max);
+	if (evdev == 0 || (int)evdev + 8 < min || (int)evdev + 8 > max) {
+		log_debug("no keycode for scancode 0x%x", scancode);
+		return;
+	}
+	KeyCode kc = (KeyCode)(evdev + 8);
+	XTestFakeKeyEvent(in->dpy, kc, down, CurrentTime);
+	track_key(in, kc, down);
+	XFlush(in->dpy);
+}
+
 void input_unicode(struct input *in, uint32_t codepoint)
 {
-	/* Keysyms 0x01000000 + code point stand for any Unicode character. */
-	KeySym sym = codepoint < 0x100 && codepoint >= 0x20 ? codepoint : 0x01000000 + codepoint;
+	/*
+	 * Keysyms 0x01000000 + code point stand for any Unicode character;
+	 * always that form, even for ASCII: no key of the layout carries it,
+	 * so the input method passes the character through instead of
+	 * composing it ("a" stays "a" in Japanese mode, not "あ").
+	 */
+	KeySym sym = 0x01000000 + codepoint;
 	KeyCode kc = keycode_for(in, sym);
 	if (!kc)
 		return;

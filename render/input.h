@@ -19,6 +19,12 @@ struct input *input_create(Display *dpy);
 void input_destroy(struct input *in);
 
 void input_key(struct input *in, uint32_t keysym, bool down);
+/**
+ * A key by PC/AT set-1 scancode (0xe0xx for extended keys), for viewers
+ * that send scancodes only (RDP): pressed as the keymap's key at that
+ * position, so the sandbox's layout and IME decide what it types.
+ */
+void input_scancode(struct input *in, uint32_t scancode, bool down);
 void input_unicode(struct input *in, uint32_t codepoint);
 void input_pointer(struct input *in, int x, int y, uint32_t buttons);
 void input_wheel(struct input *in, int dx, int dy);

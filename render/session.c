@@ -20,9 +20,11 @@
 
 #include "browser.h"
 #include "capture.h"
+#include "ime.h"
 #include "input.h"
 #include "log.h"
 #include "pixlink.h"
+#include "sandbox.h"
 #include "session.h"
 #include "util.h"
 #include "wm.h"
@@ -31,10 +33,12 @@
 #define RESTART_WINDOW_MS 60000
 #define MAX_RESTARTS 5
 #define SANDBOX_CHECK_DELAY_MS 8000
+#define SESSION_IME_DIR "/tmp/ime" /* the sandbox's private /tmp */
 
 struct session {
 	const struct session_opts *o;
 	struct xserver xs;
+	struct ime *ime;
 	Display *dpy;
 	struct wm *wm;
 	struct capture *cap;
@@ -178,7 +182,10 @@ static void handle_link_msg(struct session *s, const struct pixlink_msg *m)
 		s->credit = MIN(s->credit + m->u.credit, (uint32_t)PIXLINK_MAX_CREDIT);
 		break;
 	case PIXLINK_KEY:
-		input_key(s->in, m->u.key.keysym, m->u.key.down);
+		if (m->u.key.keysym == 0 && m->u.key.scancode != 0)
+			input_scancode(s->in, m->u.key.scancode, m->u.key.down);
+		else
+			input_key(s->in, ime_keysym(m->u.key.keysym), m->u.key.down);
 		break;
 	case PIXLINK_UNICODE:
 		input_unicode(s->in, m->u.codepoint);
@@ -272,6 +279,8 @@ static void start_browser(struct session *s)
 
 static void handle_child_exit(struct session *s, pid_t pid, int status)
 {
+	if (ime_child_exited(s->ime, pid, status))
+		return;
 	if (pid == s->xs.pid) {
 		log_error("the X server exited (status 0x%x); ending the session", status);
 		s->xs.pid = -1;
@@ -368,6 +377,9 @@ static int setup(struct session *s)
 		return -1;
 	if (xserver_start(&s->xs, SESSION_X_SERVER, o->browser.width, o->browser.height, 10000) < 0)
 		return -1;
+	/* Before anything reads the keymap: the IME sets the Japanese layout. */
+	struct ime_opts io = { .home = SANDBOX_HOME, .run_dir = SESSION_IME_DIR };
+	s->ime = ime_start(&io);
 	s->dpy = XOpenDisplay(NULL);
 	if (!s->dpy) {
 		log_error("cannot open the session's display %s", s->xs.display_name);
@@ -398,6 +410,7 @@ static int setup(struct session *s)
 static void teardown(struct session *s)
 {
 	browser_stop(s->browser);
+	ime_stop(s->ime);
 	input_destroy(s->in);
 	capture_destroy(s->cap);
 	wm_destroy(s->wm);

@@ -5,12 +5,16 @@
 Suite *suite_render_session(void);
 Suite *suite_vnc(void);
 Suite *suite_vncviewer(void);
+Suite *suite_ime(void);
+Suite *suite_rdp(void);
 
 int main(void)
 {
 	SRunner *sr = srunner_create(suite_render_session());
 	srunner_add_suite(sr, suite_vnc());
 	srunner_add_suite(sr, suite_vncviewer());
+	srunner_add_suite(sr, suite_ime());
+	srunner_add_suite(sr, suite_rdp());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	int failed = srunner_ntests_failed(sr);

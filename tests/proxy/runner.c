@@ -7,6 +7,8 @@ Suite *suite_userdb(void);
 Suite *suite_rfb_handshake(void);
 Suite *suite_rfb_filter(void);
 Suite *suite_ctl(void);
+Suite *suite_x224(void);
+Suite *suite_rdp_session(void);
 
 int main(void)
 {
@@ -15,6 +17,8 @@ int main(void)
 	srunner_add_suite(sr, suite_rfb_handshake());
 	srunner_add_suite(sr, suite_rfb_filter());
 	srunner_add_suite(sr, suite_ctl());
+	srunner_add_suite(sr, suite_x224());
+	srunner_add_suite(sr, suite_rdp_session());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	int failed = srunner_ntests_failed(sr);

@@ -1,0 +1,710 @@
+/*
+ * The RDP front-end (FreeRDP 2's server library) for one connection: peeks
+ * at the client's X.224 Connection Request before FreeRDP sees the socket
+ * (audited; a client without TLS is refused here with a Negotiation
+ * Failure), runs TLS-only RDP with the certificate read as root by
+ * prepare(), checks the credentials the client sent (xfreerdp /u /p,
+ * mstsc with saved credentials) through the control process in
+ * PostConnect, then serves the session: rdp_session.c owns the pixel link,
+ * rdp_output.c sends pixels, and the input callbacks here turn RDP input
+ * into pixel-link input.
+ *
+ * Handles untrusted input: everything the client sends. The X.224 request
+ * is parsed by x224.c; the rest by FreeRDP, whose callbacks here check
+ * state and ranges again. No channel is opened but the graphics pipeline;
+ * data on any other channel is dropped and audited once.
+ *
+ * Threads: FreeRDP's peer, input and update callbacks run on this
+ * worker's main thread inside peer->CheckFileDescriptor, which also runs
+ * the pixel link and the frames; only rdp_output's rdpgfx callbacks run on
+ * a thread of FreeRDP's own.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+/* Before FreeRDP's headers, whose MIN and MAX give way to ours. */
+#include "util.h"
+
+#include <freerdp/channels/channels.h>
+#include <freerdp/channels/wtsvc.h>
+#include <freerdp/freerdp.h>
+#include <freerdp/peer.h>
+#include <winpr/ssl.h>
+#include <winpr/wlog.h>
+#include <winpr/wtsapi.h>
+
+#include "log.h"
+#include "pixlink.h"
+#include "rdp_output.h"
+#include "rdp_session.h"
+#include "worker.h"
+#include "x224.h"
+
+#define PEEK_TIMEOUT_MS 10000
+#define CONNECT_TIMEOUT_MS 60000 /* from the first byte to activation, login included */
+#define AUTH_TIMEOUT_MS 30000
+#define WAIT_SLICE_MS 100
+#define MAX_PEM_FILE (256 * 1024)
+#define MIN_DESKTOP 200
+#define WHEEL_DELTA 120 /* rotation units per notch */
+#define XK_PAUSE 0xff13
+#define SCANCODE_NUMLOCK 0x45
+
+/* What prepare() read as root. */
+struct rdp_keys {
+	char *cert, *key;
+	size_t key_len;
+};
+
+/* FreeRDP's per-peer context; rdpContext must come first. */
+struct rdp_conn {
+	rdpContext ctx;
+	struct worker *w;
+	HANDLE vcm;
+	psPeerReceiveChannelData receive_channel_data; /* FreeRDP's, for drdynvc */
+	struct rdp_session *session;
+	struct rdp_output *out;
+	bool activated;
+	bool refused;       /* PostConnect turned the login down (audited by the control process) */
+	bool foreign_noted; /* data on a channel never opened */
+	bool pause_pending; /* the E1 prefix of Pause came; swallow its 0x45 */
+	int wheel_v, wheel_h; /* rotation not yet a whole notch */
+};
+
+static struct rdp_conn *conn_of(rdpContext *ctx)
+{
+	return (struct rdp_conn *)ctx;
+}
+
+/* ---- prepare: the certificate and key, read while still root ---- */
+
+static char *read_pem(const char *path, size_t *len)
+{
+	struct stat st;
+	char *buf = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    st.st_size > MAX_PEM_FILE)
+		goto out;
+	buf = calloc(1, (size_t)st.st_size + 1);
+	if (buf && read(fd, buf, (size_t)st.st_size) != st.st_size) {
+		OPENSSL_cleanse(buf, (size_t)st.st_size);
+		free(buf);
+		buf = NULL;
+	}
+	if (buf)
+		*len = (size_t)st.st_size;
+out:
+	if (fd >= 0)
+		close(fd);
+	return buf;
+}
+
+/* FreeRDP 2 reads the TLS key with PEM_read_bio_RSAPrivateKey: RSA only. */
+static bool key_is_rsa(const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	bool rsa = pkey && EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA;
+
+	EVP_PKEY_free(pkey);
+	BIO_free(bio);
+	return rsa;
+}
+
+static void keys_free(struct rdp_keys *k)
+{
+	if (!k)
+		return;
+	if (k->key)
+		OPENSSL_cleanse(k->key, k->key_len);
+	free(k->key);
+	free(k->cert);
+	free(k);
+}
+
+static int rdp_prepare(struct worker *w)
+{
+	const struct shoji_config *cfg = w->cfg;
+	struct rdp_keys *k = xcalloc(1, sizeof(*k));
+	size_t cert_len;
+
+	if (cfg->rdp_nla) {
+		log_error("[rdp] nla = true: this shojid does not offer NLA; set nla = false");
+		goto fail;
+	}
+	k->cert = read_pem(cfg->tls_cert, &cert_len);
+	k->key = read_pem(cfg->tls_key, &k->key_len);
+	if (!k->cert || !k->key) {
+		log_error("cannot read [tls] cert %s or key %s", cfg->tls_cert, cfg->tls_key);
+		goto fail;
+	}
+	if (!key_is_rsa(k->key)) {
+		log_error("[tls] key %s is not an RSA key: RDP (FreeRDP 2) needs RSA",
+		          cfg->tls_key);
+		goto fail;
+	}
+	w->fe_data = k;
+	return 0;
+fail:
+	keys_free(k);
+	return -1;
+}
+
+/* ---- the X.224 Connection Request, before FreeRDP ---- */
+
+/* Waits for the whole request without taking it off the socket. 0 or -1 (why says). */
+static int peek_request(int fd, struct x224_cr *cr, size_t *len, const char **why)
+{
+	uint8_t buf[X224_MAX_CR];
+	uint64_t end = now_ms() + PEEK_TIMEOUT_MS;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int left = (int)(end > now_ms() ? end - now_ms() : 0);
+		*why = "no connection request in time";
+		if (left == 0 || poll(&p, 1, left) <= 0)
+			return -1;
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		*why = "connection closed before its request";
+		if (n <= 0)
+			return -1;
+		ssize_t used = x224_parse_cr(buf, (size_t)n, cr);
+		*why = "malformed X.224 connection request";
+		if (used < 0)
+			return -1;
+		if (used > 0) {
+			*len = (size_t)used;
+			return 0;
+		}
+		usleep(10000); /* part of it came; peeking does not drain, so poll would not wait */
+	}
+}
+
+/* Answers a request this server will not serve with a Negotiation Failure. */
+static void refuse_request(struct worker *w, const struct x224_cr *cr, size_t len, const char *why)
+{
+	uint8_t buf[X224_MAX_CR], out[X224_NEG_FAILURE_LEN];
+
+	if (recv(w->client_fd, buf, len, MSG_WAITALL) == (ssize_t)len && cr->has_neg_req &&
+	    x224_encode_neg_failure(out, sizeof(out), X224_SSL_REQUIRED_BY_SERVER) > 0 &&
+	    write_all(w->client_fd, out, sizeof(out)) < 0)
+		log_debug("%s: cannot send the negotiation failure: %s", w->peer, strerror(errno));
+	log_info("%s: refused: %s", w->peer, why);
+	worker_note(w, CTL_NOTE_HANDSHAKE_FAILED, "%s", why);
+}
+
+/* Reads, audits and judges the request; 0 to go on with FreeRDP, -1 when refused. */
+static int check_request(struct worker *w)
+{
+	struct x224_cr cr;
+	char text[CTL_MAX_TEXT];
+	const char *why;
+	size_t len;
+
+	if (peek_request(w->client_fd, &cr, &len, &why) < 0) {
+		log_info("%s: %s", w->peer, why);
+		worker_note(w, CTL_NOTE_HANDSHAKE_FAILED, "%s", why);
+		return -1;
+	}
+	x224_describe(&cr, text, sizeof(text));
+	worker_note(w, CTL_NOTE_RDP_REQUEST, "%s", text);
+	log_info("%s: RDP connection request: %s", w->peer, text);
+	if (!(cr.protocols & X224_PROTOCOL_SSL)) {
+		refuse_request(w, &cr, len,
+		               cr.protocols
+		                   ? "the client does not offer TLS (only NLA is not served)"
+		                   : "the client offers only standard RDP security");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- login ---- */
+
+/* What the client asked for at connection time, for the audit log. */
+static void note_client(struct rdp_conn *c)
+{
+	rdpSettings *st = c->ctx.settings;
+	char channels[CTL_MAX_TEXT] = "";
+	size_t n = 0, at = 0;
+	char **names = WTSGetAcceptedChannelNames(c->ctx.peer, &n);
+
+	for (size_t i = 0; names && i < n && at < sizeof(channels) - 10; i++) {
+		int len = snprintf(channels + at, sizeof(channels) - at, "%s%.8s", i ? "," : "",
+		                   names[i] ? names[i] : "?");
+		if (len > 0)
+			at = MIN(at + (size_t)len, sizeof(channels) - 1);
+	}
+	free(names); /* the names themselves are FreeRDP's */
+	worker_note(c->w, CTL_NOTE_RDP_REQUEST,
+	            "client=%.32s build=%u size=%ux%u keyboard=0x%x/%u channels=%s gfx=%s",
+	            st->ClientHostname ? st->ClientHostname : "", st->ClientBuild, st->DesktopWidth,
+	            st->DesktopHeight, st->KeyboardLayout, st->KeyboardType,
+	            channels[0] ? channels : "none", st->SupportGraphicsPipeline ? "yes" : "no");
+}
+
+static void wipe_password(rdpSettings *st)
+{
+	if (st->Password)
+		OPENSSL_cleanse(st->Password, strlen(st->Password));
+}
+
+static BOOL on_post_connect(freerdp_peer *peer)
+{
+	struct rdp_conn *c = conn_of(peer->context);
+	rdpSettings *st = peer->settings;
+	char reason[CTL_MAX_TEXT + 1];
+
+	note_client(c);
+	if (st->Username && st->Password &&
+	    (strlen(st->Username) > CTL_MAX_USER || strlen(st->Password) > CTL_MAX_PASSWORD)) {
+		worker_note(c->w, CTL_NOTE_HANDSHAKE_FAILED, "user name or password too long");
+		wipe_password(st);
+		c->refused = true;
+		return FALSE;
+	}
+	if (!st->Username || !st->Username[0] || !st->Password || !st->Password[0]) {
+		worker_note(c->w, CTL_NOTE_HANDSHAKE_FAILED,
+		            "the client sent no user name and password, which RDP logins need");
+		log_info("%s: no credentials sent; refused", c->w->peer);
+		c->refused = true;
+		return FALSE;
+	}
+	int link = worker_authenticate(c->w, CTL_PROTO_RDP, st->Username, st->Password, reason,
+	                               sizeof(reason), AUTH_TIMEOUT_MS);
+	wipe_password(st);
+	if (link < 0) {
+		log_info("%s: login of %s refused: %s", c->w->peer, st->Username, reason);
+		c->refused = true;
+		return FALSE;
+	}
+	c->session =
+	    rdp_session_create(c->w, link, (uint16_t)st->DesktopWidth, (uint16_t)st->DesktopHeight);
+	if (!c->session)
+		return FALSE;
+	set_nonblock(c->w->ctl_fd, true);
+	log_info("%s: session %s attached over RDP as %s", c->w->peer, c->w->session, st->Username);
+	return TRUE;
+}
+
+/* Before the Demand Active: the desktop the client gets, within [display] limits. */
+static BOOL on_capabilities(freerdp_peer *peer)
+{
+	struct rdp_conn *c = conn_of(peer->context);
+	rdpSettings *st = peer->settings;
+	UINT32 w = st->DesktopWidth, h = st->DesktopHeight;
+
+	st->DesktopWidth = MAX(MIN_DESKTOP, MIN(w, (UINT32)c->w->cfg->display_max_width));
+	st->DesktopHeight = MAX(MIN_DESKTOP, MIN(h, (UINT32)c->w->cfg->display_max_height));
+	if (st->DesktopWidth != w || st->DesktopHeight != h)
+		log_info("%s: desktop %ux%u asked, %ux%u given", c->w->peer, w, h, st->DesktopWidth,
+		         st->DesktopHeight);
+	return TRUE;
+}
+
+static BOOL on_activate(freerdp_peer *peer)
+{
+	struct rdp_conn *c = conn_of(peer->context);
+
+	if (!c->session)
+		return FALSE;
+	c->activated = true;
+	rdp_output_activate(c->out);
+	return TRUE;
+}
+
+/* ---- input ---- */
+
+static BOOL on_keyboard(rdpInput *input, UINT16 flags, UINT16 code)
+{
+	struct rdp_conn *c = conn_of(input->context);
+	bool down = !(flags & KBD_FLAGS_RELEASE);
+	uint8_t sc = (uint8_t)code;
+
+	if (!c->session)
+		return TRUE;
+	if (flags & KBD_FLAGS_EXTENDED1) {
+		/* Pause is E1 1D 45; the 45 alone would be Num Lock. */
+		c->pause_pending = sc == 0x1d;
+		if (c->pause_pending)
+			rdp_session_keysym(c->session, XK_PAUSE, down);
+		return TRUE;
+	}
+	if (c->pause_pending && sc == SCANCODE_NUMLOCK) {
+		c->pause_pending = false;
+		return TRUE;
+	}
+	c->pause_pending = false;
+	rdp_session_key(c->session, (uint16_t)((flags & KBD_FLAGS_EXTENDED ? 0xe000 : 0) | sc),
+	                down);
+	return TRUE;
+}
+
+static BOOL on_pause(rdpInput *input)
+{
+	struct rdp_conn *c = conn_of(input->context);
+
+	if (c->session) {
+		rdp_session_keysym(c->session, XK_PAUSE, true);
+		rdp_session_keysym(c->session, XK_PAUSE, false);
+	}
+	return TRUE;
+}
+
+static BOOL on_unicode(rdpInput *input, UINT16 flags, UINT16 code)
+{
+	struct rdp_conn *c = conn_of(input->context);
+
+	if (c->session && !(flags & KBD_FLAGS_RELEASE))
+		rdp_session_utf16(c->session, code);
+	return TRUE;
+}
+
+/* Mstsc resends the state of every key after focus returns: start clean. */
+static BOOL on_synchronize(rdpInput *input, UINT32 flags)
+{
+	struct rdp_conn *c = conn_of(input->context);
+
+	(void)flags;
+	if (c->session)
+		rdp_session_release_all(c->session);
+	return TRUE;
+}
+
+static BOOL on_focus_in(rdpInput *input, UINT16 toggle_states)
+{
+	return on_synchronize(input, toggle_states);
+}
+
+/* Whole notches out of accumulated rotation (9-bit two's complement in the flags). */
+static int notches(int *acc, UINT16 flags)
+{
+	int v = flags & WheelRotationMask;
+
+	if (flags & PTR_FLAGS_WHEEL_NEGATIVE)
+		v -= 0x200;
+	*acc += v;
+	int n = *acc / WHEEL_DELTA;
+	*acc -= n * WHEEL_DELTA;
+	return n;
+}
+
+static BOOL on_mouse(rdpInput *input, UINT16 flags, UINT16 x, UINT16 y)
+{
+	static const struct {
+		UINT16 flag;
+		uint32_t button;
+	} buttons[] = {
+	    {PTR_FLAGS_BUTTON1, PIXLINK_BUTTON_LEFT},
+	    {PTR_FLAGS_BUTTON2, PIXLINK_BUTTON_RIGHT},
+	    {PTR_FLAGS_BUTTON3, PIXLINK_BUTTON_MIDDLE},
+	};
+	struct rdp_conn *c = conn_of(input->context);
+
+	if (!c->session)
+		return TRUE;
+	/* Wheel events carry no position; upward rotation is positive. */
+	if (flags & PTR_FLAGS_WHEEL) {
+		rdp_session_wheel(c->session, 0, -notches(&c->wheel_v, flags));
+		return TRUE;
+	}
+	if (flags & PTR_FLAGS_HWHEEL) {
+		rdp_session_wheel(c->session, notches(&c->wheel_h, flags), 0);
+		return TRUE;
+	}
+	rdp_session_move(c->session, x, y);
+	for (size_t i = 0; i < ARRAY_SIZE(buttons); i++)
+		if (flags & buttons[i].flag)
+			rdp_session_button(c->session, buttons[i].button, flags & PTR_FLAGS_DOWN);
+	return TRUE;
+}
+
+static BOOL on_extended_mouse(rdpInput *input, UINT16 flags, UINT16 x, UINT16 y)
+{
+	struct rdp_conn *c = conn_of(input->context);
+
+	if (!c->session)
+		return TRUE;
+	rdp_session_move(c->session, x, y);
+	if (flags & PTR_XFLAGS_BUTTON1)
+		rdp_session_button(c->session, PIXLINK_BUTTON_BACK, flags & PTR_XFLAGS_DOWN);
+	if (flags & PTR_XFLAGS_BUTTON2)
+		rdp_session_button(c->session, PIXLINK_BUTTON_FORWARD, flags & PTR_XFLAGS_DOWN);
+	return TRUE;
+}
+
+static BOOL on_refresh_rect(rdpContext *ctx, BYTE count, const RECTANGLE_16 *areas)
+{
+	(void)count;
+	(void)areas;
+	rdp_output_refresh(conn_of(ctx)->out);
+	return TRUE;
+}
+
+static BOOL on_suppress_output(rdpContext *ctx, BYTE allow, const RECTANGLE_16 *area)
+{
+	(void)area;
+	rdp_output_suppress(conn_of(ctx)->out, !allow);
+	return TRUE;
+}
+
+/* Only drdynvc (for the graphics pipeline) is ever opened; anything else is dropped. */
+static BOOL on_channel_data(freerdp_peer *peer, UINT16 id, const BYTE *data, size_t size,
+                            UINT32 flags, size_t total)
+{
+	struct rdp_conn *c = conn_of(peer->context);
+	const char *name = WTSChannelGetName(peer, id);
+
+	if (name && !strcmp(name, "drdynvc"))
+		return c->receive_channel_data(peer, id, data, size, flags, total);
+	if (!c->foreign_noted) {
+		worker_note(c->w, CTL_NOTE_MESSAGE_REFUSED,
+		            "data on the %.8s channel, which is not open: dropped",
+		            name ? name : "unknown");
+		c->foreign_noted = true;
+	}
+	return TRUE;
+}
+
+/* ---- the peer ---- */
+
+static BOOL on_context_new(freerdp_peer *peer, rdpContext *ctx)
+{
+	struct rdp_conn *c = conn_of(ctx);
+
+	c->w = peer->ContextExtra;
+	c->vcm = WTSOpenServerA((LPSTR)ctx);
+	if (!c->vcm || c->vcm == INVALID_HANDLE_VALUE)
+		return FALSE;
+	c->receive_channel_data = peer->ReceiveChannelData;
+	peer->ReceiveChannelData = on_channel_data;
+	c->out = rdp_output_create(peer, c->vcm, c->w->peer);
+	return c->out != NULL;
+}
+
+static void on_context_free(freerdp_peer *peer, rdpContext *ctx)
+{
+	struct rdp_conn *c = conn_of(ctx);
+
+	(void)peer;
+	rdp_output_destroy(c->out);
+	rdp_session_destroy(c->session);
+	if (c->vcm && c->vcm != INVALID_HANDLE_VALUE)
+		WTSCloseServer(c->vcm);
+}
+
+static bool configure(freerdp_peer *peer, const struct rdp_keys *k)
+{
+	rdpSettings *st = peer->settings;
+
+	st->CertificateContent = strdup(k->cert);
+	st->PrivateKeyContent = strdup(k->key);
+	if (!st->CertificateContent || !st->PrivateKeyContent)
+		return false;
+	st->RdpSecurity = FALSE;
+	st->TlsSecurity = TRUE;
+	st->NlaSecurity = FALSE;
+	st->ExtSecurity = FALSE;
+	st->UseRdpSecurityLayer = FALSE;
+	st->SupportGraphicsPipeline = TRUE;
+	st->GfxH264 = FALSE;
+	st->RemoteFxCodec = FALSE;
+	st->NSCodec = FALSE;
+	st->ColorDepth = 32;
+	st->UnicodeInput = TRUE;
+	st->HasHorizontalWheel = TRUE;
+	st->HasExtendedMouseEvent = TRUE;
+	st->RefreshRect = TRUE;
+	st->SuppressOutput = TRUE;
+
+	peer->Capabilities = on_capabilities;
+	peer->PostConnect = on_post_connect;
+	peer->Activate = on_activate;
+	peer->input->KeyboardEvent = on_keyboard;
+	peer->input->KeyboardPauseEvent = on_pause;
+	peer->input->UnicodeKeyboardEvent = on_unicode;
+	peer->input->SynchronizeEvent = on_synchronize;
+	peer->input->FocusInEvent = on_focus_in;
+	peer->input->MouseEvent = on_mouse;
+	peer->input->ExtendedMouseEvent = on_extended_mouse;
+	peer->update->RefreshRect = on_refresh_rect;
+	peer->update->SuppressOutput = on_suppress_output;
+	return peer->Initialize(peer);
+}
+
+/* The control process may end this connection (a takeover, a kill). */
+static bool control_says_go_on(struct rdp_conn *c)
+{
+	struct pollfd p = {.fd = c->w->ctl_fd, .events = POLLIN};
+	uint8_t buf[CTL_MAX_MSG];
+	struct ctl_msg m;
+	int fd = -1;
+
+	if (poll(&p, 1, 0) <= 0)
+		return true;
+	ssize_t n = pixlink_recv(c->w->ctl_fd, buf, sizeof(buf), &fd);
+	if (fd >= 0)
+		close(fd);
+	if (n < 0 && errno == EAGAIN)
+		return true;
+	if (n > 0 && ctl_parse(buf, (size_t)n, &m) == n && m.type == CTL_KICK)
+		log_info("connection ended by the control process: %s", m.u.kick.reason);
+	else
+		log_warn("control link closed or sent garbage; ending");
+	return false;
+}
+
+/* Sends what changed if the client can take it; asks render for more. */
+static int pump_frames(struct rdp_conn *c)
+{
+	struct rdp_session *s = c->session;
+	const struct rdp_cursor *cur;
+	struct region changes;
+	size_t stride;
+
+	if (rdp_output_poll(c->out, rdp_session_width(s), rdp_session_height(s)) < 0)
+		return -1;
+	if (!rdp_session_ready(s))
+		return 0;
+	if (rdp_output_take_full_refresh(c->out))
+		rdp_session_mark_all(s);
+	if ((cur = rdp_session_take_cursor(s)) && rdp_output_cursor(c->out, cur) < 0)
+		return -1;
+	if (!rdp_output_can_send(c->out))
+		return 0;
+	const uint8_t *px = rdp_session_pixels(s, &stride);
+	if (rdp_session_take_changes(s, &changes) &&
+	    rdp_output_send(c->out, px, stride, rdp_session_width(s), rdp_session_height(s),
+	                    &changes) < 0)
+		return -1;
+	if (rdp_output_can_send(c->out))
+		rdp_session_want_frame(s);
+	return 0;
+}
+
+static DWORD gather_handles(struct rdp_conn *c, HANDLE *h, DWORD cap, HANDLE ctl, HANDLE link)
+{
+	freerdp_peer *peer = c->ctx.peer;
+	DWORD n = peer->GetEventHandles(peer, h, cap - 4);
+
+	if (n == 0)
+		return 0;
+	h[n++] = WTSVirtualChannelManagerGetEventHandle(c->vcm);
+	h[n++] = rdp_output_event(c->out);
+	h[n++] = ctl;
+	if (link)
+		h[n++] = link;
+	return n;
+}
+
+/* Serves the connection; true if the client went away, false if this side ends it. */
+static bool run(struct rdp_conn *c)
+{
+	freerdp_peer *peer = c->ctx.peer;
+	uint64_t deadline = now_ms() + CONNECT_TIMEOUT_MS;
+	HANDLE ctl = CreateFileDescriptorEvent(NULL, FALSE, FALSE, c->w->ctl_fd, WINPR_FD_READ);
+	HANDLE link = NULL;
+	HANDLE h[MAXIMUM_WAIT_OBJECTS];
+	bool client_gone = false;
+
+	while (ctl) {
+		if (c->session && !link)
+			link = CreateFileDescriptorEvent(NULL, FALSE, FALSE,
+			                                 rdp_session_fd(c->session), WINPR_FD_READ);
+		DWORD n = gather_handles(c, h, ARRAY_SIZE(h), ctl, link);
+		if (n == 0 || WaitForMultipleObjects(n, h, FALSE, WAIT_SLICE_MS) == WAIT_FAILED)
+			break;
+		if (!peer->CheckFileDescriptor(peer) ||
+		    !WTSVirtualChannelManagerCheckFileDescriptor(c->vcm)) {
+			client_gone = true;
+			break;
+		}
+		if (!c->activated && now_ms() >= deadline) {
+			log_info("%s: not connected within %d s", c->w->peer,
+			         CONNECT_TIMEOUT_MS / 1000);
+			break;
+		}
+		if (!control_says_go_on(c) || (c->session && rdp_session_read(c->session) < 0))
+			break;
+		if (c->activated && pump_frames(c) < 0)
+			break;
+	}
+	if (link)
+		CloseHandle(link);
+	if (ctl)
+		CloseHandle(ctl);
+	return client_gone;
+}
+
+static int rdp_serve(struct worker *w)
+{
+	struct rdp_keys *k = w->fe_data;
+	freerdp_peer *peer = NULL;
+	int rc = 1;
+
+	if (!k || check_request(w) < 0)
+		goto out;
+	/* FreeRDP's own log: warnings and errors, more with [server] log_level = debug. */
+	if (!getenv("WLOG_LEVEL"))
+		WLog_SetLogLevel(WLog_GetRoot(),
+		                 shoji_log_get_level() >= SHOJI_LOG_DEBUG ? WLOG_INFO : WLOG_WARN);
+	WTSRegisterWtsApiFunctionTable(FreeRDP_InitWtsApi());
+	winpr_InitializeSSL(WINPR_SSL_INIT_DEFAULT);
+	peer = freerdp_peer_new(w->client_fd);
+	if (!peer)
+		goto out;
+	peer->ContextSize = sizeof(struct rdp_conn);
+	peer->ContextNew = on_context_new;
+	peer->ContextFree = on_context_free;
+	peer->ContextExtra = w;
+	if (!freerdp_peer_context_new(peer)) {
+		freerdp_peer_free(peer);
+		peer = NULL;
+		goto out;
+	}
+	struct rdp_conn *c = conn_of(peer->context);
+	bool client_gone = true;
+	if (configure(peer, k)) {
+		client_gone = run(c);
+		rc = 0;
+	}
+	if (!c->activated && !c->refused)
+		worker_note(w, CTL_NOTE_HANDSHAKE_FAILED,
+		            "the RDP connection ended before activation (TLS or protocol failure)");
+	/* Ended here (kicked, the session gone): tell the client before closing. */
+	if (c->activated && !client_gone)
+		peer->Close(peer);
+	peer->Disconnect(peer);
+	if (peer->settings->PrivateKeyContent)
+		OPENSSL_cleanse(peer->settings->PrivateKeyContent,
+		                strlen(peer->settings->PrivateKeyContent));
+	freerdp_peer_context_free(peer);
+	freerdp_peer_free(peer);
+out:
+	keys_free(k);
+	w->fe_data = NULL;
+	return rc;
+}
+
+const struct frontend rdp_frontend = {
+    .name = "rdp",
+    .protocol = CTL_PROTO_RDP,
+    .prepare = rdp_prepare,
+    .serve = rdp_serve,
+};

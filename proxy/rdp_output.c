@@ -1,0 +1,526 @@
+/*
+ * Encoding and sending pixels to an RDP client (see rdp_output.h).
+ * Untrusted input: the client's graphics capability sets and frame
+ * acknowledgements, as FreeRDP parsed them.
+ */
+#include "autoconfig.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Before FreeRDP's headers, whose MIN and MAX give way to ours. */
+#include "util.h"
+
+#include <freerdp/channels/wtsvc.h>
+#include <freerdp/codec/color.h>
+#include <freerdp/codec/planar.h>
+#include <freerdp/server/rdpgfx.h>
+#include <freerdp/update.h>
+
+#include "log.h"
+#include "rdp_output.h"
+#include "rdp_session.h"
+#include "util.h"
+
+#define TILE 64
+/* FreeRDP 2's planar codec fails on tiles 1 or 2 pixels wide (encoder and decoder). */
+#define MIN_TILE_WIDTH 4
+#define GFX_SURFACE_ID 0
+#define GFX_SETUP_TIMEOUT_MS 10000 /* then bitmap updates */
+#define MAX_FRAMES_IN_FLIGHT 2
+/*
+ * A client that acknowledges nothing for this long (Windows 7's mstsc
+ * while minimised, a client whose decoder gave up) is paced by TCP alone.
+ */
+#define ACK_TIMEOUT_MS 5000
+#define BITMAP_DATA_OVERHEAD 32 /* wire bytes per rectangle besides its data */
+#define UPDATE_MARGIN 1024
+#define MAX_TILES_PER_UPDATE 256
+#define MAX_POINTER 96 /* the largest pointer a plain (not large) pointer update carries */
+
+enum output_mode {
+	OUT_INACTIVE,  /* before activation */
+	OUT_GFX_SETUP, /* waiting for the channel and the client's capabilities */
+	OUT_GFX,       /* surface created; frames flow */
+	OUT_BITMAP,    /* bitmap updates */
+};
+
+struct rdp_output {
+	freerdp_peer *peer;
+	char who[64]; /* the client's address, for logs */
+	HANDLE vcm;
+	HANDLE wake;
+	enum output_mode mode;
+	RdpgfxServerContext *gfx;
+	uint64_t gfx_deadline;
+	BITMAP_PLANAR_CONTEXT *planar;
+	uint32_t frame_id; /* last frame sent */
+	bool suppressed;
+	bool full_refresh;
+	BITMAP_DATA tiles[MAX_TILES_PER_UPDATE];
+	uint8_t flipped[TILE * TILE * 4];
+
+	pthread_mutex_t lock; /* guards what the rdpgfx thread writes: */
+	bool caps_confirmed, gfx_failed;
+	uint32_t acked;      /* last frame the client acknowledged */
+	uint64_t ack_ms;     /* when, or when the first unacknowledged frame went */
+	bool acks_suspended; /* the client said it will not acknowledge */
+};
+
+/* ---- callbacks on FreeRDP's rdpgfx thread: record and wake ---- */
+
+static uint32_t pick_caps(const RDPGFX_CAPS_ADVERTISE_PDU *adv, RDPGFX_CAPSET *out)
+{
+	static const uint32_t preferred[] = {
+	    RDPGFX_CAPVERSION_107, RDPGFX_CAPVERSION_106, RDPGFX_CAPVERSION_105,
+	    RDPGFX_CAPVERSION_104, RDPGFX_CAPVERSION_103, RDPGFX_CAPVERSION_102,
+	    RDPGFX_CAPVERSION_10,  RDPGFX_CAPVERSION_81,  RDPGFX_CAPVERSION_8,
+	};
+
+	for (size_t p = 0; p < ARRAY_SIZE(preferred); p++) {
+		for (UINT16 i = 0; i < adv->capsSetCount; i++) {
+			if (adv->capsSets[i].version != preferred[p])
+				continue;
+			*out = adv->capsSets[i];
+			/* No video codec is sent: say so, keep only the cache hints. */
+			out->flags &= RDPGFX_CAPS_FLAG_THINCLIENT | RDPGFX_CAPS_FLAG_SMALL_CACHE;
+			if (out->version >= RDPGFX_CAPVERSION_10)
+				out->flags |= RDPGFX_CAPS_FLAG_AVC_DISABLED;
+			return out->version;
+		}
+	}
+	return 0;
+}
+
+static UINT on_caps_advertise(RdpgfxServerContext *g, const RDPGFX_CAPS_ADVERTISE_PDU *adv)
+{
+	struct rdp_output *o = g->custom;
+	RDPGFX_CAPSET set = {0};
+	RDPGFX_CAPS_CONFIRM_PDU confirm = {.capsSet = &set};
+	UINT rc = CHANNEL_RC_UNSUPPORTED_VERSION;
+
+	if (pick_caps(adv, &set))
+		rc = g->CapsConfirm(g, &confirm);
+	pthread_mutex_lock(&o->lock);
+	o->caps_confirmed = rc == CHANNEL_RC_OK;
+	o->gfx_failed = rc != CHANNEL_RC_OK;
+	pthread_mutex_unlock(&o->lock);
+	SetEvent(o->wake);
+	return rc;
+}
+
+static UINT on_frame_ack(RdpgfxServerContext *g, const RDPGFX_FRAME_ACKNOWLEDGE_PDU *ack)
+{
+	struct rdp_output *o = g->custom;
+
+	log_debug("frame %u acknowledged (queue depth %u)", ack->frameId, ack->queueDepth);
+	pthread_mutex_lock(&o->lock);
+	o->acks_suspended = ack->queueDepth == SUSPEND_FRAME_ACKNOWLEDGEMENT;
+	/* Only a frame that was sent can be acknowledged. */
+	if ((int32_t)(ack->frameId - o->acked) > 0 && (int32_t)(o->frame_id - ack->frameId) >= 0)
+		o->acked = ack->frameId;
+	o->ack_ms = now_ms();
+	pthread_mutex_unlock(&o->lock);
+	SetEvent(o->wake);
+	return CHANNEL_RC_OK;
+}
+
+/* ---- set-up, on the RDP thread ---- */
+
+struct rdp_output *rdp_output_create(freerdp_peer *peer, HANDLE vcm, const char *who)
+{
+	struct rdp_output *o = xcalloc(1, sizeof(*o));
+
+	snprintf(o->who, sizeof(o->who), "%s", who);
+	o->peer = peer;
+	o->vcm = vcm;
+	pthread_mutex_init(&o->lock, NULL);
+	o->wake = CreateEvent(NULL, TRUE, FALSE, NULL);
+	o->planar = freerdp_bitmap_planar_context_new(
+	    PLANAR_FORMAT_HEADER_RLE | PLANAR_FORMAT_HEADER_NA, TILE, TILE);
+	if (!o->wake || !o->planar) {
+		rdp_output_destroy(o);
+		return NULL;
+	}
+	return o;
+}
+
+void rdp_output_destroy(struct rdp_output *o)
+{
+	if (!o)
+		return;
+	if (o->gfx) {
+		o->gfx->Close(o->gfx);
+		rdpgfx_server_context_free(o->gfx);
+	}
+	freerdp_bitmap_planar_context_free(o->planar);
+	if (o->wake)
+		CloseHandle(o->wake);
+	pthread_mutex_destroy(&o->lock);
+	free(o);
+}
+
+HANDLE rdp_output_event(struct rdp_output *o)
+{
+	return o->wake;
+}
+
+void rdp_output_activate(struct rdp_output *o)
+{
+	rdpSettings *settings = o->peer->settings;
+
+	if (o->mode == OUT_INACTIVE) {
+		o->mode = settings->SupportGraphicsPipeline ? OUT_GFX_SETUP : OUT_BITMAP;
+		o->gfx_deadline = now_ms() + GFX_SETUP_TIMEOUT_MS;
+		log_info("%s: %s, %ux%u, multifragment limit %u", o->who,
+		         o->mode == OUT_GFX_SETUP ? "graphics pipeline offered" : "bitmap updates",
+		         settings->DesktopWidth, settings->DesktopHeight,
+		         settings->MultifragMaxRequestSize);
+	}
+	o->full_refresh = true;
+}
+
+static int open_gfx(struct rdp_output *o)
+{
+	o->gfx = rdpgfx_server_context_new(o->vcm);
+	if (!o->gfx)
+		return -1;
+	o->gfx->rdpcontext = o->peer->context;
+	o->gfx->custom = o;
+	o->gfx->CapsAdvertise = on_caps_advertise;
+	o->gfx->FrameAcknowledge = on_frame_ack;
+	if (!o->gfx->Open(o->gfx)) {
+		rdpgfx_server_context_free(o->gfx);
+		o->gfx = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int create_surface(struct rdp_output *o, uint16_t width, uint16_t height)
+{
+	MONITOR_DEF monitor = {0, 0, width - 1, height - 1, 1 /* primary */};
+	RDPGFX_RESET_GRAPHICS_PDU reset = {width, height, 1, &monitor};
+	RDPGFX_CREATE_SURFACE_PDU create = {GFX_SURFACE_ID, width, height,
+	                                    GFX_PIXEL_FORMAT_XRGB_8888};
+	RDPGFX_MAP_SURFACE_TO_OUTPUT_PDU map = {GFX_SURFACE_ID, 0, 0, 0};
+
+	if (o->gfx->ResetGraphics(o->gfx, &reset) != CHANNEL_RC_OK ||
+	    o->gfx->CreateSurface(o->gfx, &create) != CHANNEL_RC_OK ||
+	    o->gfx->MapSurfaceToOutput(o->gfx, &map) != CHANNEL_RC_OK)
+		return -1;
+	o->mode = OUT_GFX;
+	o->full_refresh = true;
+	log_info("%s: graphics pipeline surface %ux%u", o->who, width, height);
+	return 0;
+}
+
+static void fall_back_to_bitmaps(struct rdp_output *o, const char *why)
+{
+	log_warn("%s: %s; using bitmap updates", o->who, why);
+	if (o->gfx) {
+		o->gfx->Close(o->gfx);
+		rdpgfx_server_context_free(o->gfx);
+		o->gfx = NULL;
+	}
+	o->mode = OUT_BITMAP;
+	o->full_refresh = true;
+}
+
+int rdp_output_poll(struct rdp_output *o, uint16_t width, uint16_t height)
+{
+	bool confirmed, failed;
+
+	ResetEvent(o->wake);
+	if (o->mode != OUT_GFX_SETUP)
+		return 0;
+	if (!o->gfx && WTSVirtualChannelManagerGetDrdynvcState(o->vcm) == DRDYNVC_STATE_READY &&
+	    open_gfx(o) < 0) {
+		fall_back_to_bitmaps(o, "cannot open the graphics pipeline");
+		return 0;
+	}
+	pthread_mutex_lock(&o->lock);
+	confirmed = o->caps_confirmed;
+	failed = o->gfx_failed;
+	pthread_mutex_unlock(&o->lock);
+	if (confirmed)
+		return create_surface(o, width, height);
+	if (failed)
+		fall_back_to_bitmaps(o, "no graphics capability set in common");
+	else if (now_ms() >= o->gfx_deadline)
+		fall_back_to_bitmaps(o, "the graphics pipeline did not come up");
+	return 0;
+}
+
+bool rdp_output_can_send(struct rdp_output *o)
+{
+	bool ok;
+
+	if (o->suppressed)
+		return false;
+	if (o->mode == OUT_BITMAP)
+		return true;
+	if (o->mode != OUT_GFX)
+		return false;
+	pthread_mutex_lock(&o->lock);
+	ok = o->acks_suspended || o->frame_id - o->acked < MAX_FRAMES_IN_FLIGHT ||
+	     now_ms() - o->ack_ms > ACK_TIMEOUT_MS;
+	pthread_mutex_unlock(&o->lock);
+	return ok;
+}
+
+bool rdp_output_take_full_refresh(struct rdp_output *o)
+{
+	bool r = o->full_refresh && (o->mode == OUT_GFX || o->mode == OUT_BITMAP);
+
+	if (r)
+		o->full_refresh = false;
+	return r;
+}
+
+void rdp_output_refresh(struct rdp_output *o)
+{
+	o->full_refresh = true;
+}
+
+void rdp_output_suppress(struct rdp_output *o, bool suppress)
+{
+	if (o->suppressed && !suppress)
+		o->full_refresh = true;
+	o->suppressed = suppress;
+}
+
+/* ---- frames ---- */
+
+/*
+ * Planar-compresses one tile; the buffer is the caller's to free. The
+ * encoder writes rows bottom-up, as bitmap updates want; the graphics
+ * pipeline decodes top-down, so its tiles are turned over first.
+ */
+static BYTE *compress_tile(struct rdp_output *o, const uint8_t *pixels, size_t stride,
+                           const struct rect *t, bool flip, UINT32 *size)
+{
+	const uint8_t *src = pixels + (size_t)t->y * stride + (size_t)t->x * 4;
+
+	*size = 0;
+	if (flip) {
+		for (int32_t y = 0; y < t->h; y++)
+			memcpy(o->flipped + (size_t)(t->h - 1 - y) * TILE * 4,
+			       src + (size_t)y * stride, (size_t)t->w * 4);
+		src = o->flipped;
+		stride = TILE * 4;
+	}
+	return freerdp_bitmap_compress_planar(o->planar, src, PIXEL_FORMAT_BGRX32, (UINT32)t->w,
+	                                      (UINT32)t->h, (UINT32)stride, NULL, size);
+}
+
+/*
+ * Width of the next tile in a run of `left` pixels: at most TILE, and
+ * never leaving a sliver narrower than MIN_TILE_WIDTH behind.
+ */
+static int32_t tile_width(int32_t left)
+{
+	if (left <= TILE)
+		return left;
+	return left - TILE < MIN_TILE_WIDTH ? left - MIN_TILE_WIDTH : TILE;
+}
+
+/* Calls fn for each tile of at most TILE x TILE covering the changes; stops on -1. */
+static int for_each_tile(const struct region *changes, int (*fn)(void *, const struct rect *),
+                         void *arg)
+{
+	for (size_t i = 0; i < changes->n; i++) {
+		const struct rect *r = &changes->r[i];
+		for (int32_t y = r->y; y < r->y + r->h; y += TILE) {
+			int32_t w;
+			for (int32_t x = r->x; x < r->x + r->w; x += w) {
+				w = tile_width(r->x + r->w - x);
+				struct rect t = {x, y, w, MIN(TILE, r->y + r->h - y)};
+				if (fn(arg, &t) < 0)
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+struct frame {
+	struct rdp_output *o;
+	const uint8_t *pixels;
+	size_t stride;
+	size_t batch_bytes, limit; /* bitmap updates */
+	UINT32 ntiles;
+};
+
+static int gfx_tile(void *arg, const struct rect *t)
+{
+	struct frame *f = arg;
+	UINT32 size;
+	BYTE *data = compress_tile(f->o, f->pixels, f->stride, t, true, &size);
+	RDPGFX_SURFACE_COMMAND cmd = {
+	    .surfaceId = GFX_SURFACE_ID,
+	    .codecId = RDPGFX_CODECID_PLANAR,
+	    .format = PIXEL_FORMAT_BGRX32,
+	    .left = (UINT32)t->x,
+	    .top = (UINT32)t->y,
+	    .right = (UINT32)(t->x + t->w),
+	    .bottom = (UINT32)(t->y + t->h),
+	    .width = (UINT32)t->w,
+	    .height = (UINT32)t->h,
+	    .length = size,
+	    .data = data,
+	};
+
+	if (!data)
+		return -1;
+	UINT rc = f->o->gfx->SurfaceCommand(f->o->gfx, &cmd);
+	free(data);
+	return rc == CHANNEL_RC_OK ? 0 : -1;
+}
+
+static int send_gfx(struct rdp_output *o, struct frame *f, const struct region *changes)
+{
+	RDPGFX_START_FRAME_PDU start = {.timestamp = (UINT32)now_ms()};
+	RDPGFX_END_FRAME_PDU end;
+
+	pthread_mutex_lock(&o->lock);
+	if (o->frame_id == o->acked)
+		o->ack_ms = now_ms(); /* nothing was in flight: the wait starts now */
+	start.frameId = ++o->frame_id;
+	pthread_mutex_unlock(&o->lock);
+	end.frameId = start.frameId;
+	if (o->gfx->StartFrame(o->gfx, &start) != CHANNEL_RC_OK ||
+	    for_each_tile(changes, gfx_tile, f) < 0 ||
+	    o->gfx->EndFrame(o->gfx, &end) != CHANNEL_RC_OK)
+		return -1;
+	return 0;
+}
+
+static void free_batch(struct frame *f)
+{
+	for (UINT32 i = 0; i < f->ntiles; i++)
+		free(f->o->tiles[i].bitmapDataStream);
+	f->ntiles = 0;
+	f->batch_bytes = 0;
+}
+
+static int flush_batch(struct frame *f)
+{
+	rdpContext *ctx = f->o->peer->context;
+	BITMAP_UPDATE update = {
+	    .count = f->ntiles,
+	    .number = f->ntiles,
+	    .rectangles = f->o->tiles,
+	    .skipCompression = TRUE, /* planar data does not shrink further */
+	};
+	BOOL ok = f->ntiles == 0 || ctx->update->BitmapUpdate(ctx, &update);
+
+	free_batch(f);
+	return ok ? 0 : -1;
+}
+
+static int bitmap_tile(void *arg, const struct rect *t)
+{
+	struct frame *f = arg;
+	UINT32 size;
+	BYTE *data = compress_tile(f->o, f->pixels, f->stride, t, false, &size);
+
+	if (!data)
+		return -1;
+	if (f->ntiles == MAX_TILES_PER_UPDATE ||
+	    (f->ntiles > 0 && f->batch_bytes + size + BITMAP_DATA_OVERHEAD > f->limit)) {
+		if (flush_batch(f) < 0) {
+			free(data);
+			return -1;
+		}
+	}
+	f->o->tiles[f->ntiles++] = (BITMAP_DATA){
+	    .destLeft = (UINT32)t->x,
+	    .destTop = (UINT32)t->y,
+	    .destRight = (UINT32)(t->x + t->w - 1),
+	    .destBottom = (UINT32)(t->y + t->h - 1),
+	    .width = (UINT32)t->w,
+	    .height = (UINT32)t->h,
+	    .bitsPerPixel = 32,
+	    .compressed = TRUE,
+	    .bitmapLength = size,
+	    .bitmapDataStream = data,
+	};
+	f->batch_bytes += size + BITMAP_DATA_OVERHEAD;
+	return 0;
+}
+
+static int send_bitmaps(struct rdp_output *o, struct frame *f, const struct region *changes)
+{
+	UINT32 max = o->peer->settings->MultifragMaxRequestSize;
+
+	/* Without a usable multifragment limit, one fast-path PDU (about 16 KiB). */
+	f->limit = (max > 0x3f80 ? max : 0x3f80) - UPDATE_MARGIN;
+	if (for_each_tile(changes, bitmap_tile, f) < 0) {
+		free_batch(f);
+		return -1;
+	}
+	return flush_batch(f);
+}
+
+int rdp_output_send(struct rdp_output *o, const uint8_t *pixels, size_t stride, uint16_t width,
+                    uint16_t height, const struct region *changes)
+{
+	struct frame f = {.o = o, .pixels = pixels, .stride = stride};
+	struct region clipped;
+	struct rect bounds = {0, 0, width, height};
+
+	region_init(&clipped);
+	for (size_t i = 0; i < changes->n; i++) {
+		struct rect r = changes->r[i];
+		if (r.w < MIN_TILE_WIDTH && width >= MIN_TILE_WIDTH) {
+			r.x = MAX(0, MIN(r.x, width - MIN_TILE_WIDTH));
+			r.w = MIN_TILE_WIDTH;
+		}
+		region_add(&clipped, &r, &bounds, 0);
+	}
+	if (clipped.n == 0)
+		return 0;
+	struct rect ext = region_extents(&clipped);
+	log_debug("frame %u: %zu rectangles within %d,%d %dx%d", o->frame_id + 1, clipped.n, ext.x,
+	          ext.y, ext.w, ext.h);
+	if (o->mode == OUT_GFX)
+		return send_gfx(o, &f, &clipped);
+	if (o->mode == OUT_BITMAP)
+		return send_bitmaps(o, &f, &clipped);
+	return 0;
+}
+
+/* ---- pointer ---- */
+
+int rdp_output_cursor(struct rdp_output *o, const struct rdp_cursor *c)
+{
+	rdpContext *ctx = o->peer->context;
+	uint16_t w = MIN(c->width, MAX_POINTER), h = MIN(c->height, MAX_POINTER);
+	size_t and_stride = ((size_t)w + 15) / 16 * 2;
+	uint8_t xor_mask[MAX_POINTER * MAX_POINTER * 4];
+	uint8_t and_mask[MAX_POINTER * ((MAX_POINTER + 15) / 16 * 2)];
+	POINTER_NEW_UPDATE p = {.xorBpp = 32};
+
+	if (o->mode == OUT_INACTIVE || w == 0 || h == 0)
+		return 0;
+	/* Rows bottom-up; the alpha channel carries the shape, so the AND mask is clear. */
+	for (uint16_t y = 0; y < h; y++)
+		memcpy(xor_mask + (size_t)(h - 1 - y) * w * 4, c->pixels + (size_t)y * c->width * 4,
+		       (size_t)w * 4);
+	memset(and_mask, 0, and_stride * h);
+	p.colorPtrAttr = (POINTER_COLOR_UPDATE){
+	    .cacheIndex = 0,
+	    .xPos = MIN(c->hot_x, (uint16_t)(w - 1)),
+	    .yPos = MIN(c->hot_y, (uint16_t)(h - 1)),
+	    .width = w,
+	    .height = h,
+	    .lengthAndMask = (UINT32)(and_stride * h),
+	    .lengthXorMask = (UINT32)w * h * 4,
+	    .xorMaskData = xor_mask,
+	    .andMaskData = and_mask,
+	};
+	return ctx->update->pointer->PointerNew(ctx, &p) ? 0 : -1;
+}

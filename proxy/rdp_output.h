@@ -1,0 +1,76 @@
+/*
+ * Pixels to one RDP client. The graphics pipeline (RDPGFX: one surface,
+ * planar tiles of 64x64, frames paced by the client's acknowledgements)
+ * when the client offers it, otherwise bitmap updates (planar, 64x64
+ * tiles, each update within the client's MultifragMaxRequestSize). Only
+ * changed rectangles are sent; an idle picture sends nothing. The
+ * graphics pipeline is the only channel this module opens.
+ *
+ * Threads: FreeRDP's rdpgfx thread calls CapsAdvertise and
+ * FrameAcknowledge; they only record what the client said, under a lock,
+ * and set the event rdp_output_event() returns. Everything else runs on
+ * the worker's RDP thread.
+ *
+ * Untrusted input: the client's capability sets and acknowledgements
+ * (already parsed by FreeRDP); frame ids are compared, never used as
+ * indexes.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Before FreeRDP's headers, whose MIN and MAX give way to ours. */
+#include "util.h"
+
+#include <freerdp/peer.h>
+
+#include "rect.h"
+
+struct rdp_output;
+struct rdp_cursor;
+
+/** For peer, with its virtual channel manager vcm; who names it in logs. NULL on error. */
+struct rdp_output *rdp_output_create(freerdp_peer *peer, HANDLE vcm, const char *who);
+
+/** Closes the graphics pipeline and frees. Accepts NULL. */
+void rdp_output_destroy(struct rdp_output *o);
+
+/** Set when the rdpgfx thread has news; the RDP thread waits on it too. */
+HANDLE rdp_output_event(struct rdp_output *o);
+
+/**
+ * The client finished a (re)activation: from now on pixels may flow.
+ * Chooses the graphics pipeline if the client offered it, else bitmaps.
+ */
+void rdp_output_activate(struct rdp_output *o);
+
+/**
+ * Advances the set-up: opens the graphics pipeline once the dynamic
+ * channel is up, creates the surface (width x height) once the client
+ * confirmed capabilities, falls back to bitmap updates when it does not
+ * come up in time. Call after every wait. 0, or -1 if the connection
+ * cannot go on.
+ */
+int rdp_output_poll(struct rdp_output *o, uint16_t width, uint16_t height);
+
+/** Whether a frame may be sent now (set up, not suppressed, not too far ahead of acks). */
+bool rdp_output_can_send(struct rdp_output *o);
+
+/** True once after the client needs the whole picture (new surface, refresh, unsuppressed). */
+bool rdp_output_take_full_refresh(struct rdp_output *o);
+
+/** The client asked for a refresh (RefreshRect), or to stop or resume output. */
+void rdp_output_refresh(struct rdp_output *o);
+void rdp_output_suppress(struct rdp_output *o, bool suppress);
+
+/**
+ * Sends the rectangles of changes (inside width x height) from pixels
+ * (B G R X, stride bytes a row) as one frame. 0 or -1.
+ */
+int rdp_output_send(struct rdp_output *o, const uint8_t *pixels, size_t stride, uint16_t width,
+                    uint16_t height, const struct region *changes);
+
+/** Sends a new pointer shape. 0 or -1. */
+int rdp_output_cursor(struct rdp_output *o, const struct rdp_cursor *c);

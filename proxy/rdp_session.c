@@ -1,0 +1,351 @@
+/*
+ * The pixel link behind the RDP front-end (see rdp_session.h). Untrusted
+ * input: everything render sends, checked by pixlink_client; rectangles
+ * are clipped to the desktop again before any copy.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "pixlink_client.h"
+#include "rdp_session.h"
+#include "util.h"
+#include "worker.h"
+
+#define SETTLE_TIMEOUT_MS 5000 /* wait this long for render to take the desktop's size */
+#define MAX_HELD_KEYS 32
+/* Changed rectangles are merged when that costs at most this many extra pixels. */
+#define MERGE_SLACK (64 * 64)
+
+struct rdp_session {
+	struct worker *w;
+	struct pixlink_client *link;
+	uint16_t width, height;
+	uint8_t *pixels; /* width x height, B G R X */
+	size_t stride;
+	struct region changes;
+	bool have_fb, settled, resize_sent;
+	uint64_t settle_deadline;
+	struct rdp_cursor cursor;
+	bool cursor_changed;
+	uint16_t held[MAX_HELD_KEYS];
+	size_t nheld;
+	uint32_t buttons;
+	uint16_t x, y;
+	uint16_t high_surrogate;
+};
+
+static void send_msg(struct rdp_session *s, const struct pixlink_msg *m)
+{
+	if (pixlink_client_send(s->link, m) < 0 && errno != EAGAIN)
+		log_warn("pixel link: cannot send %s: %s", pixlink_type_name(m->type),
+		         strerror(errno));
+}
+
+static struct rect desktop(const struct rdp_session *s)
+{
+	return (struct rect){0, 0, s->width, s->height};
+}
+
+/* Copies r (framebuffer coordinates) from render's framebuffer, clipped to the desktop. */
+static void copy_rect(struct rdp_session *s, struct rect r)
+{
+	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+	const uint8_t *src = pixlink_client_pixels(s->link);
+	struct rect bounds = desktop(s), fbr = {0, 0, (int32_t)fb->width, (int32_t)fb->height};
+
+	r = rect_intersect(&r, &bounds);
+	r = rect_intersect(&r, &fbr);
+	if (rect_empty(&r))
+		return;
+	for (int32_t y = r.y; y < r.y + r.h; y++)
+		memcpy(s->pixels + (size_t)y * s->stride + (size_t)r.x * 4,
+		       src + (size_t)y * fb->stride + (size_t)r.x * 4, (size_t)r.w * 4);
+	region_add(&s->changes, &r, &bounds, MERGE_SLACK);
+}
+
+static void on_framebuffer(struct rdp_session *s)
+{
+	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+	bool fits = fb->width == s->width && fb->height == s->height;
+
+	s->have_fb = true;
+	/* What the new framebuffer does not cover stays black. */
+	memset(s->pixels, 0, s->stride * s->height);
+	copy_rect(s, (struct rect){0, 0, (int32_t)fb->width, (int32_t)fb->height});
+	rdp_session_mark_all(s);
+	if (fits) {
+		s->settled = true;
+	} else if (!s->resize_sent) {
+		struct pixlink_msg m = {.type = PIXLINK_RESIZE};
+		m.u.size = (struct pixlink_size){s->width, s->height};
+		send_msg(s, &m);
+		s->resize_sent = true;
+		log_info("asking the session for %ux%u (it is %ux%u)", s->width, s->height,
+		         fb->width, fb->height);
+	}
+}
+
+static void on_damage(struct rdp_session *s, const struct pixlink_damage *d)
+{
+	for (uint16_t i = 0; i < d->nrects; i++) {
+		const struct pixlink_rect *r = &d->rects[i];
+		copy_rect(s, (struct rect){r->x, r->y, r->w, r->h});
+	}
+}
+
+static void on_cursor(struct rdp_session *s, const struct pixlink_cursor *c)
+{
+	size_t n = (size_t)c->width * c->height * 4; /* the parser bounds both by 128 */
+
+	s->cursor.serial = c->serial;
+	s->cursor.width = c->width;
+	s->cursor.height = c->height;
+	s->cursor.hot_x = c->hot_x;
+	s->cursor.hot_y = c->hot_y;
+	memcpy(s->cursor.pixels, c->pixels, MIN(n, sizeof(s->cursor.pixels)));
+	s->cursor_changed = true;
+}
+
+static void on_notice(struct rdp_session *s, const struct pixlink_notice *n)
+{
+	log_info("session notice %u: %.*s", n->code, (int)n->len, n->text);
+	if (n->code == PIXLINK_NOTICE_RESIZE_REFUSED)
+		s->settled = true; /* show what there is, cropped or padded */
+}
+
+int rdp_session_read(struct rdp_session *s)
+{
+	struct pixlink_event ev;
+	int r;
+
+	while ((r = pixlink_client_read(s->link, &ev)) > 0) {
+		switch (ev.type) {
+		case PIXLINK_EV_FRAMEBUFFER:
+			on_framebuffer(s);
+			break;
+		case PIXLINK_EV_DAMAGE:
+			on_damage(s, &ev.msg->u.damage);
+			break;
+		case PIXLINK_EV_CURSOR:
+			on_cursor(s, &ev.msg->u.cursor);
+			break;
+		case PIXLINK_EV_NOTICE:
+			on_notice(s, &ev.msg->u.notice);
+			break;
+		default:
+			break;
+		}
+	}
+	if (r < 0) {
+		log_warn("pixel link ended: %s", pixlink_client_error(s->link));
+		return -1;
+	}
+	return 0;
+}
+
+struct rdp_session *rdp_session_create(struct worker *w, int link_fd, uint16_t width,
+                                       uint16_t height)
+{
+	struct rdp_session *s = xcalloc(1, sizeof(*s));
+	size_t size;
+
+	s->w = w;
+	s->width = width;
+	s->height = height;
+	s->stride = (size_t)width * 4;
+	region_init(&s->changes);
+	if (!ckd_mul_size(&size, s->stride, height) || !(s->pixels = calloc(1, size ? size : 1))) {
+		close(link_fd);
+		goto fail;
+	}
+	s->link = pixlink_client_create(link_fd, (uint32_t)w->cfg->display_max_width,
+	                                (uint32_t)w->cfg->display_max_height);
+	if (!s->link || pixlink_client_resync(s->link) < 0) {
+		log_error("cannot take the session's pixel link: %s", strerror(errno));
+		goto fail;
+	}
+	s->settle_deadline = now_ms() + SETTLE_TIMEOUT_MS;
+	return s;
+fail:
+	rdp_session_destroy(s);
+	return NULL;
+}
+
+void rdp_session_destroy(struct rdp_session *s)
+{
+	if (!s)
+		return;
+	if (s->link)
+		rdp_session_release_all(s);
+	pixlink_client_destroy(s->link);
+	free(s->pixels);
+	free(s);
+}
+
+int rdp_session_fd(const struct rdp_session *s)
+{
+	return pixlink_client_fd(s->link);
+}
+
+bool rdp_session_ready(const struct rdp_session *s)
+{
+	return s->have_fb && (s->settled || now_ms() >= s->settle_deadline);
+}
+
+uint16_t rdp_session_width(const struct rdp_session *s)
+{
+	return s->width;
+}
+
+uint16_t rdp_session_height(const struct rdp_session *s)
+{
+	return s->height;
+}
+
+const uint8_t *rdp_session_pixels(const struct rdp_session *s, size_t *stride)
+{
+	*stride = s->stride;
+	return s->pixels;
+}
+
+bool rdp_session_take_changes(struct rdp_session *s, struct region *out)
+{
+	if (s->changes.n == 0)
+		return false;
+	*out = s->changes;
+	region_init(&s->changes);
+	return true;
+}
+
+void rdp_session_mark_all(struct rdp_session *s)
+{
+	struct rect all = desktop(s);
+
+	region_init(&s->changes);
+	region_add(&s->changes, &all, &all, 0);
+}
+
+void rdp_session_want_frame(struct rdp_session *s)
+{
+	if (pixlink_client_fb(s->link) && pixlink_client_credit(s->link) == 0 &&
+	    pixlink_client_grant(s->link, 1) < 0 && errno != EAGAIN)
+		log_warn("pixel link: cannot grant credit: %s", strerror(errno));
+}
+
+const struct rdp_cursor *rdp_session_take_cursor(struct rdp_session *s)
+{
+	if (!s->cursor_changed)
+		return NULL;
+	s->cursor_changed = false;
+	return &s->cursor;
+}
+
+/* Remembers a held key; false for a release of a key that is not held. */
+static bool track_key(struct rdp_session *s, uint16_t scancode, bool down)
+{
+	for (size_t i = 0; i < s->nheld; i++) {
+		if (s->held[i] != scancode)
+			continue;
+		if (!down)
+			s->held[i] = s->held[--s->nheld];
+		return true;
+	}
+	if (down && s->nheld < MAX_HELD_KEYS)
+		s->held[s->nheld++] = scancode;
+	return down;
+}
+
+void rdp_session_key(struct rdp_session *s, uint16_t scancode, bool down)
+{
+	struct pixlink_msg m = {.type = PIXLINK_KEY};
+
+	if (scancode == 0)
+		return;
+	/* A release of a key not held (released on focus loss already) is dropped. */
+	if (!track_key(s, scancode, down))
+		return;
+	m.u.key = (struct pixlink_key){.keysym = 0, .scancode = scancode, .down = down};
+	send_msg(s, &m);
+}
+
+void rdp_session_keysym(struct rdp_session *s, uint32_t keysym, bool down)
+{
+	struct pixlink_msg m = {.type = PIXLINK_KEY};
+
+	m.u.key = (struct pixlink_key){.keysym = keysym, .scancode = 0, .down = down};
+	send_msg(s, &m);
+}
+
+void rdp_session_utf16(struct rdp_session *s, uint16_t unit)
+{
+	struct pixlink_msg m = {.type = PIXLINK_UNICODE};
+	uint32_t cp = unit;
+
+	if (unit >= 0xd800 && unit <= 0xdbff) {
+		s->high_surrogate = unit;
+		return;
+	}
+	if (unit >= 0xdc00 && unit <= 0xdfff) {
+		if (!s->high_surrogate)
+			return; /* a lone low surrogate is not a character */
+		cp = 0x10000 + (((uint32_t)s->high_surrogate - 0xd800) << 10) + (unit - 0xdc00);
+	}
+	s->high_surrogate = 0;
+	if (cp < 0x20 || cp == 0x7f)
+		return; /* control characters are keys, not text */
+	m.u.codepoint = cp;
+	send_msg(s, &m);
+}
+
+static void send_pointer(struct rdp_session *s)
+{
+	struct pixlink_msg m = {.type = PIXLINK_POINTER};
+
+	m.u.pointer = (struct pixlink_pointer){s->x, s->y, s->buttons};
+	send_msg(s, &m);
+}
+
+void rdp_session_move(struct rdp_session *s, int x, int y)
+{
+	s->x = (uint16_t)MAX(0, MIN(x, (int)s->width - 1));
+	s->y = (uint16_t)MAX(0, MIN(y, (int)s->height - 1));
+	send_pointer(s);
+}
+
+void rdp_session_button(struct rdp_session *s, uint32_t button, bool down)
+{
+	uint32_t b = down ? s->buttons | button : s->buttons & ~button;
+
+	if (b == s->buttons)
+		return;
+	s->buttons = b & PIXLINK_BUTTON_MASK;
+	send_pointer(s);
+}
+
+void rdp_session_wheel(struct rdp_session *s, int dx, int dy)
+{
+	struct pixlink_msg m = {.type = PIXLINK_WHEEL};
+
+	if (dx == 0 && dy == 0)
+		return;
+	m.u.wheel = (struct pixlink_wheel){(int16_t)MAX(-100, MIN(dx, 100)),
+	                                   (int16_t)MAX(-100, MIN(dy, 100))};
+	send_msg(s, &m);
+}
+
+void rdp_session_release_all(struct rdp_session *s)
+{
+	while (s->nheld > 0)
+		rdp_session_key(s, s->held[s->nheld - 1], false);
+	if (s->buttons) {
+		s->buttons = 0;
+		send_pointer(s);
+	}
+	s->high_surrogate = 0;
+}

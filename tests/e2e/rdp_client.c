@@ -1,0 +1,421 @@
+/*
+ * The test RDP client (see rdp_client.h): libfreerdp-client 2 with its
+ * software gdi, the graphics pipeline hooked to it when shojid opens it.
+ * Everything runs on the calling thread: rdp_client_pump() waits on
+ * FreeRDP's handles and lets it decode.
+ */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Before FreeRDP's headers, whose MIN and MAX give way to ours. */
+#include "util.h"
+
+#include <freerdp/addin.h>
+#include <freerdp/channels/rdpgfx.h>
+#include <freerdp/client/channels.h>
+#include <freerdp/client/cmdline.h>
+#include <freerdp/client/rdpgfx.h>
+#include <freerdp/event.h>
+#include <freerdp/freerdp.h>
+#include <freerdp/gdi/gdi.h>
+#include <freerdp/gdi/gfx.h>
+#include <freerdp/graphics.h>
+#include <winpr/synch.h>
+#include <winpr/wlog.h>
+
+#include "rdp_client.h"
+
+#define PUMP_SLICE_MS 20
+
+struct rdp_client {
+	freerdp *instance;
+	bool connected, closed, gfx;
+	int pointers; /* pointer shapes the server set */
+};
+
+/* FreeRDP's context with a way back to the client; rdpContext comes first. */
+struct client_context {
+	rdpContext ctx;
+	struct rdp_client *owner;
+};
+
+void rdp_client_log_to(const char *dir, const char *name)
+{
+	wLog *root = WLog_GetRoot();
+
+	WLog_SetLogAppenderType(root, WLOG_APPENDER_FILE);
+	wLogAppender *app = WLog_GetLogAppender(root);
+	WLog_ConfigureAppender(app, "outputfilepath", (void *)dir);
+	WLog_ConfigureAppender(app, "outputfilename", (void *)name);
+	WLog_OpenAppender(root);
+}
+
+static void on_channel_connected(void *context, ChannelConnectedEventArgs *e)
+{
+	struct client_context *cc = context;
+
+	if (strcmp(e->name, RDPGFX_DVC_CHANNEL_NAME) == 0 &&
+	    gdi_graphics_pipeline_init(cc->ctx.gdi, (RdpgfxClientContext *)e->pInterface))
+		cc->owner->gfx = true;
+}
+
+static void on_channel_disconnected(void *context, ChannelDisconnectedEventArgs *e)
+{
+	struct client_context *cc = context;
+
+	if (strcmp(e->name, RDPGFX_DVC_CHANNEL_NAME) == 0) {
+		gdi_graphics_pipeline_uninit(cc->ctx.gdi, (RdpgfxClientContext *)e->pInterface);
+		cc->owner->gfx = false;
+	}
+}
+
+static BOOL pre_connect(freerdp *instance)
+{
+	rdpContext *ctx = instance->context;
+
+	/* FreeRDP's channels are built into libfreerdp-client, not loaded as modules. */
+	freerdp_register_addin_provider(freerdp_channels_load_static_addin_entry, 0);
+	PubSub_SubscribeChannelConnected(ctx->pubSub, on_channel_connected);
+	PubSub_SubscribeChannelDisconnected(ctx->pubSub, on_channel_disconnected);
+	return freerdp_client_load_addins(ctx->channels, instance->settings);
+}
+
+/* Pointer shapes are only counted: the test client draws no cursor. */
+static BOOL pointer_new(rdpContext *ctx, rdpPointer *pointer)
+{
+	(void)ctx;
+	(void)pointer;
+	return TRUE;
+}
+
+static void pointer_free(rdpContext *ctx, rdpPointer *pointer)
+{
+	(void)ctx;
+	(void)pointer;
+}
+
+static BOOL pointer_set(rdpContext *ctx, const rdpPointer *pointer)
+{
+	(void)pointer;
+	((struct client_context *)ctx)->owner->pointers++;
+	return TRUE;
+}
+
+static BOOL pointer_set_other(rdpContext *ctx)
+{
+	(void)ctx;
+	return TRUE;
+}
+
+static BOOL pointer_set_position(rdpContext *ctx, UINT32 x, UINT32 y)
+{
+	(void)ctx;
+	(void)x;
+	(void)y;
+	return TRUE;
+}
+
+/* Updates are drawn straight into gdi's buffer; a paint needs no more than this. */
+static BOOL begin_paint(rdpContext *ctx)
+{
+	ctx->gdi->primary->hdc->hwnd->invalid->null = TRUE;
+	return TRUE;
+}
+
+static BOOL end_paint(rdpContext *ctx)
+{
+	(void)ctx;
+	return TRUE;
+}
+
+static BOOL post_connect(freerdp *instance)
+{
+	rdpPointer pointer = {
+	    .size = sizeof(rdpPointer),
+	    .New = pointer_new,
+	    .Free = pointer_free,
+	    .Set = pointer_set,
+	    .SetNull = pointer_set_other,
+	    .SetDefault = pointer_set_other,
+	    .SetPosition = pointer_set_position,
+	};
+
+	if (!gdi_init(instance, PIXEL_FORMAT_BGRX32))
+		return FALSE;
+	graphics_register_pointer(instance->context->graphics, &pointer);
+	instance->update->BeginPaint = begin_paint;
+	instance->update->EndPaint = end_paint;
+	return TRUE;
+}
+
+static void post_disconnect(freerdp *instance)
+{
+	gdi_free(instance);
+}
+
+static bool set_string(char **field, const char *value)
+{
+	free(*field);
+	*field = value ? strdup(value) : NULL;
+	return !value || *field;
+}
+
+static bool configure(rdpSettings *st, const struct rdp_client_options *opt)
+{
+	if (!set_string(&st->ServerHostname, "127.0.0.1") ||
+	    !set_string(&st->Username, opt->user) || !set_string(&st->Password, opt->password))
+		return false;
+	st->ServerPort = (UINT32)opt->port;
+	st->DesktopWidth = (UINT32)opt->width;
+	st->DesktopHeight = (UINT32)opt->height;
+	st->ColorDepth = 32;
+	st->SoftwareGdi = TRUE;
+	st->IgnoreCertificate = TRUE;
+	st->AutoLogonEnabled = TRUE;
+	st->SupportGraphicsPipeline = opt->gfx;
+	/* Only what the tests need: no device, clipboard or sound channels. */
+	st->DeviceRedirection = FALSE;
+	st->RedirectClipboard = FALSE;
+	st->AudioPlayback = FALSE;
+	st->AudioCapture = FALSE;
+	st->RdpSecurity = opt->rdp_security_only;
+	st->TlsSecurity = !opt->rdp_security_only;
+	st->NlaSecurity = FALSE;
+	st->ExtSecurity = FALSE;
+	return true;
+}
+
+struct rdp_client *rdp_client_connect(const struct rdp_client_options *opt)
+{
+	struct rdp_client *c = xcalloc(1, sizeof(*c));
+
+	c->instance = freerdp_new();
+	if (!c->instance)
+		goto fail;
+	c->instance->ContextSize = sizeof(struct client_context);
+	c->instance->PreConnect = pre_connect;
+	c->instance->PostConnect = post_connect;
+	c->instance->PostDisconnect = post_disconnect;
+	if (!freerdp_context_new(c->instance))
+		goto fail_instance;
+	((struct client_context *)c->instance->context)->owner = c;
+	if (!configure(c->instance->settings, opt) || !freerdp_connect(c->instance))
+		goto fail_context;
+	c->connected = true;
+	/* A refused login is dropped right after the connection sequence. */
+	if (rdp_client_pump(c, 1500) < 0)
+		goto fail_context;
+	return c;
+
+fail_context:
+	rdp_client_destroy(c);
+	return NULL;
+fail_instance:
+	freerdp_free(c->instance);
+fail:
+	free(c);
+	return NULL;
+}
+
+void rdp_client_destroy(struct rdp_client *c)
+{
+	if (!c)
+		return;
+	if (c->connected)
+		freerdp_disconnect(c->instance);
+	freerdp_context_free(c->instance);
+	freerdp_free(c->instance);
+	free(c);
+}
+
+int rdp_client_pump(struct rdp_client *c, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	HANDLE h[MAXIMUM_WAIT_OBJECTS];
+
+	do {
+		if (c->closed)
+			return -1;
+		DWORD n = freerdp_get_event_handles(c->instance->context, h, ARRAY_SIZE(h));
+		uint64_t now = now_ms();
+		DWORD left = (DWORD)(end > now ? MIN(end - now, PUMP_SLICE_MS) : 0);
+		if (n == 0 || WaitForMultipleObjects(n, h, FALSE, left) == WAIT_FAILED ||
+		    !freerdp_check_event_handles(c->instance->context) ||
+		    freerdp_shall_disconnect(c->instance)) {
+			c->closed = true;
+			return -1;
+		}
+	} while (now_ms() < end);
+	return 0;
+}
+
+bool rdp_client_closed(const struct rdp_client *c)
+{
+	return c->closed;
+}
+
+int rdp_client_pointers(const struct rdp_client *c)
+{
+	return c->pointers;
+}
+
+bool rdp_client_gfx_open(const struct rdp_client *c)
+{
+	return c->gfx;
+}
+
+int rdp_client_width(const struct rdp_client *c)
+{
+	rdpGdi *gdi = c->instance->context->gdi;
+	return gdi ? (int)gdi->width : 0;
+}
+
+int rdp_client_height(const struct rdp_client *c)
+{
+	rdpGdi *gdi = c->instance->context->gdi;
+	return gdi ? (int)gdi->height : 0;
+}
+
+uint32_t rdp_client_pixel(const struct rdp_client *c, int x, int y)
+{
+	rdpGdi *gdi = c->instance->context->gdi;
+
+	if (!gdi || !gdi->primary_buffer || x < 0 || y < 0 || x >= (int)gdi->width ||
+	    y >= (int)gdi->height)
+		return 0xff000000u;
+	const BYTE *p = gdi->primary_buffer + (size_t)y * gdi->stride + (size_t)x * 4;
+	return (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+static bool near(uint32_t a, uint32_t b, int tol)
+{
+	if (a & 0xff000000u)
+		return false;
+	for (int shift = 0; shift <= 16; shift += 8) {
+		int d = (int)((a >> shift) & 0xff) - (int)((b >> shift) & 0xff);
+		if (d > tol || d < -tol)
+			return false;
+	}
+	return true;
+}
+
+bool rdp_client_wait_pixel(struct rdp_client *c, int x, int y, uint32_t rgb, int tol,
+                           int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+
+	while (!near(rdp_client_pixel(c, x, y), rgb, tol)) {
+		if (now_ms() >= end || rdp_client_pump(c, 50) < 0)
+			return near(rdp_client_pixel(c, x, y), rgb, tol);
+	}
+	return true;
+}
+
+static bool find_color(const struct rdp_client *c, uint32_t rgb, int *x, int *y)
+{
+	for (int j = 0; j < rdp_client_height(c); j++)
+		for (int i = 0; i < rdp_client_width(c); i++)
+			if (rdp_client_pixel(c, i, j) == rgb) {
+				*x = i;
+				*y = j;
+				return true;
+			}
+	return false;
+}
+
+bool rdp_client_wait_color(struct rdp_client *c, uint32_t rgb, int timeout_ms, int *x, int *y)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+
+	while (!find_color(c, rgb, x, y)) {
+		if (now_ms() >= end || rdp_client_pump(c, 200) < 0)
+			return find_color(c, rgb, x, y);
+	}
+	return true;
+}
+
+int rdp_client_click(struct rdp_client *c, int x, int y)
+{
+	rdpInput *in = c->instance->input;
+	UINT16 px = (UINT16)x, py = (UINT16)y;
+
+	if (!freerdp_input_send_mouse_event(in, PTR_FLAGS_MOVE, px, py) ||
+	    rdp_client_pump(c, 50) < 0 ||
+	    !freerdp_input_send_mouse_event(in, PTR_FLAGS_DOWN | PTR_FLAGS_BUTTON1, px, py) ||
+	    rdp_client_pump(c, 50) < 0 ||
+	    !freerdp_input_send_mouse_event(in, PTR_FLAGS_BUTTON1, px, py))
+		return -1;
+	return rdp_client_pump(c, 50);
+}
+
+int rdp_client_key(struct rdp_client *c, uint16_t scancode, bool down)
+{
+	UINT16 flags = down ? KBD_FLAGS_DOWN : KBD_FLAGS_RELEASE;
+
+	if ((scancode & 0xff00) == 0xe000)
+		flags |= KBD_FLAGS_EXTENDED;
+	if (!freerdp_input_send_keyboard_event(c->instance->input, flags, scancode & 0xff))
+		return -1;
+	return rdp_client_pump(c, 20);
+}
+
+/* Set-1 scancodes of a US keyboard: letters a..z, then digits 0..9. */
+static uint16_t us_scancode(char ch)
+{
+	static const uint8_t letters[26] = {
+	    0x1e, 0x30, 0x2e, 0x20, 0x12, 0x21, 0x22, 0x23, 0x17, 0x24, 0x25, 0x26, 0x32,
+	    0x31, 0x18, 0x19, 0x10, 0x13, 0x1f, 0x14, 0x16, 0x2f, 0x11, 0x2d, 0x15, 0x2c,
+	};
+
+	if (ch >= 'a' && ch <= 'z')
+		return letters[ch - 'a'];
+	if (ch >= '1' && ch <= '9')
+		return (uint16_t)(0x02 + (ch - '1'));
+	return ch == '0' ? 0x0b : 0;
+}
+
+int rdp_client_type_scancodes(struct rdp_client *c, const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		uint16_t sc = us_scancode(*p);
+		if (sc == 0 || rdp_client_key(c, sc, true) < 0 || rdp_client_key(c, sc, false) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int rdp_client_type_unicode(struct rdp_client *c, const char *text)
+{
+	rdpInput *in = c->instance->input;
+
+	for (const char *p = text; *p; p++) {
+		UINT16 ch = (UINT16)(unsigned char)*p;
+		if (!freerdp_input_send_unicode_keyboard_event(in, 0, ch) ||
+		    !freerdp_input_send_unicode_keyboard_event(in, KBD_FLAGS_RELEASE, ch) ||
+		    rdp_client_pump(c, 20) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void rdp_client_dump_ppm(const struct rdp_client *c, const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	int w = rdp_client_width(c), h = rdp_client_height(c);
+
+	if (!f)
+		return;
+	fprintf(f, "P6\n%d %d\n255\n", w, h);
+	for (int y = 0; y < h; y++) {
+		for (int x = 0; x < w; x++) {
+			uint32_t p = rdp_client_pixel(c, x, y);
+			unsigned char rgb[3] = {(unsigned char)(p >> 16), (unsigned char)(p >> 8),
+			                        (unsigned char)p};
+			fwrite(rgb, 1, 3, f);
+		}
+	}
+	fclose(f);
+}

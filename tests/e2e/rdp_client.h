@@ -1,0 +1,71 @@
+/*
+ * An RDP client for end-to-end tests, built on libfreerdp-client 2: it
+ * logs in to shojid over TLS with a user name and password, decodes what
+ * shojid sends into a software framebuffer (FreeRDP's gdi, B G R X) with
+ * the graphics pipeline or with bitmap updates, and sends scancodes,
+ * Unicode characters and mouse events. The only file of the tests that
+ * includes a FreeRDP header.
+ *
+ * FreeRDP's own log goes to the file given to rdp_client_log_to() (its
+ * default, the console, would mix with the runner's TAP output).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct rdp_client;
+
+struct rdp_client_options {
+	int port; /* on 127.0.0.1 */
+	const char *user;
+	const char *password;
+	int width, height;
+	bool gfx;               /* offer the graphics pipeline; else bitmap updates */
+	bool rdp_security_only; /* offer only standard RDP security (shojid refuses it) */
+};
+
+/** Sends FreeRDP's log to dir/name (once, before the first connection). */
+void rdp_client_log_to(const char *dir, const char *name);
+
+/** Connects and logs in; NULL when the connection or the login fails. */
+struct rdp_client *rdp_client_connect(const struct rdp_client_options *opt);
+
+/** Disconnects and frees everything. Accepts NULL. */
+void rdp_client_destroy(struct rdp_client *c);
+
+/** Handles what the server sent for up to timeout_ms. 0, or -1 once closed. */
+int rdp_client_pump(struct rdp_client *c, int timeout_ms);
+
+bool rdp_client_closed(const struct rdp_client *c);
+/** Whether the graphics pipeline channel came up (shojid opened it). */
+bool rdp_client_gfx_open(const struct rdp_client *c);
+/** How many pointer shapes the server has set so far. */
+int rdp_client_pointers(const struct rdp_client *c);
+int rdp_client_width(const struct rdp_client *c);
+int rdp_client_height(const struct rdp_client *c);
+
+/** 0xRRGGBB of the pixel at x, y; 0xff000000 outside the framebuffer. */
+uint32_t rdp_client_pixel(const struct rdp_client *c, int x, int y);
+
+/** Pumps until the pixel at x, y is within tol of rgb in each channel. */
+bool rdp_client_wait_pixel(struct rdp_client *c, int x, int y, uint32_t rgb, int tol,
+                           int timeout_ms);
+
+/** Pumps until some pixel is exactly rgb; the top-left-most one in *x, *y. */
+bool rdp_client_wait_color(struct rdp_client *c, uint32_t rgb, int timeout_ms, int *x, int *y);
+
+/** Left click at x, y (move, press, release), pumping in between. 0 or -1. */
+int rdp_client_click(struct rdp_client *c, int x, int y);
+
+/** A key press or release by PC/AT set-1 scancode (0xe0xx: extended). 0 or -1. */
+int rdp_client_key(struct rdp_client *c, uint16_t scancode, bool down);
+
+/** Types lower-case ASCII letters and digits as scancodes of a US keyboard. 0 or -1. */
+int rdp_client_type_scancodes(struct rdp_client *c, const char *text);
+
+/** Types ASCII text as Unicode keyboard events. 0 or -1. */
+int rdp_client_type_unicode(struct rdp_client *c, const char *text);
+
+/** Writes the framebuffer as a binary PPM for a person to look at. */
+void rdp_client_dump_ppm(const struct rdp_client *c, const char *path);
