@@ -116,12 +116,30 @@ struct shoji_range {
 	  "largest desktop width a viewer may ask for")                                            \
 	X(display, max_height, INT, "2160", 200, 8192, NULL,                                       \
 	  "largest desktop height a viewer may ask for")                                           \
+	X(pool, min_ready, INT, "1", 0, 64, NULL,                                                  \
+	  "warm sessions kept ready for the next login (0 = start one per login)")                 \
+	X(pool, max_sessions, INT, "50", 1, 65536, NULL,                                           \
+	  "most sessions at once, warm ones included (at most the size of [sandbox] uid_range)")   \
+	X(pool, max_per_user, INT, "1", 1, 16, NULL,                                               \
+	  "sessions one user may hold at once; a login beyond it reattaches or takes over")       \
+	X(pool, idle_timeout, INT, "1800", 0, 604800, NULL,                                        \
+	  "seconds without input from the viewer before a session is ended; 0 = never")           \
+	X(pool, reconnect_grace, INT, "600", 0, 604800, NULL,                                      \
+	  "seconds a detached session waits for its user to come back before it is ended")        \
+	X(pool, max_lifetime, INT, "43200", 0, 2592000, NULL,                                      \
+	  "seconds after its first login a session is ended however it is used; 0 = never")       \
+	X(pool, on_second_login, ENUM, "takeover", 0, 0, "takeover|refuse",                        \
+	  "a login of a user whose session has a viewer: take it over (the old viewer is told "   \
+	  "why and disconnected) or refuse the new one")                                            \
 	X(audit, file, PATH, "/var/log/shoji/audit.log", 0, 0, NULL,                               \
 	  "audit log, one JSON object per line")
 
 #ifndef SHOJI_DEFAULT_RENDER_PATH
 #define SHOJI_DEFAULT_RENDER_PATH "/usr/local/libexec/shoji/shoji-render"
 #endif
+
+/* [pool] on_second_login values. */
+enum shoji_on_second_login { SHOJI_ON_SECOND_LOGIN_TAKEOVER, SHOJI_ON_SECOND_LOGIN_REFUSE };
 
 /* A config file larger than this is refused (it cannot be a real one). */
 #define SHOJI_CONFIG_MAX_SIZE (1024 * 1024)

@@ -88,6 +88,7 @@ ssize_t ctl_parse(const uint8_t *buf, size_t len, struct ctl_msg *msg)
 	switch (type) {
 	case CTL_AUTH: ok = parse_auth(p, plen, msg); break;
 	case CTL_NOTE: ok = parse_note(p, plen, msg); break;
+	case CTL_ACTIVITY: ok = plen == 0; break;
 	case CTL_AUTH_RESULT: ok = parse_result(p, plen, msg); break;
 	case CTL_KICK: ok = parse_kick(p, plen, msg); break;
 	default: ok = false;
@@ -139,6 +140,8 @@ static bool encode_payload(const struct ctl_msg *m, struct writer *w)
 		a = strlen(m->u.note.text);
 		put_u16(w, m->u.note.code), put_u16(w, a), put(w, m->u.note.text, a);
 		return a <= CTL_MAX_TEXT;
+	case CTL_ACTIVITY:
+		return true;
 	case CTL_AUTH_RESULT:
 		a = strlen(m->u.result.reason), b = strlen(m->u.result.session);
 		put_u8(w, m->u.result.ok), put_u8(w, a), put_u8(w, b);

@@ -8,6 +8,8 @@
  *   CTL_AUTH           w->c  u8 protocol, u8 user_len, u16 pass_len, u8 addr_len,
  *                            user, password, client address ("ip:port")
  *   CTL_NOTE           w->c  u16 code, u16 len, text (what the worker saw, for the audit log)
+ *   CTL_ACTIVITY       w->c  empty (the viewer sent input; at most one per
+ *                            CTL_ACTIVITY_INTERVAL_MS, for [pool] idle_timeout)
  *   CTL_AUTH_RESULT    c->w  u8 ok, u8 reason_len, u8 session_len, reason, session id;
  *                            carries the session's pixel-link socket when ok
  *   CTL_KICK           c->w  u16 len, reason (end the connection, e.g. taken over)
@@ -28,11 +30,13 @@
 #define CTL_MAX_ADDR 64
 #define CTL_MAX_TEXT 256
 #define CTL_MAX_SESSION 32
+#define CTL_ACTIVITY_INTERVAL_MS 5000
 #define CTL_MAX_MSG (8 + 8 + CTL_MAX_USER + CTL_MAX_PASSWORD + CTL_MAX_ADDR + CTL_MAX_TEXT)
 
 enum ctl_type {
 	CTL_AUTH = 1,
 	CTL_NOTE = 2,
+	CTL_ACTIVITY = 3,
 	CTL_AUTH_RESULT = 64,
 	CTL_KICK = 65,
 };

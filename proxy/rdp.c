@@ -5,9 +5,12 @@
  * Failure), runs TLS-only RDP with the certificate read as root by
  * prepare(), checks the credentials the client sent (xfreerdp /u /p,
  * mstsc with saved credentials) through the control process in
- * PostConnect, then serves the session: rdp_session.c owns the pixel link,
- * rdp_output.c sends pixels, and the input callbacks here turn RDP input
- * into pixel-link input.
+ * PostConnect, or, when the client sent no password (mstsc without NLA),
+ * shows logon_screen.c's logon screen over the same connection until a
+ * login succeeds (at most LOGON_MAX_FAILURES tries within
+ * LOGON_TIMEOUT_MS); then serves the session: rdp_session.c owns the
+ * pixel link, rdp_output.c sends pixels (the logon screen's too), and the
+ * input callbacks here turn RDP input into pixel-link input.
  *
  * Handles untrusted input: everything the client sends. The X.224 request
  * is parsed by x224.c; the rest by FreeRDP, whose callbacks here check
@@ -46,6 +49,7 @@
 #include <winpr/wtsapi.h>
 
 #include "log.h"
+#include "logon_screen.h"
 #include "pixlink.h"
 #include "rdp_output.h"
 #include "rdp_session.h"
@@ -55,6 +59,8 @@
 #define PEEK_TIMEOUT_MS 10000
 #define CONNECT_TIMEOUT_MS 60000 /* from the first byte to activation, login included */
 #define AUTH_TIMEOUT_MS 30000
+#define LOGON_TIMEOUT_MS 120000 /* the logon screen, to a successful login */
+#define LOGON_MAX_FAILURES 5    /* wrong passwords on one connection's logon screen */
 #define WAIT_SLICE_MS 100
 #define MAX_PEM_FILE (256 * 1024)
 #define MIN_DESKTOP 200
@@ -75,6 +81,10 @@ struct rdp_conn {
 	HANDLE vcm;
 	psPeerReceiveChannelData receive_channel_data; /* FreeRDP's, for drdynvc */
 	struct rdp_session *session;
+	struct logon_screen *logon; /* until a login from the logon screen succeeds */
+	uint64_t logon_deadline;
+	int logon_failures;
+	bool logon_submit; /* Enter or Sign in: check the fields in the main loop */
 	struct rdp_output *out;
 	bool activated;
 	bool refused;       /* PostConnect turned the login down (audited by the control process) */
@@ -265,6 +275,21 @@ static void wipe_password(rdpSettings *st)
 		OPENSSL_cleanse(st->Password, strlen(st->Password));
 }
 
+/* No password came: the logon screen asks for it (a user name that came is kept). */
+static BOOL start_logon(struct rdp_conn *c)
+{
+	rdpSettings *st = c->ctx.settings;
+	bool jp = st->KeyboardType == 7 || (st->KeyboardLayout & 0xffff) == 0x0411;
+
+	c->logon = logon_screen_create((uint16_t)st->DesktopWidth, (uint16_t)st->DesktopHeight,
+	                               st->Username, jp ? LOGON_KEYBOARD_JP : LOGON_KEYBOARD_US);
+	if (!c->logon)
+		return FALSE;
+	c->logon_deadline = now_ms() + LOGON_TIMEOUT_MS;
+	log_info("%s: no password sent; showing the logon screen", c->w->peer);
+	return TRUE;
+}
+
 static BOOL on_post_connect(freerdp_peer *peer)
 {
 	struct rdp_conn *c = conn_of(peer->context);
@@ -279,10 +304,11 @@ static BOOL on_post_connect(freerdp_peer *peer)
 		c->refused = true;
 		return FALSE;
 	}
-	if (!st->Username || !st->Username[0] || !st->Password || !st->Password[0]) {
-		worker_note(c->w, CTL_NOTE_HANDSHAKE_FAILED,
-		            "the client sent no user name and password, which RDP logins need");
-		log_info("%s: no credentials sent; refused", c->w->peer);
+	if (!st->Password || !st->Password[0])
+		return start_logon(c);
+	if (!st->Username || !st->Username[0]) {
+		worker_note(c->w, CTL_NOTE_HANDSHAKE_FAILED, "a password without a user name");
+		wipe_password(st);
 		c->refused = true;
 		return FALSE;
 	}
@@ -322,7 +348,7 @@ static BOOL on_activate(freerdp_peer *peer)
 {
 	struct rdp_conn *c = conn_of(peer->context);
 
-	if (!c->session)
+	if (!c->session && !c->logon)
 		return FALSE;
 	c->activated = true;
 	rdp_output_activate(c->out);
@@ -337,6 +363,11 @@ static BOOL on_keyboard(rdpInput *input, UINT16 flags, UINT16 code)
 	bool down = !(flags & KBD_FLAGS_RELEASE);
 	uint8_t sc = (uint8_t)code;
 
+	if (c->logon && !(flags & KBD_FLAGS_EXTENDED1)) {
+		uint16_t key = (uint16_t)((flags & KBD_FLAGS_EXTENDED ? 0xe000 : 0) | sc);
+		c->logon_submit |= logon_screen_key(c->logon, key, down) == LOGON_SUBMIT;
+		return TRUE;
+	}
 	if (!c->session)
 		return TRUE;
 	if (flags & KBD_FLAGS_EXTENDED1) {
@@ -371,7 +402,9 @@ static BOOL on_unicode(rdpInput *input, UINT16 flags, UINT16 code)
 {
 	struct rdp_conn *c = conn_of(input->context);
 
-	if (c->session && !(flags & KBD_FLAGS_RELEASE))
+	if (c->logon && !(flags & KBD_FLAGS_RELEASE))
+		c->logon_submit |= logon_screen_utf16(c->logon, code) == LOGON_SUBMIT;
+	else if (c->session && !(flags & KBD_FLAGS_RELEASE))
 		rdp_session_utf16(c->session, code);
 	return TRUE;
 }
@@ -381,7 +414,8 @@ static BOOL on_synchronize(rdpInput *input, UINT32 flags)
 {
 	struct rdp_conn *c = conn_of(input->context);
 
-	(void)flags;
+	if (c->logon)
+		logon_screen_sync(c->logon, flags & KBD_SYNC_CAPS_LOCK, flags & KBD_SYNC_NUM_LOCK);
 	if (c->session)
 		rdp_session_release_all(c->session);
 	return TRUE;
@@ -417,6 +451,8 @@ static BOOL on_mouse(rdpInput *input, UINT16 flags, UINT16 x, UINT16 y)
 	};
 	struct rdp_conn *c = conn_of(input->context);
 
+	if (c->logon && (flags & PTR_FLAGS_BUTTON1) && (flags & PTR_FLAGS_DOWN))
+		c->logon_submit |= logon_screen_click(c->logon, x, y) == LOGON_SUBMIT;
 	if (!c->session)
 		return TRUE;
 	/* Wheel events carry no position; upward rotation is positive. */
@@ -504,6 +540,7 @@ static void on_context_free(freerdp_peer *peer, rdpContext *ctx)
 
 	(void)peer;
 	rdp_output_destroy(c->out);
+	logon_screen_destroy(c->logon);
 	rdp_session_destroy(c->session);
 	if (c->vcm && c->vcm != INVALID_HANDLE_VALUE)
 		WTSCloseServer(c->vcm);
@@ -568,6 +605,67 @@ static bool control_says_go_on(struct rdp_conn *c)
 	else
 		log_warn("control link closed or sent garbage; ending");
 	return false;
+}
+
+/* Sends what changed on the logon screen if the client can take it. */
+static int pump_logon(struct rdp_conn *c)
+{
+	struct logon_screen *ls = c->logon;
+	struct region changes;
+	size_t stride;
+
+	if (rdp_output_poll(c->out, logon_screen_width(ls), logon_screen_height(ls)) < 0)
+		return -1;
+	if (rdp_output_take_full_refresh(c->out))
+		logon_screen_mark_all(ls);
+	if (!rdp_output_can_send(c->out) || !logon_screen_take_changes(ls, &changes))
+		return 0;
+	const uint8_t *px = logon_screen_pixels(ls, &stride);
+	return rdp_output_send(c->out, px, stride, logon_screen_width(ls), logon_screen_height(ls),
+	                       &changes);
+}
+
+/* The fields of the logon screen, to the control process: the session, or why not. */
+static int logon_login(struct rdp_conn *c)
+{
+	rdpSettings *st = c->ctx.settings;
+	char reason[CTL_MAX_TEXT + 1], user[LOGON_MAX_USER + 1], text[CTL_MAX_TEXT + 64];
+
+	c->logon_submit = false;
+	snprintf(user, sizeof(user), "%s", logon_screen_user(c->logon));
+	logon_screen_message(c->logon, "確認しています… / Signing in…", false);
+	if (pump_logon(c) < 0)
+		return -1;
+	int link = worker_authenticate(c->w, CTL_PROTO_RDP, user, logon_screen_password(c->logon),
+	                               reason, sizeof(reason), AUTH_TIMEOUT_MS);
+	if (link < 0) {
+		log_info("%s: login of %s on the logon screen refused: %s", c->w->peer, user,
+		         reason);
+		if (++c->logon_failures >= LOGON_MAX_FAILURES) {
+			worker_note(c->w, CTL_NOTE_HANDSHAKE_FAILED,
+			            "%d failed logins on the logon screen: disconnected",
+			            c->logon_failures);
+			return -1;
+		}
+		if (strstr(reason, "wrong user name or password"))
+			snprintf(
+			    text, sizeof(text), "%s",
+			    "ユーザー名またはパスワードが違います / Wrong user name or password");
+		else
+			snprintf(text, sizeof(text), "ログインできません / %s", reason);
+		logon_screen_refused(c->logon, text);
+		return 0;
+	}
+	logon_screen_destroy(c->logon);
+	c->logon = NULL;
+	c->session =
+	    rdp_session_create(c->w, link, (uint16_t)st->DesktopWidth, (uint16_t)st->DesktopHeight);
+	if (!c->session)
+		return -1;
+	set_nonblock(c->w->ctl_fd, true);
+	log_info("%s: session %s attached over RDP as %s (logon screen)", c->w->peer, c->w->session,
+	         user);
+	return 0;
 }
 
 /* Sends what changed if the client can take it; asks render for more. */
@@ -640,9 +738,18 @@ static bool run(struct rdp_conn *c)
 			         CONNECT_TIMEOUT_MS / 1000);
 			break;
 		}
+		if (c->logon && now_ms() >= c->logon_deadline) {
+			log_info("%s: no login on the logon screen within %d s", c->w->peer,
+			         LOGON_TIMEOUT_MS / 1000);
+			worker_note(c->w, CTL_NOTE_HANDSHAKE_FAILED,
+			            "no login on the logon screen in time: disconnected");
+			break;
+		}
+		if (c->logon && c->logon_submit && c->activated && logon_login(c) < 0)
+			break;
 		if (!control_says_go_on(c) || (c->session && rdp_session_read(c->session) < 0))
 			break;
-		if (c->activated && pump_frames(c) < 0)
+		if (c->activated && (c->logon ? pump_logon(c) : pump_frames(c)) < 0)
 			break;
 	}
 	if (link)

@@ -42,6 +42,7 @@ struct rdp_session {
 
 static void send_msg(struct rdp_session *s, const struct pixlink_msg *m)
 {
+	worker_activity(s->w);
 	if (pixlink_client_send(s->link, m) < 0 && errno != EAGAIN)
 		log_warn("pixel link: cannot send %s: %s", pixlink_type_name(m->type),
 		         strerror(errno));

@@ -20,7 +20,8 @@
 
 const char *session_state_name(enum session_state st)
 {
-	static const char *const names[] = { "warming", "ready", "attached", "detached" };
+	static const char *const names[] = { "warming", "ready", "attached", "detached",
+					      "ending" };
 	return names[st];
 }
 
@@ -88,7 +89,7 @@ struct session *session_spawn(struct session_table *t)
 	s->probe = pixlink_client_create(sv[0], (uint32_t)t->cfg->display_max_width,
 					 (uint32_t)t->cfg->display_max_height);
 	s->state = SESSION_WARMING;
-	s->since_ms = now_ms();
+	s->since_ms = s->created_ms = now_ms();
 	s->next = t->head;
 	t->head = s;
 	log_info("session %s warming (uid %u, pid %d)", s->id, s->uid, (int)s->pid);
@@ -129,12 +130,61 @@ struct session *session_find_pid(struct session_table *t, pid_t pid)
 	return NULL;
 }
 
-struct session *session_find_user(struct session_table *t, const char *user)
+/* The user's session in state st that entered it first. */
+static struct session *find_user_in(struct session_table *t, const char *user,
+				    enum session_state st)
+{
+	struct session *best = NULL;
+	for (struct session *s = t->head; s; s = s->next)
+		if (s->state == st && !strcmp(s->user, user) &&
+		    (!best || s->since_ms < best->since_ms))
+			best = s;
+	return best;
+}
+
+struct session *session_find_detached(struct session_table *t, const char *user)
+{
+	return find_user_in(t, user, SESSION_DETACHED);
+}
+
+struct session *session_find_attached(struct session_table *t, const char *user)
+{
+	return find_user_in(t, user, SESSION_ATTACHED);
+}
+
+struct session *session_find_id(struct session_table *t, const char *id)
 {
 	for (struct session *s = t->head; s; s = s->next)
-		if (s->user[0] && !strcmp(s->user, user))
+		if (!strcmp(s->id, id))
 			return s;
 	return NULL;
+}
+
+size_t session_total(struct session_table *t)
+{
+	size_t n = 0;
+	for (struct session *s = t->head; s; s = s->next)
+		n++;
+	return n;
+}
+
+size_t session_count_user(struct session_table *t, const char *user)
+{
+	size_t n = 0;
+	for (struct session *s = t->head; s; s = s->next)
+		n += s->state != SESSION_ENDING && s->user[0] && !strcmp(s->user, user);
+	return n;
+}
+
+void session_end(struct session *s)
+{
+	if (s->state == SESSION_ENDING)
+		return;
+	pixlink_client_destroy(s->probe);
+	s->probe = NULL;
+	s->state = SESSION_ENDING;
+	s->since_ms = now_ms();
+	kill(s->pid, SIGTERM);
 }
 
 struct session *session_find_ready(struct session_table *t)

@@ -3,7 +3,9 @@
  * its own from [sandbox] uid_range. States (DESIGN.md §5): warming (render
  * starting), ready (warm, no user yet), attached (a viewer's worker holds
  * the pixel link), detached (the user's viewer went away; kept for
- * reattachment). The control process keeps a duplicate of each pixel-link
+ * reattachment), ending (told to stop: its supervisor got SIGTERM and is
+ * wiping the session's files; gone when its process exit is seen). The
+ * control process keeps a duplicate of each pixel-link
  * socket so a session outlives the workers that use it.
  */
 #pragma once
@@ -14,7 +16,14 @@
 
 #include "config.h"
 
-enum session_state { SESSION_WARMING, SESSION_READY, SESSION_ATTACHED, SESSION_DETACHED };
+enum session_state {
+	SESSION_WARMING,
+	SESSION_READY,
+	SESSION_ATTACHED,
+	SESSION_DETACHED,
+	SESSION_ENDING,
+	SESSION_NSTATES
+};
 
 struct conn;
 
@@ -27,7 +36,13 @@ struct session {
 	struct pixlink_client *probe; /* reads the link while warming */
 	enum session_state state;
 	struct conn *conn; /* the attached worker */
-	uint64_t since_ms;
+	uint64_t since_ms;    /* entered the current state */
+	uint64_t created_ms;  /* spawned */
+	uint64_t started_ms;  /* first login; 0 while warm ([pool] max_lifetime) */
+	uint64_t activity_ms; /* last input from a viewer ([pool] idle_timeout) */
+	char protocol[8];     /* of the last viewer: "vnc", "rdp" */
+	char peer[65];        /* the last viewer's address */
+	char resolution[16];  /* "WxH" the viewer last asked for, or "" */
 	struct session *next;
 };
 
@@ -45,9 +60,30 @@ struct session *session_spawn(struct session_table *t);
 bool session_probe(struct session *s);
 
 struct session *session_find_pid(struct session_table *t, pid_t pid);
-struct session *session_find_user(struct session_table *t, const char *user);
 struct session *session_find_ready(struct session_table *t);
 size_t session_count(struct session_table *t, enum session_state st);
+
+/** All sessions in the table, whatever their state. */
+size_t session_total(struct session_table *t);
+
+/** The user's sessions that are not ending. */
+size_t session_count_user(struct session_table *t, const char *user);
+
+/** The user's detached session that waited longest, or NULL. */
+struct session *session_find_detached(struct session_table *t, const char *user);
+
+/** The user's attached session attached longest, or NULL. */
+struct session *session_find_attached(struct session_table *t, const char *user);
+
+/** By id (exact), or NULL. */
+struct session *session_find_id(struct session_table *t, const char *id);
+
+/**
+ * Asks the session to end: SIGTERM to its supervisor, which stops the
+ * browser and X server and wipes the session's files. The state becomes
+ * SESSION_ENDING; session_remove() follows when its exit is seen.
+ */
+void session_end(struct session *s);
 
 /** Removes the session from the table and frees it (render already gone). */
 void session_remove(struct session_table *t, struct session *s);

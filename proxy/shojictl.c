@@ -3,7 +3,8 @@
  * (`shojictl GROUP COMMAND ...`), each group a row in `groups` below; today
  * there is `user`, which edits the users file directly through userdb.c
  * (locked and crash-safe, so it is safe while shojid runs: shojid rereads
- * the file when it changes).
+ * the file when it changes), and the commands that ask a running shojid
+ * over its admin socket (admin_client.c).
  *
  * Untrusted input: the command line, and the password, which is read from
  * the terminal without echo or from standard input, never from argv
@@ -27,6 +28,7 @@
 
 #include <openssl/crypto.h>
 
+#include "admin_client.h"
 #include "config.h"
 #include "userdb.h"
 #include "util.h"
@@ -40,6 +42,8 @@ struct ctl {
 	const char *prog;
 	const char *config_path;
 	const char *users_file; /* -u: overrides [auth] users_file */
+	const char *socket;     /* -s: overrides [server] admin_socket */
+	bool json;              /* --json */
 };
 
 struct group {
@@ -50,6 +54,7 @@ struct group {
 };
 
 static int group_user(struct ctl *ctl, int argc, char **argv);
+static int group_admin(struct ctl *ctl, int argc, char **argv);
 
 static const struct group groups[] = {
     {"user", group_user,
@@ -63,18 +68,33 @@ static const struct group groups[] = {
      "UTF-8. --nt-hash also stores the MD4 NT hash RDP NLA needs; it is a password\n"
      "equivalent (whoever reads it can log in over NLA), so give it only to users who\n"
      "need NLA. `passwd` without --nt-hash removes a stored NT hash.\n"},
+    {"status", group_admin, "status\n",
+     "The running shojid: sessions by state, limits, drained or not, uptime, version.\n"},
+    {"sessions", group_admin, "sessions\n", "A row per session.\n"},
+    {"show", group_admin, "show ID\n", "One session.\n"},
+    {"kill", group_admin, "kill [--reason TEXT] ID\nkill [--reason TEXT] --user NAME\n",
+     "End a session, or every session of a user (audited with the reason).\n"},
+    {"drain", group_admin, "drain\n",
+     "Start no new sessions (warm ones end); sessions in use go on.\n"},
+    {"undrain", group_admin, "undrain\n", "Start new sessions again.\n"},
+    {"pool", group_admin, "pool set [min_ready=N] [max_sessions=N]\n",
+     "Change pool limits until the next reload (SIGHUP) or restart.\n"},
+    {"audit", group_admin, "audit [--since TIME] [--user NAME]\n",
+     "Print audit log lines ([audit] file), from TIME (2026-11-28T09:00, UTC) on.\n"},
 };
 
 static void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
-	        "Usage: %s [-c FILE] [-u FILE] COMMAND...\n"
+	        "Usage: %s [-c FILE] [-u FILE] [-s SOCKET] [--json] COMMAND...\n"
 	        "\n"
 	        "shoji's administration tool.\n"
 	        "\n"
 	        "  -c, --config FILE      configuration file (default " SHOJICTL_DEFAULT_CONFIG
 	        ")\n"
 	        "  -u, --users-file FILE  users file to edit, instead of [auth] users_file\n"
+	        "  -s, --socket SOCKET    shojid's admin socket, instead of [server] admin_socket\n"
+	        "      --json             answers of shojid as JSON (see README.md)\n"
 	        "  -h, --help             show this help\n"
 	        "  -V, --version          show the version\n"
 	        "\n"
@@ -406,6 +426,32 @@ static int group_user(struct ctl *ctl, int argc, char **argv)
 	return usage_error(ctl, "unknown user command; use add, passwd, del or list");
 }
 
+/* ---- commands for the running shojid ------------------------------------ */
+
+static int group_admin(struct ctl *ctl, int argc, char **argv)
+{
+	struct admin_target t = {.prog = ctl->prog, .socket = ctl->socket, .json = ctl->json};
+	bool audit = strcmp(argv[0], "audit") == 0;
+	struct shoji_config *cfg = NULL;
+	char err[1024];
+	int rc;
+
+	if (audit || !t.socket) {
+		cfg = config_load(ctl->config_path, err, sizeof(err));
+		if (!cfg) {
+			fprintf(stderr, "%s: %s\n%s: give the config with -c FILE%s\n", ctl->prog,
+			        err, ctl->prog, audit ? "" : " or the socket with -s SOCKET");
+			return 1;
+		}
+		if (!t.socket)
+			t.socket = cfg->server_admin_socket;
+		t.audit_file = cfg->audit_file;
+	}
+	rc = audit ? admin_client_audit(&t, argc, argv) : admin_client_run(&t, argc, argv);
+	config_destroy(cfg);
+	return rc;
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 /* Global options; the index of the command group, or -(exit status + 1). */
@@ -414,6 +460,8 @@ static int parse_global(int argc, char **argv, struct ctl *ctl)
 	static const struct option options[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"users-file", required_argument, NULL, 'u'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -421,11 +469,15 @@ static int parse_global(int argc, char **argv, struct ctl *ctl)
 	int c;
 
 	/* '+': stop at the command group, whose options are its own */
-	while ((c = getopt_long(argc, argv, "+c:u:hV", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:u:s:hV", options, NULL)) != -1) {
 		if (c == 'c') {
 			ctl->config_path = optarg;
 		} else if (c == 'u') {
 			ctl->users_file = optarg;
+		} else if (c == 's') {
+			ctl->socket = optarg;
+		} else if (c == 'j') {
+			ctl->json = true;
 		} else if (c == 'h') {
 			usage(stdout, ctl->prog);
 			return -(EXIT_SUCCESS + 1);

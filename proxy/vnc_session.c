@@ -50,6 +50,7 @@ struct vnc_session {
 
 static void send_input(struct vnc_session *s, const struct pixlink_msg *m)
 {
+	worker_activity(s->w);
 	if (pixlink_client_send(s->link, m) < 0 && errno != EAGAIN)
 		log_warn("pixel link: cannot send input: %s", strerror(errno));
 }

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "ctl.h"
@@ -23,6 +24,7 @@ struct worker {
 	char peer[CTL_MAX_ADDR + 1];
 	char session[CTL_MAX_SESSION + 1]; /* after a successful login */
 	void *fe_data; /* the front-end's own, from its prepare() */
+	uint64_t activity_ms; /* when worker_activity last told the control process */
 };
 
 /* A front-end: a protocol spoken to viewers. */
@@ -58,3 +60,11 @@ int worker_authenticate(struct worker *w, enum ctl_protocol proto, const char *u
 /** Reports something for the audit log (a refused message, the TLS version). */
 void worker_note(struct worker *w, enum ctl_note_code code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/**
+ * The viewer sent input: tells the control process (for [pool]
+ * idle_timeout), at most once per CTL_ACTIVITY_INTERVAL_MS. Safe from any
+ * of the front-end's threads; costs a clock read when nothing is sent.
+ * Lives in worker_activity.c, in the proxy library, beside the front-ends.
+ */
+void worker_activity(struct worker *w);

@@ -10,13 +10,15 @@
 #include <X11/keysym.h>
 #include <ctype.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "input.h"
 #include "log.h"
 #include "pixlink.h"
 #include "util.h"
 
-#define SPARE_KEYCODES 8
+#define SPARE_KEYCODES 64 /* rebinding one in use garbles fast Unicode text */
+#define REBIND_SETTLE_US 20000
 #define MAX_HELD 32
 
 struct spare {
@@ -98,6 +100,12 @@ static KeyCode keycode_for(struct input *in, KeySym sym)
 	KeySym syms[2] = { sym, sym };
 	XChangeKeyboardMapping(in->dpy, lru->code, 2, syms, 1);
 	XSync(in->dpy, False);
+	/*
+	 * Clients reread the keymap when MappingNotify reaches them; a key
+	 * event sent at once can still be read with the old map (a dropped
+	 * or wrong character). Give them a moment; only new bindings wait.
+	 */
+	usleep(REBIND_SETTLE_US);
 	lru->sym = sym;
 	lru->used = ++in->clock;
 	return lru->code;

@@ -88,13 +88,13 @@ static int write_config(struct shojid_proc *d, const char *extra_ini)
 	        "render_path = %s/render/shoji-render\nlog_level = info\n"
 	        "[tls]\ncert = %s/tls/server-chain.crt\nkey = %s/tls/server.key\n"
 	        "[auth]\nusers_file = %s\n"
-	        "[vnc]\nlisten = 127.0.0.1:%d\n[rdp]\nlisten =\n"
+	        "[vnc]\nlisten = 127.0.0.1:%d\n[rdp]\nlisten = 127.0.0.1:%d\n"
 	        "[browser]\nstart_url = http://127.0.0.1:%d/index.html\n"
 	        "[egress]\nallow = 127.0.0.1:%d\n"
 	        "[sandbox]\nuid_range = %u-%u\n"
 	        "[audit]\nfile = %s\n",
 	        d->root, d->root, SHOJI_BUILDDIR, d->root, d->root, d->users_path, d->port,
-	        d->pages.port, d->pages.port, uid, uid + UIDS_PER_RUN - 1, d->audit_path);
+	        d->rdp_port, d->pages.port, d->pages.port, uid, uid + UIDS_PER_RUN - 1, d->audit_path);
 	if (extra_ini)
 		fputs(extra_ini, f);
 	return fclose(f);
@@ -125,6 +125,9 @@ int shojid_setup(struct shojid_proc *d, const char *extra_ini)
 		return -1;
 	}
 	d->port = free_port();
+	do
+		d->rdp_port = free_port();
+	while (d->rdp_port == d->port);
 	if (d->port < 0 || http_server_start(&d->pages, SHOJI_SRCDIR "/tests/pages") < 0)
 		return -1;
 	return write_config(d, extra_ini);

@@ -18,7 +18,8 @@
 
 struct shojid_proc {
 	pid_t pid;
-	int port; /* [vnc] listen, on 127.0.0.1 */
+	int port;     /* [vnc] listen, on 127.0.0.1 */
+	int rdp_port; /* [rdp] listen, on 127.0.0.1 */
 	struct http_server pages;
 	char root[64];     /* the test's temp directory */
 	char ca_path[128]; /* the CA viewers trust */

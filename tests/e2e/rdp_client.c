@@ -174,7 +174,7 @@ static bool configure(rdpSettings *st, const struct rdp_client_options *opt)
 	st->ColorDepth = 32;
 	st->SoftwareGdi = TRUE;
 	st->IgnoreCertificate = TRUE;
-	st->AutoLogonEnabled = TRUE;
+	st->AutoLogonEnabled = opt->password && opt->password[0];
 	st->SupportGraphicsPipeline = opt->gfx;
 	/* Only what the tests need: no device, clipboard or sound channels. */
 	st->DeviceRedirection = FALSE;
@@ -185,6 +185,12 @@ static bool configure(rdpSettings *st, const struct rdp_client_options *opt)
 	st->TlsSecurity = !opt->rdp_security_only;
 	st->NlaSecurity = FALSE;
 	st->ExtSecurity = FALSE;
+	if (opt->japanese_keyboard) {
+		st->KeyboardType = 7;
+		st->KeyboardSubType = 2;
+		st->KeyboardFunctionKey = 12;
+		st->KeyboardLayout = 0x411;
+	}
 	return true;
 }
 
@@ -362,7 +368,7 @@ int rdp_client_key(struct rdp_client *c, uint16_t scancode, bool down)
 	return rdp_client_pump(c, 20);
 }
 
-/* Set-1 scancodes of a US keyboard: letters a..z, then digits 0..9. */
+/* Set-1 scancodes of a US keyboard: letters a..z, digits 0..9 and '-'. */
 static uint16_t us_scancode(char ch)
 {
 	static const uint8_t letters[26] = {
@@ -374,6 +380,8 @@ static uint16_t us_scancode(char ch)
 		return letters[ch - 'a'];
 	if (ch >= '1' && ch <= '9')
 		return (uint16_t)(0x02 + (ch - '1'));
+	if (ch == '-')
+		return 0x0c;
 	return ch == '0' ? 0x0b : 0;
 }
 

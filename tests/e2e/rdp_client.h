@@ -17,18 +17,22 @@
 struct rdp_client;
 
 struct rdp_client_options {
-	int port; /* on 127.0.0.1 */
-	const char *user;
-	const char *password;
+	int port;             /* on 127.0.0.1 */
+	const char *user;     /* NULL or "": none */
+	const char *password; /* NULL or "": none, shojid shows its logon screen */
 	int width, height;
 	bool gfx;               /* offer the graphics pipeline; else bitmap updates */
 	bool rdp_security_only; /* offer only standard RDP security (shojid refuses it) */
+	bool japanese_keyboard; /* report a Japanese 106/109-key keyboard (type 7) */
 };
 
 /** Sends FreeRDP's log to dir/name (once, before the first connection). */
 void rdp_client_log_to(const char *dir, const char *name);
 
-/** Connects and logs in; NULL when the connection or the login fails. */
+/**
+ * Connects and logs in (without a password: reaches shojid's logon
+ * screen); NULL when the connection or the login fails.
+ */
 struct rdp_client *rdp_client_connect(const struct rdp_client_options *opt);
 
 /** Disconnects and frees everything. Accepts NULL. */
@@ -61,7 +65,7 @@ int rdp_client_click(struct rdp_client *c, int x, int y);
 /** A key press or release by PC/AT set-1 scancode (0xe0xx: extended). 0 or -1. */
 int rdp_client_key(struct rdp_client *c, uint16_t scancode, bool down);
 
-/** Types lower-case ASCII letters and digits as scancodes of a US keyboard. 0 or -1. */
+/** Types lower-case ASCII letters, digits and '-' as scancodes of a US keyboard. 0 or -1. */
 int rdp_client_type_scancodes(struct rdp_client *c, const char *text);
 
 /** Types ASCII text as Unicode keyboard events. 0 or -1. */

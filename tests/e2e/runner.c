@@ -6,7 +6,9 @@ Suite *suite_render_session(void);
 Suite *suite_vnc(void);
 Suite *suite_vncviewer(void);
 Suite *suite_ime(void);
+Suite *suite_client_ime(void);
 Suite *suite_rdp(void);
+Suite *suite_pool(void);
 
 int main(void)
 {
@@ -14,7 +16,9 @@ int main(void)
 	srunner_add_suite(sr, suite_vnc());
 	srunner_add_suite(sr, suite_vncviewer());
 	srunner_add_suite(sr, suite_ime());
+	srunner_add_suite(sr, suite_client_ime());
 	srunner_add_suite(sr, suite_rdp());
+	srunner_add_suite(sr, suite_pool());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	int failed = srunner_ntests_failed(sr);

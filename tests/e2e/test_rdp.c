@@ -4,7 +4,8 @@
  * with the graphics pipeline and with bitmap updates, and by a raw TCP
  * client for the X.224 requests a well-behaved client would not send. The
  * page is tests/pages/index.html. Needs root (shojid gives each session its
- * own uid) and is skipped otherwise.
+ * own uid) and is skipped otherwise; the logon screen's own tests (keys,
+ * characters, clicks, drawing) run without shojid and without root.
  */
 #include "autoconfig.h"
 
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "logon_screen.h"
 #include "rdp_client.h"
 #include "util.h"
 
@@ -35,6 +37,7 @@ Suite *suite_rdp(void);
 
 #define DEMO_PASSWORD "demo-password-1"
 #define CLERK_PASSWORD "clerk-password-2"
+#define KANA_PASSWORD "jp@pass:1" /* typed on a Japanese keyboard: @ and : unshifted */
 #define PAGE_TIMEOUT_MS 90000
 
 /* Set-1 scancodes the tests press by name. */
@@ -44,42 +47,13 @@ Suite *suite_rdp(void);
 static struct shojid_proc d;
 static int rdp_port;
 
-/* The harness turns RDP off; give its config an RDP listener of our own. */
-static void enable_rdp(void)
-{
-	char conf[8192], port[64];
-	FILE *f = fopen(d.config_path, "r");
-
-	ck_assert_ptr_nonnull(f);
-	size_t n = fread(conf, 1, sizeof(conf) - 1, f);
-	fclose(f);
-	conf[n] = '\0';
-	char *at = strstr(conf, "[rdp]\nlisten =\n");
-	ck_assert_msg(at, "no RDP listener line in %s", d.config_path);
-	at += strlen("[rdp]\nlisten =");
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof(sa);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	          getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
-	close(fd);
-	rdp_port = ntohs(sa.sin_port);
-	snprintf(port, sizeof(port), " 127.0.0.1:%d", rdp_port);
-	f = fopen(d.config_path, "w");
-	ck_assert_ptr_nonnull(f);
-	fwrite(conf, 1, (size_t)(at - conf), f);
-	fputs(port, f);
-	fputs(at, f);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
 static void start(void)
 {
 	ck_assert_msg(shojid_setup(&d, NULL) == 0, "harness setup failed (%s)", d.root);
-	enable_rdp();
+	rdp_port = d.rdp_port;
 	ck_assert_int_eq(shojid_add_user(&d, "demo", DEMO_PASSWORD), 0);
 	ck_assert_int_eq(shojid_add_user(&d, "clerk", CLERK_PASSWORD), 0);
+	ck_assert_int_eq(shojid_add_user(&d, "kana", KANA_PASSWORD), 0);
 	rdp_client_log_to(d.root, "freerdp-client.log");
 	ck_assert_msg(shojid_launch(&d, 120000) == 0, "shojid did not get ready (%s)", d.log_path);
 	ck_assert(shojid_log_wait(&d, "listening for rdp viewers on", 1000));
@@ -234,6 +208,213 @@ START_TEST(unicode_typing_in_own_session)
 }
 END_TEST
 
+/* ---- the logon screen, for clients that send no password ---- */
+
+/* As proxy/logon_screen.c draws it: colours, and places in its centred panel. */
+#define LOGON_BACKGROUND 0x1f3a5f
+#define LOGON_PANEL 0xf4f4f4
+#define LOGON_FIELD 0xffffff
+#define LOGON_FOCUS 0x2a6fdb
+#define LOGON_ERROR 0xc00000
+#define LOGON_PANEL_W 520
+#define LOGON_PANEL_H 380
+#define LOGON_FIELD_X 40
+#define LOGON_FIELD_W 440
+#define LOGON_USER_Y 122
+#define LOGON_PASSWORD_Y 198
+#define LOGON_FIELD_H 36
+#define LOGON_MESSAGE_Y 310
+#define LOGON_MESSAGE_H 40
+
+#define SC_TAB 0x0f
+#define SC_ENTER 0x1c
+
+static struct rdp_client *logon_connect(const char *user)
+{
+	struct rdp_client_options opt = {
+	    .port = rdp_port, .user = user, .width = 1024, .height = 768, .gfx = true};
+	struct rdp_client *c = rdp_client_connect(&opt);
+
+	ck_assert_msg(c, "no connection without a password (%s)", d.log_path);
+	return c;
+}
+
+/* The panel's top-left corner on a 1024x768 desktop. */
+static void logon_origin(int *x, int *y)
+{
+	*x = (1024 - LOGON_PANEL_W) / 2;
+	*y = (768 - LOGON_PANEL_H) / 2;
+}
+
+/* A hash of the message line's pixels. */
+static uint64_t message_hash(const struct rdp_client *c)
+{
+	uint64_t h = 1469598103934665603ull;
+	int px, py;
+
+	logon_origin(&px, &py);
+	for (int y = py + LOGON_MESSAGE_Y; y < py + LOGON_MESSAGE_Y + LOGON_MESSAGE_H; y++)
+		for (int x = px; x < px + LOGON_PANEL_W; x++)
+			h = (h ^ rdp_client_pixel(c, x, y)) * 1099511628211ull;
+	return h;
+}
+
+/* Pixels of a colour (within tol) in a rectangle. */
+static int count_near(const struct rdp_client *c, int x0, int y0, int w, int h, uint32_t rgb,
+                      int tol)
+{
+	int n = 0;
+
+	for (int y = y0; y < y0 + h; y++) {
+		for (int x = x0; x < x0 + w; x++) {
+			uint32_t p = rdp_client_pixel(c, x, y);
+			bool near = true;
+			for (int s = 0; s < 24; s += 8)
+				near &=
+				    abs((int)((p >> s) & 0xff) - (int)((rgb >> s) & 0xff)) <= tol;
+			n += near;
+		}
+	}
+	return n;
+}
+
+/* Pumps until the message line differs from before and shows red (error) text. */
+static bool wait_error_message(struct rdp_client *c, uint64_t before, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	int px, py;
+
+	logon_origin(&px, &py);
+	while (now_ms() < end) {
+		if (message_hash(c) != before &&
+		    count_near(c, px, py + LOGON_MESSAGE_Y, LOGON_PANEL_W, LOGON_MESSAGE_H,
+		               LOGON_ERROR, 40) > 20)
+			return true;
+		if (rdp_client_pump(c, 100) < 0)
+			return false;
+	}
+	return false;
+}
+
+static void save_png(struct rdp_client *c, const char *png)
+{
+	char ppm[160], cmd[400];
+
+	rdp_client_dump_ppm(c, shojid_path(&d, "logon.ppm", ppm, sizeof(ppm)));
+	snprintf(cmd, sizeof(cmd), "convert %s %s 2>/dev/null", ppm, png);
+	if (system(cmd) != 0)
+		fprintf(stderr, "rdp: cannot convert %s to %s\n", ppm, png);
+}
+
+START_TEST(logon_screen_then_session)
+{
+	int px, py, ox, oy, x, y;
+
+	start();
+	ck_assert_msg(shojid_wait_ready(&d, 1, 90000), "no session got ready");
+	struct rdp_client *c = logon_connect(NULL);
+	logon_origin(&px, &py);
+	expect_pixel(c, 5, 5, LOGON_BACKGROUND, "the logon screen's background");
+	expect_pixel(c, px + 10, py + LOGON_PANEL_H - 10, LOGON_PANEL, "the logon panel");
+	expect_pixel(c, px + LOGON_FIELD_X + LOGON_FIELD_W - 20, py + LOGON_USER_Y + 18,
+	             LOGON_FIELD, "the user name field");
+	expect_pixel(c, px + LOGON_FIELD_X, py + LOGON_USER_Y + 18, LOGON_FOCUS,
+	             "the focused user name field's border");
+	ck_assert_msg(!rdp_client_wait_color(c, RED, 500, &x, &y),
+	              "the browser page is shown before any login");
+	save_png(c, "/tmp/shoji-rdp-logon-empty.png");
+
+	/* The user name, Tab, a wrong password, Enter: the message line says so. */
+	ck_assert_int_eq(rdp_client_type_scancodes(c, "demo"), 0);
+	press(c, SC_TAB);
+	ck_assert_int_eq(rdp_client_type_scancodes(c, "wrong-1"), 0);
+	ck_assert_int_eq(rdp_client_pump(c, 300), 0);
+	int dots = count_near(c, px + LOGON_FIELD_X + 20, py + LOGON_PASSWORD_Y + 4, 200,
+	                      LOGON_FIELD_H - 8, 0x202020, 60);
+	ck_assert_msg(dots > 30, "the password field shows no dots (%d dark pixels)", dots);
+	ck_assert_msg(count_near(c, px + LOGON_FIELD_X + 4, py + LOGON_USER_Y + 4, 200,
+	                         LOGON_FIELD_H - 8, 0x202020, 60) > 30,
+	              "the user name field shows no text");
+	save_png(c, "/tmp/shoji-rdp-logon-typed.png");
+	uint64_t before = message_hash(c);
+	press(c, SC_ENTER);
+	ck_assert_msg(wait_error_message(c, before, 15000), "no error on the message line");
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"login_refused\"", "\"user\":\"demo\"",
+	                            "\"protocol\":\"rdp\"", 10000));
+	ck_assert_msg(count_near(c, px + LOGON_FIELD_X + 20, py + LOGON_PASSWORD_Y + 4, 200,
+	                         LOGON_FIELD_H - 8, 0x202020, 60) == 0,
+	              "the password field was not cleared");
+	save_png(c, "/tmp/shoji-rdp-logon.png");
+
+	/* The right password (focus stayed on its field): the session, same connection. */
+	ck_assert_int_eq(rdp_client_type_scancodes(c, DEMO_PASSWORD), 0);
+	press(c, SC_ENTER);
+	page_origin(c, &ox, &oy);
+	expect_page(c, ox, oy);
+	ck_assert(audit_has(d.audit_path, "\"event\":\"login_accepted\"", "\"user\":\"demo\"",
+	                    "\"protocol\":\"rdp\""));
+	ck_assert_int_eq(rdp_client_width(c), 1024);
+	ck_assert_int_eq(rdp_client_height(c), 768);
+	rdp_client_destroy(c);
+
+	/* A user name the client sent is kept; five wrong passwords end the connection. */
+	c = logon_connect("clerk");
+	expect_pixel(c, px + LOGON_FIELD_X, py + LOGON_PASSWORD_Y + 18, LOGON_FOCUS,
+	             "focus on the password when the user name came");
+	ck_assert_msg(count_near(c, px + LOGON_FIELD_X + 4, py + LOGON_USER_Y + 4, 200,
+	                         LOGON_FIELD_H - 8, 0x202020, 60) > 30,
+	              "the user name the client sent is not shown");
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(rdp_client_type_scancodes(c, "nope"), 0);
+		press(c, SC_ENTER);
+		if (i == 4)
+			break;
+		/* Refused (audited), then answered: the password field empties. */
+		uint64_t end = now_ms() + 15000;
+		while (shojid_audit_count(&d, "\"event\":\"login_refused\"",
+		                          "\"user\":\"clerk\"") <= i ||
+		       count_near(c, px + LOGON_FIELD_X + 20, py + LOGON_PASSWORD_Y + 4, 200,
+		                  LOGON_FIELD_H - 8, 0x202020, 60) > 0)
+			ck_assert_msg(now_ms() < end && rdp_client_pump(c, 100) == 0,
+			              "no answer to wrong password %d", i + 1);
+	}
+	uint64_t end = now_ms() + 20000;
+	while (rdp_client_pump(c, 100) == 0)
+		ck_assert_msg(now_ms() < end, "still connected after five wrong passwords");
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"handshake_failed\"",
+	                            "5 failed logins on the logon screen", NULL, 10000));
+	ck_assert_int_eq(
+	    shojid_audit_count(&d, "\"event\":\"login_refused\"", "\"user\":\"clerk\""), 5);
+	rdp_client_destroy(c);
+
+	/*
+	 * A Japanese keyboard (type 7): @ and : are keys of their own (0x1a and
+	 * 0x28, which a US keyboard types as [ and '), so only the Japanese map
+	 * gets this password right. A second browser session is needed.
+	 */
+	ck_assert_msg(shojid_wait_ready(&d, 2, 90000), "no second session got ready");
+	struct rdp_client_options jp = {
+	    .port = rdp_port, .width = 1024, .height = 768, .gfx = true, .japanese_keyboard = true};
+	c = rdp_client_connect(&jp);
+	ck_assert_ptr_nonnull(c);
+	expect_pixel(c, 5, 5, LOGON_BACKGROUND, "the logon screen for a Japanese keyboard");
+	ck_assert_int_eq(rdp_client_type_scancodes(c, "kana"), 0);
+	press(c, SC_TAB);
+	ck_assert_int_eq(rdp_client_type_scancodes(c, "jp"), 0);
+	press(c, 0x1a);
+	ck_assert_int_eq(rdp_client_type_scancodes(c, "pass"), 0);
+	press(c, 0x28);
+	ck_assert_int_eq(rdp_client_type_scancodes(c, "1"), 0);
+	press(c, SC_ENTER);
+	page_origin(c, &ox, &oy);
+	ck_assert(audit_has(d.audit_path, "\"event\":\"rdp_request\"", "keyboard=0x411/7", NULL));
+	ck_assert(audit_has(d.audit_path, "\"event\":\"login_accepted\"", "\"user\":\"kana\"",
+	                    "\"protocol\":\"rdp\""));
+	rdp_client_destroy(c);
+	finish();
+}
+END_TEST
+
 /* ---- a raw TCP client, for connection requests FreeRDP's client would not send ---- */
 
 static int raw_connect(void)
@@ -278,10 +459,10 @@ START_TEST(refusals)
 	ck_assert_msg(shojid_audit_wait(&d, "\"event\":\"login_refused\"", "\"user\":\"demo\"",
 	                                "\"protocol\":\"rdp\"", 10000),
 	              "no login_refused over rdp in %s", d.audit_path);
-	/* No password at all (no logon screen yet): refused and noted. */
-	ck_assert_ptr_null(login("demo", "", true));
+	/* A password without a user name: refused and noted. */
+	ck_assert_ptr_null(login("", "some-password", true));
 	ck_assert(shojid_audit_wait(&d, "\"event\":\"handshake_failed\"",
-	                            "no user name and password", NULL, 10000));
+	                            "a password without a user name", NULL, 10000));
 
 	/* Standard RDP security only, from FreeRDP's client... */
 	struct rdp_client_options opt = {.port = rdp_port,
@@ -328,10 +509,160 @@ START_TEST(refusals)
 }
 END_TEST
 
+/* ---- the logon screen by itself ---- */
+
+static void keys(struct logon_screen *ls, const uint16_t *codes, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_eq(logon_screen_key(ls, codes[i], true), LOGON_NONE);
+		ck_assert_int_eq(logon_screen_key(ls, codes[i], false), LOGON_NONE);
+	}
+}
+
+static void shifted(struct logon_screen *ls, uint16_t code)
+{
+	logon_screen_key(ls, 0x2a, true);
+	keys(ls, &code, 1);
+	logon_screen_key(ls, 0x2a, false);
+}
+
+START_TEST(logon_us_keyboard)
+{
+	struct logon_screen *ls = logon_screen_create(800, 600, NULL, LOGON_KEYBOARD_US);
+
+	ck_assert_ptr_nonnull(ls);
+	shifted(ls, 0x1e);                                       /* A */
+	shifted(ls, 0x03);                                       /* @ */
+	keys(ls, (uint16_t[]){0x28, 0x3a, 0x1e}, 3);             /* ' Caps a */
+	keys(ls, (uint16_t[]){0x02, 0x3a, 0x35, 0x39, 0x4f}, 5); /* 1 Caps / space keypad-1 */
+	ck_assert_str_eq(logon_screen_user(ls), "A@'A1/ 1");
+	keys(ls, (uint16_t[]){0x0e, 0x0e}, 2); /* Backspace twice */
+	ck_assert_str_eq(logon_screen_user(ls), "A@'A1/");
+	/* Ctrl and Alt combinations and releases type nothing. */
+	logon_screen_key(ls, 0x1d, true);
+	keys(ls, (uint16_t[]){0x1e}, 1);
+	logon_screen_key(ls, 0x1d, false);
+	ck_assert_int_eq(logon_screen_key(ls, 0x1f, false), LOGON_NONE);
+	ck_assert_str_eq(logon_screen_user(ls), "A@'A1/");
+	/* Tab to the password; Enter asks to sign in. */
+	keys(ls, (uint16_t[]){0x0f, 0x2d, 0x0c, 0x0d}, 4);
+	ck_assert_str_eq(logon_screen_password(ls), "x-=");
+	ck_assert_str_eq(logon_screen_user(ls), "A@'A1/");
+	ck_assert_int_eq(logon_screen_key(ls, 0x1c, true), LOGON_SUBMIT);
+	ck_assert_int_eq(logon_screen_key(ls, 0xe01c, true), LOGON_SUBMIT);
+	/* Refused: the password is cleared and keeps the focus. */
+	logon_screen_refused(ls, "wrong");
+	ck_assert_str_eq(logon_screen_password(ls), "");
+	keys(ls, (uint16_t[]){0x10}, 1);
+	ck_assert_str_eq(logon_screen_password(ls), "q");
+	logon_screen_destroy(ls);
+}
+END_TEST
+
+START_TEST(logon_jp_keyboard)
+{
+	struct logon_screen *ls = logon_screen_create(800, 600, "taro", LOGON_KEYBOARD_JP);
+
+	/* A user name came: the password has the focus. */
+	keys(ls, (uint16_t[]){0x1a, 0x28, 0x1b, 0x2b, 0x0d, 0x7d}, 6); /* @ : [ ] ^ yen */
+	shifted(ls, 0x03);                                             /* " */
+	shifted(ls, 0x08);                                             /* ' */
+	shifted(ls, 0x27);                                             /* + */
+	shifted(ls, 0x73);                                             /* _ */
+	shifted(ls, 0x0b);                                             /* nothing */
+	shifted(ls, 0x0c);                                             /* = */
+	ck_assert_str_eq(logon_screen_password(ls), "@:[]^\\\"'+_=");
+	ck_assert_str_eq(logon_screen_user(ls), "taro");
+	/* Num Lock off (as synchronised): the keypad types nothing; Caps on: upper case. */
+	logon_screen_sync(ls, true, false);
+	keys(ls, (uint16_t[]){0x4f, 0x1e}, 2);
+	ck_assert_str_eq(logon_screen_password(ls), "@:[]^\\\"'+_=A");
+	logon_screen_destroy(ls);
+}
+END_TEST
+
+START_TEST(logon_unicode_and_limits)
+{
+	struct logon_screen *ls = logon_screen_create(640, 480, "", LOGON_KEYBOARD_US);
+
+	/* Enter with no user name: nothing to check yet. */
+	ck_assert_int_eq(logon_screen_key(ls, 0x1c, true), LOGON_NONE);
+	ck_assert_int_eq(logon_screen_click(ls, 320, 50 + 258 + 20), LOGON_NONE);
+	/* IME text: 日本, a surrogate pair, a lone low surrogate and a control character. */
+	const uint16_t units[] = {0x65e5, 0x672c, 0xd842, 0xdfb7, 0xdc00, 0x01, 0x7f};
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		ck_assert_int_eq(logon_screen_utf16(ls, units[i]), LOGON_NONE);
+	ck_assert_str_eq(logon_screen_user(ls), "日本\xf0\xa0\xae\xb7");
+	keys(ls, (uint16_t[]){0x0e}, 1); /* Backspace takes the whole character */
+	ck_assert_str_eq(logon_screen_user(ls), "日本");
+	for (int i = 0; i < 100; i++)
+		logon_screen_utf16(ls, 0x3042); /* あ: 3 bytes */
+	ck_assert_uint_le(strlen(logon_screen_user(ls)), LOGON_MAX_USER);
+	ck_assert_uint_eq(strlen(logon_screen_user(ls)) % 3, 0);
+	/* A click on the password field, then on Sign in. */
+	ck_assert_int_eq(logon_screen_click(ls, 60 + 40 + 5, 50 + 198 + 5), LOGON_NONE);
+	for (int i = 0; i < 400; i++)
+		logon_screen_utf16(ls, 'p');
+	ck_assert_uint_eq(strlen(logon_screen_password(ls)), LOGON_MAX_PASSWORD);
+	ck_assert_int_eq(logon_screen_click(ls, 320, 50 + 258 + 20), LOGON_SUBMIT);
+	ck_assert_int_eq(logon_screen_utf16(ls, '\r'), LOGON_SUBMIT);
+	logon_screen_destroy(ls);
+	/* Too long a user name from the client is cut at a character boundary. */
+	char user[200] = "";
+	for (int i = 0; i < 30; i++)
+		strcat(user, "名");
+	ls = logon_screen_create(640, 480, user, LOGON_KEYBOARD_US);
+	ck_assert_uint_eq(strlen(logon_screen_user(ls)), 63);
+	logon_screen_destroy(ls);
+	ck_assert_ptr_null(logon_screen_create(0, 480, NULL, LOGON_KEYBOARD_US));
+}
+END_TEST
+
+START_TEST(logon_drawing_sends_changes_only)
+{
+	struct logon_screen *ls = logon_screen_create(800, 600, NULL, LOGON_KEYBOARD_US);
+	struct region changes;
+	size_t stride;
+
+	ck_assert(logon_screen_take_changes(ls, &changes));
+	ck_assert_int_eq(region_area(&changes), 800 * 600);
+	ck_assert(!logon_screen_take_changes(ls, &changes));
+	const uint8_t *px = logon_screen_pixels(ls, &stride);
+	ck_assert_uint_ge(stride, 800 * 4);
+	/* B G R of the background, top left, and of the empty user field. */
+	ck_assert_int_eq(px[0], 0x5f);
+	ck_assert_int_eq(px[1], 0x3a);
+	ck_assert_int_eq(px[2], 0x1f);
+	const uint8_t *field = px + (size_t)(110 + 122 + 18) * stride + (size_t)(140 + 400) * 4;
+	ck_assert(field[0] == 0xff && field[1] == 0xff && field[2] == 0xff);
+	/* One character: only tiles around the user name field change. */
+	logon_screen_utf16(ls, 'k');
+	ck_assert(logon_screen_take_changes(ls, &changes));
+	struct rect e = region_extents(&changes);
+	ck_assert_int_lt(region_area(&changes), 800 * 600 / 4);
+	ck_assert_int_ge(e.y, 110 + 122 - 64);
+	ck_assert_int_le(e.y + e.h, 110 + 122 + 36 + 64);
+	/* A password character changes its field, never shows the character itself. */
+	logon_screen_key(ls, 0x0f, true);
+	ck_assert(logon_screen_take_changes(ls, &changes));
+	logon_screen_mark_all(ls);
+	ck_assert(logon_screen_take_changes(ls, &changes));
+	ck_assert_int_eq(region_area(&changes), 800 * 600);
+	logon_screen_destroy(ls);
+}
+END_TEST
+
 Suite *suite_rdp(void)
 {
 	Suite *s = suite_create("rdp");
 	TCase *tc = tcase_create("rdp");
+
+	TCase *logon = tcase_create("logon_screen");
+	tcase_add_test(logon, logon_us_keyboard);
+	tcase_add_test(logon, logon_jp_keyboard);
+	tcase_add_test(logon, logon_unicode_and_limits);
+	tcase_add_test(logon, logon_drawing_sends_changes_only);
+	suite_add_tcase(s, logon);
 
 	tcase_set_timeout(tc, 300);
 	suite_add_tcase(s, tc);
@@ -342,5 +673,6 @@ Suite *suite_rdp(void)
 	tcase_add_test(tc, gfx_view_click_type_reconnect);
 	tcase_add_test(tc, unicode_typing_in_own_session);
 	tcase_add_test(tc, refusals);
+	tcase_add_test(tc, logon_screen_then_session);
 	return s;
 }

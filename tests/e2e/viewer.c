@@ -295,6 +295,11 @@ int viewer_click(struct viewer *v, int x, int y)
 	return 0;
 }
 
+int viewer_key(struct viewer *v, uint32_t keysym, bool down)
+{
+	return SendKeyEvent(v->cl, keysym, down) ? 0 : -1;
+}
+
 int viewer_type(struct viewer *v, const char *text)
 {
 	for (const char *c = text; *c; c++) {

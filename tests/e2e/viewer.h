@@ -72,6 +72,9 @@ int viewer_click(struct viewer *v, int x, int y);
 /** Presses and releases the keysym of each character of an ASCII string. */
 int viewer_type(struct viewer *v, const char *text);
 
+/** One key event by keysym. 0 or -1. */
+int viewer_key(struct viewer *v, uint32_t keysym, bool down);
+
 /** Asks for a new desktop size (SetDesktopSize, one screen at 0,0). 0 or -1. */
 int viewer_resize(struct viewer *v, int w, int h);
 

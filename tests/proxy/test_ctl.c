@@ -80,12 +80,27 @@ START_TEST(refuses_malformed)
 }
 END_TEST
 
+START_TEST(activity_is_empty)
+{
+	struct ctl_msg m = { .type = CTL_ACTIVITY }, out;
+	size_t n = ctl_encode(&m, buf, sizeof(buf));
+
+	ck_assert_uint_eq(n, 8);
+	ck_assert_int_eq(ctl_parse(buf, n, &out), 8);
+	ck_assert_int_eq(out.type, CTL_ACTIVITY);
+	put_le32(buf + 4, 1); /* a payload it must not have */
+	buf[8] = 0;
+	ck_assert_int_eq(ctl_parse(buf, 9, &out), -1);
+}
+END_TEST
+
 Suite *suite_ctl(void)
 {
 	Suite *s = suite_create("ctl");
 	TCase *tc = tcase_create("ctl");
 	tcase_add_test(tc, round_trips);
 	tcase_add_test(tc, refuses_malformed);
+	tcase_add_test(tc, activity_is_empty);
 	suite_add_tcase(s, tc);
 	return s;
 }
