@@ -6,6 +6,7 @@ Suite *suite_audit(void);
 Suite *suite_config(void);
 Suite *suite_pixlink(void);
 Suite *suite_rect(void);
+Suite *suite_video_detect(void);
 
 int main(void)
 {
@@ -13,6 +14,7 @@ int main(void)
 	srunner_add_suite(sr, suite_config());
 	srunner_add_suite(sr, suite_pixlink());
 	srunner_add_suite(sr, suite_rect());
+	srunner_add_suite(sr, suite_video_detect());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	int failed = srunner_ntests_failed(sr);

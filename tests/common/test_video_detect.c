@@ -1,0 +1,143 @@
+/*
+ * Moving-area detection: a 30 fps video area becomes moving after enough
+ * changes and is reported as settled once when it stops; a blinking caret,
+ * typing and a small animation never count; bad sizes are refused.
+ */
+#include <check.h>
+
+#include "video_detect.h"
+
+static struct region one(int32_t x, int32_t y, int32_t w, int32_t h)
+{
+	struct region r;
+	struct rect rc = {x, y, w, h};
+	struct rect all = {0, 0, 8192, 8192};
+	region_init(&r);
+	region_add(&r, &rc, &all, 0);
+	return r;
+}
+
+START_TEST(video_area_moves_then_settles)
+{
+	struct video_detect *d = video_detect_create(1280, 720);
+	struct region video = one(100, 100, 640, 360), moving, settled;
+	uint64_t t = 1000;
+
+	for (int i = 0; i < VIDEO_MIN_CHANGES - 1; i++, t += 33) {
+		video_detect_frame(d, &video, t, &moving, &settled);
+		ck_assert_uint_eq(moving.n, 0);
+	}
+	video_detect_frame(d, &video, t, &moving, &settled);
+	ck_assert_uint_gt(moving.n, 0);
+	/* Tile-aligned cover of the area: columns 1..11, rows 1..7. */
+	struct rect e = region_extents(&moving);
+	ck_assert_int_eq(e.x, 64);
+	ck_assert_int_eq(e.y, 64);
+	ck_assert_int_eq(e.x + e.w, 768);
+	ck_assert_int_eq(e.y + e.h, 512);
+	ck_assert_int_eq(region_area(&moving), (int64_t)704 * 448);
+	ck_assert(video_detect_busy(d));
+
+	/* It stops: still moving just before the settle time, settled once at it. */
+	struct region none;
+	region_init(&none);
+	video_detect_frame(d, &none, t + VIDEO_SETTLE_MS - 1, &moving, &settled);
+	ck_assert_uint_gt(moving.n, 0);
+	ck_assert_uint_eq(settled.n, 0);
+	video_detect_frame(d, &none, t + VIDEO_SETTLE_MS, &moving, &settled);
+	ck_assert_uint_eq(moving.n, 0);
+	ck_assert_int_eq(region_area(&settled), (int64_t)704 * 448);
+	ck_assert(!video_detect_busy(d));
+	video_detect_frame(d, &none, t + 2 * VIDEO_SETTLE_MS, &moving, &settled);
+	ck_assert_uint_eq(settled.n, 0);
+	video_detect_destroy(d);
+}
+END_TEST
+
+START_TEST(caret_and_typing_never_move)
+{
+	struct video_detect *d = video_detect_create(1920, 1080);
+	struct region moving, settled;
+	uint64_t t = 0;
+
+	/* A caret blinking twice a second and characters typed 6 a second, for 10 s,
+	 * in a text field four tiles wide. */
+	for (int i = 0; i < 60; i++, t += 166) {
+		struct region typed = one(200 + (i % 40) * 6, 300, 8, 20);
+		video_detect_frame(d, &typed, t, &moving, &settled);
+		ck_assert_uint_eq(moving.n, 0);
+		if (i % 3 == 0) {
+			struct region caret = one(200, 300, 2, 20);
+			video_detect_frame(d, &caret, t + 80, &moving, &settled);
+			ck_assert_uint_eq(moving.n, 0);
+		}
+	}
+	ck_assert_uint_eq(settled.n, 0);
+	video_detect_destroy(d);
+}
+END_TEST
+
+START_TEST(small_animation_is_not_video)
+{
+	struct video_detect *d = video_detect_create(1280, 720);
+	struct region spinner = one(10, 10, 32, 32), moving, settled;
+
+	for (uint64_t t = 0; t < 3000; t += 33) {
+		video_detect_frame(d, &spinner, t, &moving, &settled);
+		ck_assert_uint_eq(moving.n, 0);
+	}
+	/* Never sent lossy, so never reported as settled either. */
+	struct region none;
+	region_init(&none);
+	video_detect_frame(d, &none, 5000, &moving, &settled);
+	ck_assert_uint_eq(settled.n, 0);
+	video_detect_destroy(d);
+}
+END_TEST
+
+START_TEST(slow_changes_do_not_accumulate)
+{
+	struct video_detect *d = video_detect_create(640, 480);
+	struct region area = one(0, 0, 640, 480), moving, settled;
+
+	/* Enough changes, but spread over more than the window. */
+	for (uint64_t t = 0; t < VIDEO_MIN_CHANGES * 200; t += 200) {
+		video_detect_frame(d, &area, t, &moving, &settled);
+		ck_assert_uint_eq(moving.n, 0);
+	}
+	video_detect_reset(d);
+	video_detect_destroy(d);
+}
+END_TEST
+
+START_TEST(edges_and_bad_sizes)
+{
+	ck_assert_ptr_null(video_detect_create(0, 100));
+	ck_assert_ptr_null(video_detect_create(100, 9000));
+	struct video_detect *d = video_detect_create(100, 70); /* partial edge tiles */
+	struct region outside = one(-50, -50, 400, 400), moving, settled;
+	uint64_t t = 0;
+	for (int i = 0; i < VIDEO_MIN_CHANGES; i++, t += 20)
+		video_detect_frame(d, &outside, t, &moving, &settled);
+	ck_assert_int_eq(region_area(&moving), 100 * 70);
+	video_detect_reset(d);
+	ck_assert(!video_detect_busy(d));
+	video_detect_frame(d, &outside, t, &moving, &settled);
+	ck_assert_uint_eq(moving.n, 0);
+	video_detect_destroy(d);
+}
+END_TEST
+
+Suite *suite_video_detect(void);
+Suite *suite_video_detect(void)
+{
+	Suite *s = suite_create("video_detect");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, video_area_moves_then_settles);
+	tcase_add_test(tc, caret_and_typing_never_move);
+	tcase_add_test(tc, small_animation_is_not_video);
+	tcase_add_test(tc, slow_changes_do_not_accumulate);
+	tcase_add_test(tc, edges_and_bad_sizes);
+	suite_add_tcase(s, tc);
+	return s;
+}
