@@ -116,6 +116,11 @@ struct shoji_range {
 	  "largest desktop width a viewer may ask for")                                            \
 	X(display, max_height, INT, "2160", 200, 8192, NULL,                                       \
 	  "largest desktop height a viewer may ask for")                                           \
+	X(display, h264_encoder, ENUM, "x264enc", 0, 0, "off|x264enc|openh264enc|vaapih264enc",    \
+	  "GStreamer H.264 encoder for moving areas (video, animation) on RDP's graphics "         \
+	  "pipeline; off: lossless only")                                                          \
+	X(display, video_kbps, INT, "1500", 100, 100000, NULL,                                     \
+	  "bit rate of the H.264 stream for moving areas, kbit/s")                                 \
 	X(pool, min_ready, INT, "1", 0, 64, NULL,                                                  \
 	  "warm sessions kept ready for the next login (0 = start one per login)")                 \
 	X(pool, max_sessions, INT, "50", 1, 65536, NULL,                                           \
@@ -140,6 +145,8 @@ struct shoji_range {
 
 /* [pool] on_second_login values. */
 enum shoji_on_second_login { SHOJI_ON_SECOND_LOGIN_TAKEOVER, SHOJI_ON_SECOND_LOGIN_REFUSE };
+/* [display] h264_encoder: an index into "off|x264enc|openh264enc|vaapih264enc". */
+enum shoji_h264_encoder { SHOJI_H264_OFF, SHOJI_H264_X264, SHOJI_H264_OPENH264, SHOJI_H264_VAAPI };
 
 /* A config file larger than this is refused (it cannot be a real one). */
 #define SHOJI_CONFIG_MAX_SIZE (1024 * 1024)

@@ -530,7 +530,15 @@ static BOOL on_context_new(freerdp_peer *peer, rdpContext *ctx)
 		return FALSE;
 	c->receive_channel_data = peer->ReceiveChannelData;
 	peer->ReceiveChannelData = on_channel_data;
-	c->out = rdp_output_create(peer, c->vcm, c->w->peer);
+	static const char *const h264[] = {
+	    [SHOJI_H264_OFF] = NULL,
+	    [SHOJI_H264_X264] = "x264enc",
+	    [SHOJI_H264_OPENH264] = "openh264enc",
+	    [SHOJI_H264_VAAPI] = "vaapih264enc",
+	};
+	const struct shoji_config *cfg = c->w->cfg;
+	c->out = rdp_output_create(peer, c->vcm, c->w->peer, h264[cfg->display_h264_encoder],
+	                           (unsigned)cfg->display_video_kbps);
 	return c->out != NULL;
 }
 
@@ -687,9 +695,13 @@ static int pump_frames(struct rdp_conn *c)
 	if (!rdp_output_can_send(c->out))
 		return 0;
 	const uint8_t *px = rdp_session_pixels(s, &stride);
-	if (rdp_session_take_changes(s, &changes) &&
-	    rdp_output_send(c->out, px, stride, rdp_session_width(s), rdp_session_height(s),
-	                    &changes) < 0)
+	bool changed = rdp_session_take_changes(s, &changes);
+	if (!changed && rdp_output_busy(c->out)) {
+		region_init(&changes); /* a moving area may have stopped: refresh it lossless */
+		changed = true;
+	}
+	if (changed && rdp_output_send(c->out, px, stride, rdp_session_width(s),
+	                               rdp_session_height(s), &changes) < 0)
 		return -1;
 	if (rdp_output_can_send(c->out))
 		rdp_session_want_frame(s);

@@ -19,10 +19,12 @@
 #include <freerdp/server/rdpgfx.h>
 #include <freerdp/update.h>
 
+#include "h264_encoder.h"
 #include "log.h"
 #include "rdp_output.h"
 #include "rdp_session.h"
 #include "util.h"
+#include "video_detect.h"
 
 #define TILE 64
 /* FreeRDP 2's planar codec fails on tiles 1 or 2 pixels wide (encoder and decoder). */
@@ -39,6 +41,7 @@
 #define UPDATE_MARGIN 1024
 #define MAX_TILES_PER_UPDATE 256
 #define MAX_POINTER 96 /* the largest pointer a plain (not large) pointer update carries */
+#define AVC_QP 22      /* the quantizer the client is told (it does not change decoding) */
 
 enum output_mode {
 	OUT_INACTIVE,  /* before activation */
@@ -61,9 +64,15 @@ struct rdp_output {
 	bool full_refresh;
 	BITMAP_DATA tiles[MAX_TILES_PER_UPDATE];
 	uint8_t flipped[TILE * TILE * 4];
+	char h264[32]; /* encoder for moving areas; "" = lossless only */
+	unsigned kbps;
+	struct video_detect *moving;  /* with H.264 on the current surface */
+	struct h264_encoder *encoder; /* made at the first moving area */
+	bool key_next;
 
 	pthread_mutex_t lock; /* guards what the rdpgfx thread writes: */
 	bool caps_confirmed, gfx_failed;
+	bool avc;            /* the client takes AVC420 and we offered it */
 	uint32_t acked;      /* last frame the client acknowledged */
 	uint64_t ack_ms;     /* when, or when the first unacknowledged frame went */
 	bool acks_suspended; /* the client said it will not acknowledge */
@@ -71,7 +80,12 @@ struct rdp_output {
 
 /* ---- callbacks on FreeRDP's rdpgfx thread: record and wake ---- */
 
-static uint32_t pick_caps(const RDPGFX_CAPS_ADVERTISE_PDU *adv, RDPGFX_CAPSET *out)
+/*
+ * The highest version both sides speak; *avc says whether AVC420 was agreed
+ * (want_avc: we have an encoder; the client did not disable it).
+ */
+static uint32_t pick_caps(const RDPGFX_CAPS_ADVERTISE_PDU *adv, bool want_avc, RDPGFX_CAPSET *out,
+                          bool *avc)
 {
 	static const uint32_t preferred[] = {
 	    RDPGFX_CAPVERSION_107, RDPGFX_CAPVERSION_106, RDPGFX_CAPVERSION_105,
@@ -84,10 +98,17 @@ static uint32_t pick_caps(const RDPGFX_CAPS_ADVERTISE_PDU *adv, RDPGFX_CAPSET *o
 			if (adv->capsSets[i].version != preferred[p])
 				continue;
 			*out = adv->capsSets[i];
-			/* No video codec is sent: say so, keep only the cache hints. */
+			uint32_t flags = out->flags;
+			bool v10 = out->version >= RDPGFX_CAPVERSION_10;
+			*avc = want_avc && (v10 ? !(flags & RDPGFX_CAPS_FLAG_AVC_DISABLED)
+			                        : out->version == RDPGFX_CAPVERSION_81 &&
+			                              (flags & RDPGFX_CAPS_FLAG_AVC420_ENABLED));
+			/* Keep the cache hints; say whether H.264 will come. */
 			out->flags &= RDPGFX_CAPS_FLAG_THINCLIENT | RDPGFX_CAPS_FLAG_SMALL_CACHE;
-			if (out->version >= RDPGFX_CAPVERSION_10)
+			if (v10 && !*avc)
 				out->flags |= RDPGFX_CAPS_FLAG_AVC_DISABLED;
+			if (!v10 && *avc)
+				out->flags |= RDPGFX_CAPS_FLAG_AVC420_ENABLED;
 			return out->version;
 		}
 	}
@@ -100,10 +121,12 @@ static UINT on_caps_advertise(RdpgfxServerContext *g, const RDPGFX_CAPS_ADVERTIS
 	RDPGFX_CAPSET set = {0};
 	RDPGFX_CAPS_CONFIRM_PDU confirm = {.capsSet = &set};
 	UINT rc = CHANNEL_RC_UNSUPPORTED_VERSION;
+	bool avc = false;
 
-	if (pick_caps(adv, &set))
+	if (pick_caps(adv, o->h264[0] != 0, &set, &avc))
 		rc = g->CapsConfirm(g, &confirm);
 	pthread_mutex_lock(&o->lock);
+	o->avc = avc && rc == CHANNEL_RC_OK;
 	o->caps_confirmed = rc == CHANNEL_RC_OK;
 	o->gfx_failed = rc != CHANNEL_RC_OK;
 	pthread_mutex_unlock(&o->lock);
@@ -129,11 +152,14 @@ static UINT on_frame_ack(RdpgfxServerContext *g, const RDPGFX_FRAME_ACKNOWLEDGE_
 
 /* ---- set-up, on the RDP thread ---- */
 
-struct rdp_output *rdp_output_create(freerdp_peer *peer, HANDLE vcm, const char *who)
+struct rdp_output *rdp_output_create(freerdp_peer *peer, HANDLE vcm, const char *who,
+                                     const char *h264, unsigned kbps)
 {
 	struct rdp_output *o = xcalloc(1, sizeof(*o));
 
 	snprintf(o->who, sizeof(o->who), "%s", who);
+	snprintf(o->h264, sizeof(o->h264), "%s", h264 ? h264 : "");
+	o->kbps = kbps;
 	o->peer = peer;
 	o->vcm = vcm;
 	pthread_mutex_init(&o->lock, NULL);
@@ -156,6 +182,8 @@ void rdp_output_destroy(struct rdp_output *o)
 		rdpgfx_server_context_free(o->gfx);
 	}
 	freerdp_bitmap_planar_context_free(o->planar);
+	video_detect_destroy(o->moving);
+	h264_encoder_destroy(o->encoder);
 	if (o->wake)
 		CloseHandle(o->wake);
 	pthread_mutex_destroy(&o->lock);
@@ -213,7 +241,18 @@ static int create_surface(struct rdp_output *o, uint16_t width, uint16_t height)
 		return -1;
 	o->mode = OUT_GFX;
 	o->full_refresh = true;
-	log_info("%s: graphics pipeline surface %ux%u", o->who, width, height);
+	pthread_mutex_lock(&o->lock);
+	bool avc = o->avc;
+	pthread_mutex_unlock(&o->lock);
+	video_detect_destroy(o->moving);
+	h264_encoder_destroy(o->encoder);
+	o->moving = NULL;
+	o->encoder = NULL;
+	/* H.264 pictures have even sides. */
+	if (avc && width % 2 == 0 && height % 2 == 0)
+		o->moving = video_detect_create(width, height);
+	log_info("%s: graphics pipeline surface %ux%u, %s", o->who, width, height,
+	         o->moving ? "H.264 (AVC420) for moving areas" : "lossless only");
 	return 0;
 }
 
@@ -350,14 +389,31 @@ struct frame {
 	struct rdp_output *o;
 	const uint8_t *pixels;
 	size_t stride;
-	size_t batch_bytes, limit; /* bitmap updates */
+	uint16_t width, height;
+	const struct region *lossy; /* sent as H.264 in this frame: no planar tiles there */
+	size_t batch_bytes, limit;  /* bitmap updates */
 	UINT32 ntiles;
 };
+
+/* Whether the (non-overlapping) rectangles of reg cover all of t. */
+static bool covers(const struct region *reg, const struct rect *t)
+{
+	int64_t area = 0;
+
+	for (size_t i = 0; reg && i < reg->n; i++) {
+		struct rect in = rect_intersect(&reg->r[i], t);
+		area += rect_area(&in);
+	}
+	return area == rect_area(t);
+}
 
 static int gfx_tile(void *arg, const struct rect *t)
 {
 	struct frame *f = arg;
 	UINT32 size;
+
+	if (f->lossy && covers(f->lossy, t))
+		return 0;
 	BYTE *data = compress_tile(f->o, f->pixels, f->stride, t, true, &size);
 	RDPGFX_SURFACE_COMMAND cmd = {
 	    .surfaceId = GFX_SURFACE_ID,
@@ -380,10 +436,82 @@ static int gfx_tile(void *arg, const struct rect *t)
 	return rc == CHANNEL_RC_OK ? 0 : -1;
 }
 
+/* The whole surface as one H.264 picture; the client updates only the moving rectangles. */
+static int send_avc(struct rdp_output *o, struct frame *f, const struct region *moving)
+{
+	RECTANGLE_16 rects[REGION_MAX_RECTS];
+	RDPGFX_H264_QUANT_QUALITY quality[REGION_MAX_RECTS];
+	const uint8_t *au;
+	size_t len;
+	char err[256];
+
+	if (!o->encoder) {
+		o->encoder =
+		    h264_encoder_create(o->h264, f->width, f->height, o->kbps, err, sizeof(err));
+		if (!o->encoder) {
+			log_warn("%s: %s; moving areas go lossless", o->who, err);
+			return -1;
+		}
+		o->key_next = true;
+	}
+	if (h264_encoder_encode(o->encoder, f->pixels, f->stride, o->key_next, &au, &len, err,
+	                        sizeof(err)) < 0) {
+		log_warn("%s: H.264: %s; moving areas go lossless", o->who, err);
+		return -1;
+	}
+	o->key_next = false;
+	for (size_t i = 0; i < moving->n; i++) {
+		const struct rect *r = &moving->r[i];
+		rects[i] = (RECTANGLE_16){(UINT16)r->x, (UINT16)r->y, (UINT16)(r->x + r->w),
+		                          (UINT16)(r->y + r->h)};
+		quality[i] = (RDPGFX_H264_QUANT_QUALITY){.qp = AVC_QP, .qualityVal = 100};
+	}
+	RDPGFX_AVC420_BITMAP_STREAM avc = {
+	    .meta = {(UINT32)moving->n, rects, quality},
+	    .length = (UINT32)len,
+	    .data = (BYTE *)au,
+	};
+	RDPGFX_SURFACE_COMMAND cmd = {
+	    .surfaceId = GFX_SURFACE_ID,
+	    .codecId = RDPGFX_CODECID_AVC420,
+	    .format = PIXEL_FORMAT_BGRX32,
+	    .right = f->width,
+	    .bottom = f->height,
+	    .width = f->width,
+	    .height = f->height,
+	    .extra = &avc,
+	};
+	return o->gfx->SurfaceCommand(o->gfx, &cmd) == CHANNEL_RC_OK ? 0 : -2;
+}
+
+/*
+ * Sorts a frame's changes: moving areas to H.264 (when on), the rest and
+ * the areas that just stopped moving (their lossless refresh) to planar.
+ */
+static void split_changes(struct rdp_output *o, const struct region *changes, uint16_t width,
+                          uint16_t height, struct region *lossless, struct region *lossy)
+{
+	struct rect bounds = {0, 0, width, height};
+	struct region settled;
+
+	*lossless = *changes;
+	region_init(lossy);
+	if (!o->moving)
+		return;
+	video_detect_frame(o->moving, changes, now_ms(), lossy, &settled);
+	for (size_t i = 0; i < settled.n; i++)
+		region_add(lossless, &settled.r[i], &bounds, 0);
+}
+
 static int send_gfx(struct rdp_output *o, struct frame *f, const struct region *changes)
 {
 	RDPGFX_START_FRAME_PDU start = {.timestamp = (UINT32)now_ms()};
 	RDPGFX_END_FRAME_PDU end;
+	struct region lossless, lossy;
+
+	split_changes(o, changes, f->width, f->height, &lossless, &lossy);
+	if (lossless.n == 0 && lossy.n == 0)
+		return 0;
 
 	pthread_mutex_lock(&o->lock);
 	if (o->frame_id == o->acked)
@@ -391,8 +519,23 @@ static int send_gfx(struct rdp_output *o, struct frame *f, const struct region *
 	start.frameId = ++o->frame_id;
 	pthread_mutex_unlock(&o->lock);
 	end.frameId = start.frameId;
-	if (o->gfx->StartFrame(o->gfx, &start) != CHANNEL_RC_OK ||
-	    for_each_tile(changes, gfx_tile, f) < 0 ||
+	if (o->gfx->StartFrame(o->gfx, &start) != CHANNEL_RC_OK)
+		return -1;
+	if (lossy.n) {
+		int rc = send_avc(o, f, &lossy);
+		if (rc == -2)
+			return -1;
+		if (rc < 0) { /* no H.264 from now on; this frame's moving areas go planar */
+			video_detect_destroy(o->moving);
+			o->moving = NULL;
+			for (size_t i = 0; i < lossy.n; i++)
+				region_add(&lossless, &lossy.r[i],
+				           &(struct rect){0, 0, f->width, f->height}, 0);
+		} else {
+			f->lossy = &lossy;
+		}
+	}
+	if (for_each_tile(&lossless, gfx_tile, f) < 0 ||
 	    o->gfx->EndFrame(o->gfx, &end) != CHANNEL_RC_OK)
 		return -1;
 	return 0;
@@ -468,7 +611,8 @@ static int send_bitmaps(struct rdp_output *o, struct frame *f, const struct regi
 int rdp_output_send(struct rdp_output *o, const uint8_t *pixels, size_t stride, uint16_t width,
                     uint16_t height, const struct region *changes)
 {
-	struct frame f = {.o = o, .pixels = pixels, .stride = stride};
+	struct frame f = {
+	    .o = o, .pixels = pixels, .stride = stride, .width = width, .height = height};
 	struct region clipped;
 	struct rect bounds = {0, 0, width, height};
 
@@ -481,7 +625,7 @@ int rdp_output_send(struct rdp_output *o, const uint8_t *pixels, size_t stride, 
 		}
 		region_add(&clipped, &r, &bounds, 0);
 	}
-	if (clipped.n == 0)
+	if (clipped.n == 0 && !rdp_output_busy(o))
 		return 0;
 	struct rect ext = region_extents(&clipped);
 	log_debug("frame %u: %zu rectangles within %d,%d %dx%d", o->frame_id + 1, clipped.n, ext.x,
@@ -491,6 +635,11 @@ int rdp_output_send(struct rdp_output *o, const uint8_t *pixels, size_t stride, 
 	if (o->mode == OUT_BITMAP)
 		return send_bitmaps(o, &f, &clipped);
 	return 0;
+}
+
+bool rdp_output_busy(const struct rdp_output *o)
+{
+	return o->mode == OUT_GFX && o->moving && video_detect_busy(o->moving);
 }
 
 /* ---- pointer ---- */

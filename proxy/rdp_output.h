@@ -31,8 +31,13 @@
 struct rdp_output;
 struct rdp_cursor;
 
-/** For peer, with its virtual channel manager vcm; who names it in logs. NULL on error. */
-struct rdp_output *rdp_output_create(freerdp_peer *peer, HANDLE vcm, const char *who);
+/**
+ * For peer, with its virtual channel manager vcm; who names it in logs;
+ * h264 names the GStreamer encoder for moving areas (h264_encoder.h),
+ * NULL for lossless only, kbps its bit rate. NULL on error.
+ */
+struct rdp_output *rdp_output_create(freerdp_peer *peer, HANDLE vcm, const char *who,
+                                     const char *h264, unsigned kbps);
 
 /** Closes the graphics pipeline and frees. Accepts NULL. */
 void rdp_output_destroy(struct rdp_output *o);
@@ -67,10 +72,17 @@ void rdp_output_suppress(struct rdp_output *o, bool suppress);
 
 /**
  * Sends the rectangles of changes (inside width x height) from pixels
- * (B G R X, stride bytes a row) as one frame. 0 or -1.
+ * (B G R X, stride bytes a row) as one frame. 0 or -1. On the graphics
+ * pipeline, with H.264 negotiated, areas that keep changing (video,
+ * animation, continuous scroll) go as AVC420 and get a lossless refresh
+ * once they stop; until then rdp_output_busy() is true and the caller
+ * calls this at least every 100 ms, with no changes if there are none.
  */
 int rdp_output_send(struct rdp_output *o, const uint8_t *pixels, size_t stride, uint16_t width,
                     uint16_t height, const struct region *changes);
+
+/** Some area is being sent lossy and needs a lossless refresh when it stops. */
+bool rdp_output_busy(const struct rdp_output *o);
 
 /** Sends a new pointer shape. 0 or -1. */
 int rdp_output_cursor(struct rdp_output *o, const struct rdp_cursor *c);

@@ -33,6 +33,8 @@
 struct rdp_client {
 	freerdp *instance;
 	bool connected, closed, gfx;
+	int codecs[16]; /* surface commands by codec id (they are below 16) */
+	pcRdpgfxSurfaceCommand gdi_surface_command;
 	int pointers; /* pointer shapes the server set */
 };
 
@@ -53,13 +55,28 @@ void rdp_client_log_to(const char *dir, const char *name)
 	WLog_OpenAppender(root);
 }
 
+/* Counts each surface command's codec, then lets FreeRDP's gdi decode it. */
+static UINT count_surface_command(RdpgfxClientContext *g, const RDPGFX_SURFACE_COMMAND *cmd)
+{
+	rdpGdi *gdi = g->custom;
+	struct rdp_client *c = ((struct client_context *)gdi->context)->owner;
+
+	if (cmd->codecId < ARRAY_SIZE(c->codecs))
+		c->codecs[cmd->codecId]++;
+	return c->gdi_surface_command(g, cmd);
+}
+
 static void on_channel_connected(void *context, ChannelConnectedEventArgs *e)
 {
 	struct client_context *cc = context;
+	RdpgfxClientContext *g = e->pInterface;
 
 	if (strcmp(e->name, RDPGFX_DVC_CHANNEL_NAME) == 0 &&
-	    gdi_graphics_pipeline_init(cc->ctx.gdi, (RdpgfxClientContext *)e->pInterface))
+	    gdi_graphics_pipeline_init(cc->ctx.gdi, g)) {
 		cc->owner->gfx = true;
+		cc->owner->gdi_surface_command = g->SurfaceCommand;
+		g->SurfaceCommand = count_surface_command;
+	}
 }
 
 static void on_channel_disconnected(void *context, ChannelDisconnectedEventArgs *e)
@@ -176,6 +193,9 @@ static bool configure(rdpSettings *st, const struct rdp_client_options *opt)
 	st->IgnoreCertificate = TRUE;
 	st->AutoLogonEnabled = opt->password && opt->password[0];
 	st->SupportGraphicsPipeline = opt->gfx;
+	st->GfxH264 = opt->gfx && opt->h264;
+	st->GfxAVC444 = FALSE;
+	st->GfxAVC444v2 = FALSE;
 	/* Only what the tests need: no device, clipboard or sound channels. */
 	st->DeviceRedirection = FALSE;
 	st->RedirectClipboard = FALSE;
@@ -266,6 +286,11 @@ bool rdp_client_closed(const struct rdp_client *c)
 int rdp_client_pointers(const struct rdp_client *c)
 {
 	return c->pointers;
+}
+
+int rdp_client_codec_count(const struct rdp_client *c, unsigned codec_id)
+{
+	return codec_id < ARRAY_SIZE(c->codecs) ? c->codecs[codec_id] : 0;
 }
 
 bool rdp_client_gfx_open(const struct rdp_client *c)
@@ -382,6 +407,10 @@ static uint16_t us_scancode(char ch)
 		return (uint16_t)(0x02 + (ch - '1'));
 	if (ch == '-')
 		return 0x0c;
+	if (ch == '.')
+		return 0x34;
+	if (ch == '/')
+		return 0x35;
 	return ch == '0' ? 0x0b : 0;
 }
 

@@ -22,9 +22,13 @@ struct rdp_client_options {
 	const char *password; /* NULL or "": none, shojid shows its logon screen */
 	int width, height;
 	bool gfx;               /* offer the graphics pipeline; else bitmap updates */
+	bool h264;              /* with gfx: offer H.264 (AVC420) */
 	bool rdp_security_only; /* offer only standard RDP security (shojid refuses it) */
 	bool japanese_keyboard; /* report a Japanese 106/109-key keyboard (type 7) */
 };
+
+/** Graphics pipeline surface commands received with codec id (RDPGFX_CODECID_*). */
+int rdp_client_codec_count(const struct rdp_client *c, unsigned codec_id);
 
 /** Sends FreeRDP's log to dir/name (once, before the first connection). */
 void rdp_client_log_to(const char *dir, const char *name);
@@ -65,7 +69,10 @@ int rdp_client_click(struct rdp_client *c, int x, int y);
 /** A key press or release by PC/AT set-1 scancode (0xe0xx: extended). 0 or -1. */
 int rdp_client_key(struct rdp_client *c, uint16_t scancode, bool down);
 
-/** Types lower-case ASCII letters, digits and '-' as scancodes of a US keyboard. 0 or -1. */
+/**
+ * Types lower-case ASCII letters, digits, '-', '.' and '/' as scancodes of a US
+ * keyboard (the same keys on a Japanese one). 0 or -1.
+ */
 int rdp_client_type_scancodes(struct rdp_client *c, const char *text);
 
 /** Types ASCII text as Unicode keyboard events. 0 or -1. */
