@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fbdiff.h"
 #include "log.h"
 #include "pixlink_client.h"
 #include "rdp_session.h"
@@ -53,21 +54,44 @@ static struct rect desktop(const struct rdp_session *s)
 	return (struct rect){0, 0, s->width, s->height};
 }
 
-/* Copies r (framebuffer coordinates) from render's framebuffer, clipped to the desktop. */
+/* r (framebuffer coordinates) clipped to the desktop and the framebuffer. */
+static struct rect clip(const struct rdp_session *s, struct rect r)
+{
+	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+	struct rect bounds = desktop(s), fbr = {0, 0, (int32_t)fb->width, (int32_t)fb->height};
+
+	r = rect_intersect(&r, &bounds);
+	return rect_intersect(&r, &fbr);
+}
+
+/* Copies r from render's framebuffer and marks it all changed. */
 static void copy_rect(struct rdp_session *s, struct rect r)
 {
 	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
 	const uint8_t *src = pixlink_client_pixels(s->link);
-	struct rect bounds = desktop(s), fbr = {0, 0, (int32_t)fb->width, (int32_t)fb->height};
+	struct rect bounds = desktop(s);
 
-	r = rect_intersect(&r, &bounds);
-	r = rect_intersect(&r, &fbr);
+	r = clip(s, r);
 	if (rect_empty(&r))
 		return;
 	for (int32_t y = r.y; y < r.y + r.h; y++)
 		memcpy(s->pixels + (size_t)y * s->stride + (size_t)r.x * 4,
 		       src + (size_t)y * fb->stride + (size_t)r.x * 4, (size_t)r.w * 4);
 	region_add(&s->changes, &r, &bounds, MERGE_SLACK);
+}
+
+/* Takes r from render's framebuffer; only the tiles that differ are marked changed. */
+static void diff_rect(struct rdp_session *s, struct rect r)
+{
+	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+	/* fbdiff only reads cur, which is mapped read-only. */
+	struct fbdiff_image cur = {(uint8_t *)pixlink_client_pixels(s->link), fb->stride,
+	                           (int32_t)fb->width, (int32_t)fb->height};
+	struct fbdiff_image prev = {s->pixels, s->stride, s->width, s->height};
+
+	r = clip(s, r);
+	if (!rect_empty(&r))
+		fbdiff_update(&prev, &cur, &r, &s->changes, MERGE_SLACK);
 }
 
 static void on_framebuffer(struct rdp_session *s)
@@ -96,7 +120,7 @@ static void on_damage(struct rdp_session *s, const struct pixlink_damage *d)
 {
 	for (uint16_t i = 0; i < d->nrects; i++) {
 		const struct pixlink_rect *r = &d->rects[i];
-		copy_rect(s, (struct rect){r->x, r->y, r->w, r->h});
+		diff_rect(s, (struct rect){r->x, r->y, r->w, r->h});
 	}
 }
 

@@ -30,6 +30,9 @@ Suite *suite_rdp_session(void);
 struct fake_render {
 	int fd;
 	uint32_t generation, seq;
+	uint8_t *px; /* the last framebuffer, mapped */
+	size_t size;
+	uint32_t width;
 	uint8_t buf[PIXLINK_MAX_MSG];
 	struct pixlink_msg msg;
 };
@@ -81,7 +84,11 @@ static void send_framebuffer(struct fake_render *r, uint32_t width, uint32_t hei
 			p[0] = (uint8_t)x, p[1] = (uint8_t)y, p[2] = (uint8_t)r->generation,
 			p[3] = 0;
 		}
-	munmap(px, size);
+	if (r->px)
+		munmap(r->px, r->size);
+	r->px = px;
+	r->size = size;
+	r->width = width;
 	m.u.fb = (struct pixlink_framebuffer){r->generation,           width, height, width * 4,
 	                                      PIXLINK_FORMAT_BGRX8888, size};
 	send_msg(r, &m, fd);
@@ -150,20 +157,34 @@ START_TEST(picture_follows_the_desktop)
 	ck_assert_uint_eq(pixel(s, 10, 20), 0x0002140au);
 	ck_assert(!rdp_session_take_changes(s, &changes));
 
-	/* One credit at a time; damage inside is copied and reported. */
+	/* Damage over pixels that did not change is not reported. */
+	rdp_session_want_frame(s);
+	expect_msg(&r, PIXLINK_CREDIT);
+	d.u.damage =
+	    (struct pixlink_damage){.seq = ++r.seq, .generation = r.generation, .nrects = 1};
+	d.u.damage.rects[0] = (struct pixlink_rect){0, 0, DESK_W, DESK_H};
+	send_msg(&r, &d, -1);
+	ck_assert_int_eq(rdp_session_read(s), 0);
+	ck_assert(!rdp_session_take_changes(s, &changes));
+
+	/* One credit at a time; what changed inside the damage is copied and reported. */
 	rdp_session_want_frame(s);
 	expect_msg(&r, PIXLINK_CREDIT);
 	rdp_session_want_frame(s);
 	ck_assert_ptr_null(next_msg(&r));
+	for (int y = 50; y < 60; y++)
+		for (int x = 100; x < 120; x++)
+			put_le32(r.px + ((size_t)y * r.width + (size_t)x) * 4, 0x00ff8000u);
 	d.u.damage =
 	    (struct pixlink_damage){.seq = ++r.seq, .generation = r.generation, .nrects = 1};
-	d.u.damage.rects[0] = (struct pixlink_rect){100, 50, 20, 10};
+	d.u.damage.rects[0] = (struct pixlink_rect){90, 40, 40, 30};
 	send_msg(&r, &d, -1);
 	ck_assert_int_eq(rdp_session_read(s), 0);
 	ck_assert(rdp_session_take_changes(s, &changes));
 	ck_assert_uint_eq(changes.n, 1);
 	ck_assert(changes.r[0].x == 100 && changes.r[0].y == 50 && changes.r[0].w == 20 &&
 	          changes.r[0].h == 10);
+	ck_assert_uint_eq(pixel(s, 110, 55), 0x00ff8000u);
 	rdp_session_mark_all(s);
 	ck_assert(rdp_session_take_changes(s, &changes));
 	ck_assert_int_eq(rect_area(&changes.r[0]), DESK_W * DESK_H);
