@@ -622,7 +622,7 @@ static int pump_logon(struct rdp_conn *c)
 		return 0;
 	const uint8_t *px = logon_screen_pixels(ls, &stride);
 	return rdp_output_send(c->out, px, stride, logon_screen_width(ls), logon_screen_height(ls),
-	                       &changes);
+	                       NULL, 0, &changes);
 }
 
 /* The fields of the logon screen, to the control process: the session, or why not. */
@@ -673,6 +673,7 @@ static int pump_frames(struct rdp_conn *c)
 {
 	struct rdp_session *s = c->session;
 	const struct rdp_cursor *cur;
+	struct fbdiff_move moves[RDP_SESSION_MAX_MOVES];
 	struct region changes;
 	size_t stride;
 
@@ -687,9 +688,12 @@ static int pump_frames(struct rdp_conn *c)
 	if (!rdp_output_can_send(c->out))
 		return 0;
 	const uint8_t *px = rdp_session_pixels(s, &stride);
-	if (rdp_session_take_changes(s, &changes) &&
-	    rdp_output_send(c->out, px, stride, rdp_session_width(s), rdp_session_height(s),
-	                    &changes) < 0)
+	size_t nmoves = rdp_session_take_moves(s, moves, ARRAY_SIZE(moves));
+	region_init(&changes);
+	bool changed = rdp_session_take_changes(s, &changes);
+	if ((changed || nmoves > 0) &&
+	    rdp_output_send(c->out, px, stride, rdp_session_width(s), rdp_session_height(s), moves,
+	                    nmoves, &changes) < 0)
 		return -1;
 	if (rdp_output_can_send(c->out))
 		rdp_session_want_frame(s);

@@ -26,6 +26,7 @@
 
 #include <freerdp/peer.h>
 
+#include "fbdiff.h"
 #include "rect.h"
 
 struct rdp_output;
@@ -66,11 +67,15 @@ void rdp_output_refresh(struct rdp_output *o);
 void rdp_output_suppress(struct rdp_output *o, bool suppress);
 
 /**
- * Sends the rectangles of changes (inside width x height) from pixels
- * (B G R X, stride bytes a row) as one frame. 0 or -1.
+ * Sends one frame: the client first applies the nmoves scrolls (inside
+ * width x height, in order; the graphics pipeline copies them within its
+ * surface, bitmap updates paint their destinations), then gets the
+ * rectangles of changes from pixels (B G R X, stride bytes a row), which
+ * already show the scrolls' result. 0 or -1.
  */
 int rdp_output_send(struct rdp_output *o, const uint8_t *pixels, size_t stride, uint16_t width,
-                    uint16_t height, const struct region *changes);
+                    uint16_t height, const struct fbdiff_move *moves, size_t nmoves,
+                    const struct region *changes);
 
 /** Sends a new pointer shape. 0 or -1. */
 int rdp_output_cursor(struct rdp_output *o, const struct rdp_cursor *c);

@@ -4,7 +4,9 @@
  * repaints without changing a pixel must cost nothing; a scroll must
  * arrive as CopyRect plus the newly exposed strip, and once it stops the
  * viewer's picture must be exactly what a viewer connecting afresh gets.
- * The page is tests/pages/scroll.html. Needs root, as test_vnc.c.
+ * The same scroll over RDP's graphics pipeline must arrive as
+ * SurfaceToSurface and end as exact. The page is tests/pages/scroll.html.
+ * Needs root, as test_vnc.c.
  */
 #include "autoconfig.h"
 
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "rdp_client.h"
 #include "util.h"
 #include "viewer.h"
 
@@ -185,6 +188,88 @@ START_TEST(scroll_arrives_as_copyrect_and_ends_exact)
 }
 END_TEST
 
+static struct rdp_client *rdp_login(void)
+{
+	struct rdp_client_options opt = {
+	    .port = d.rdp_port,
+	    .user = "demo",
+	    .password = PASSWORD,
+	    .width = 1024,
+	    .height = 768,
+	    .gfx = true,
+	};
+	struct rdp_client *c = rdp_client_connect(&opt);
+	ck_assert_msg(c, "could not log in over RDP (%s)", d.log_path);
+	return c;
+}
+
+/* Pumps until the client's picture stayed the same for QUIET_MS; false if it never did. */
+static bool rdp_settle(struct rdp_client *c)
+{
+	uint64_t end = now_ms() + SETTLE_TIMEOUT_MS, since = now_ms();
+	uint32_t *last = rdp_client_snapshot(c);
+	size_t n = (size_t)rdp_client_width(c) * (size_t)rdp_client_height(c);
+	bool quiet = false;
+
+	while (last && !quiet && now_ms() < end && rdp_client_pump(c, 500) == 0) {
+		uint32_t *now = rdp_client_snapshot(c);
+		if (!now)
+			break;
+		if (memcmp(now, last, n * sizeof(*now)) != 0)
+			since = now_ms();
+		quiet = now_ms() - since >= QUIET_MS;
+		free(last);
+		last = now;
+	}
+	free(last);
+	return quiet;
+}
+
+START_TEST(rdp_scroll_arrives_as_surface_copy_and_ends_exact)
+{
+	char path[160];
+	int ox, oy, at = 0;
+
+	start();
+	rdp_client_log_to(d.root, "freerdp-client.log");
+	struct rdp_client *c = rdp_login();
+	ck_assert_msg(rdp_client_wait_color(c, RED, PAGE_TIMEOUT_MS, &ox, &oy),
+	              "the test page never appeared over RDP (%s)", d.log_path);
+	ck_assert(rdp_client_gfx_open(c));
+	ck_assert_int_eq(rdp_client_click(c, ox + 100, oy + 75), 0);
+	ck_assert_msg(rdp_settle(c), "the picture never settled (%s)", d.log_path);
+	int moves = rdp_client_moves(c), w = rdp_client_width(c), h = rdp_client_height(c);
+
+	ck_assert_int_eq(rdp_client_wheel(c, w / 2, h / 2, 5), 0);
+	ck_assert_msg(rdp_settle(c), "the picture never settled after the scroll (%s)", d.log_path);
+	ck_assert_msg(rdp_client_pixel(c, ox + 100, oy + 75) != RED, "the page did not scroll");
+	ck_assert_msg(rdp_client_moves(c) > moves, "no SurfaceToSurface for a scroll");
+	fprintf(stderr, "encoding: RDP scroll: %d SurfaceToSurface\n", rdp_client_moves(c) - moves);
+
+	uint32_t *seen = rdp_client_snapshot(c);
+	ck_assert_ptr_nonnull(seen);
+	rdp_client_destroy(c);
+	c = rdp_login();
+	ck_assert_msg(rdp_settle(c), "the picture never settled after reconnecting (%s)",
+	              d.log_path);
+	ck_assert_int_eq(rdp_client_width(c), w);
+	ck_assert_int_eq(rdp_client_height(c), h);
+	uint32_t *fresh = rdp_client_snapshot(c);
+	ck_assert_ptr_nonnull(fresh);
+	size_t n = differences(seen, fresh, w, h, &at);
+	if (n > 0) {
+		rdp_client_dump_ppm(c, shojid_path(&d, "rdp-fresh.ppm", path, sizeof(path)));
+		ck_abort_msg("%zu pixels differ from a fresh picture, the first at %d,%d "
+		             "(%06x, not %06x; fresh picture in %s)",
+		             n, at % w, at / w, seen[at], fresh[at], path);
+	}
+	free(seen);
+	free(fresh);
+	rdp_client_destroy(c);
+	finish();
+}
+END_TEST
+
 Suite *suite_encoding(void)
 {
 	Suite *s = suite_create("encoding");
@@ -192,6 +277,7 @@ Suite *suite_encoding(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, repaint_without_change_sends_nothing);
 	tcase_add_test(tc, scroll_arrives_as_copyrect_and_ends_exact);
+	tcase_add_test(tc, rdp_scroll_arrives_as_surface_copy_and_ends_exact);
 	suite_add_tcase(s, tc);
 	return s;
 }
