@@ -281,8 +281,15 @@ static void pace(struct vnc_session *s)
 
 	if (!cl || pixlink_client_credit(s->link) > 0 || !pixlink_client_fb(s->link))
 		return;
-	if (sraRgnEmpty(cl->requestedRegion) || !sraRgnEmpty(cl->modifiedRegion) ||
-	    !sraRgnEmpty(cl->copyRegion))
+	if (sraRgnEmpty(cl->requestedRegion))
+		return;
+	/* What waits to be sent where the viewer looks (it may ask for a part only). */
+	sraRegionPtr waiting = sraRgnCreateRgn(cl->modifiedRegion);
+	sraRgnOr(waiting, cl->copyRegion);
+	sraRgnAnd(waiting, cl->requestedRegion);
+	bool busy = !sraRgnEmpty(waiting);
+	sraRgnDestroy(waiting);
+	if (busy)
 		return;
 	if (pixlink_client_grant(s->link, 1) < 0 && errno != EAGAIN)
 		log_warn("pixel link: cannot grant credit: %s", strerror(errno));
