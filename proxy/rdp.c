@@ -630,7 +630,7 @@ static int pump_logon(struct rdp_conn *c)
 		return 0;
 	const uint8_t *px = logon_screen_pixels(ls, &stride);
 	return rdp_output_send(c->out, px, stride, logon_screen_width(ls), logon_screen_height(ls),
-	                       &changes);
+	                       NULL, 0, &changes);
 }
 
 /* The fields of the logon screen, to the control process: the session, or why not. */
@@ -681,6 +681,7 @@ static int pump_frames(struct rdp_conn *c)
 {
 	struct rdp_session *s = c->session;
 	const struct rdp_cursor *cur;
+	struct fbdiff_move moves[RDP_SESSION_MAX_MOVES];
 	struct region changes;
 	size_t stride;
 
@@ -695,13 +696,13 @@ static int pump_frames(struct rdp_conn *c)
 	if (!rdp_output_can_send(c->out))
 		return 0;
 	const uint8_t *px = rdp_session_pixels(s, &stride);
+	size_t nmoves = rdp_session_take_moves(s, moves, ARRAY_SIZE(moves));
+	region_init(&changes);
 	bool changed = rdp_session_take_changes(s, &changes);
-	if (!changed && rdp_output_busy(c->out)) {
-		region_init(&changes); /* a moving area may have stopped: refresh it lossless */
-		changed = true;
-	}
-	if (changed && rdp_output_send(c->out, px, stride, rdp_session_width(s),
-	                               rdp_session_height(s), &changes) < 0)
+	/* With nothing new, a moving area may have stopped: refresh it lossless. */
+	if ((changed || nmoves > 0 || rdp_output_busy(c->out)) &&
+	    rdp_output_send(c->out, px, stride, rdp_session_width(s), rdp_session_height(s), moves,
+	                    nmoves, &changes) < 0)
 		return -1;
 	if (rdp_output_can_send(c->out))
 		rdp_session_want_frame(s);

@@ -503,14 +503,31 @@ static void split_changes(struct rdp_output *o, const struct region *changes, ui
 		region_add(lossless, &settled.r[i], &bounds, 0);
 }
 
-static int send_gfx(struct rdp_output *o, struct frame *f, const struct region *changes)
+/* A scroll within the surface, as SurfaceToSurface. */
+static int gfx_move(struct rdp_output *o, const struct fbdiff_move *m)
+{
+	RDPGFX_POINT16 dest = {(INT16)m->src.x, (INT16)(m->src.y + m->dy)};
+	RDPGFX_SURFACE_TO_SURFACE_PDU pdu = {
+	    .surfaceIdSrc = GFX_SURFACE_ID,
+	    .surfaceIdDest = GFX_SURFACE_ID,
+	    .rectSrc = {(UINT16)m->src.x, (UINT16)m->src.y, (UINT16)(m->src.x + m->src.w),
+	                (UINT16)(m->src.y + m->src.h)},
+	    .destPtsCount = 1,
+	    .destPts = &dest,
+	};
+
+	return o->gfx->SurfaceToSurface(o->gfx, &pdu) == CHANNEL_RC_OK ? 0 : -1;
+}
+
+static int send_gfx(struct rdp_output *o, struct frame *f, const struct fbdiff_move *moves,
+                    size_t nmoves, const struct region *changes)
 {
 	RDPGFX_START_FRAME_PDU start = {.timestamp = (UINT32)now_ms()};
 	RDPGFX_END_FRAME_PDU end;
 	struct region lossless, lossy;
 
 	split_changes(o, changes, f->width, f->height, &lossless, &lossy);
-	if (lossless.n == 0 && lossy.n == 0)
+	if (lossless.n == 0 && lossy.n == 0 && nmoves == 0)
 		return 0;
 
 	pthread_mutex_lock(&o->lock);
@@ -521,6 +538,9 @@ static int send_gfx(struct rdp_output *o, struct frame *f, const struct region *
 	end.frameId = start.frameId;
 	if (o->gfx->StartFrame(o->gfx, &start) != CHANNEL_RC_OK)
 		return -1;
+	for (size_t i = 0; i < nmoves; i++)
+		if (gfx_move(o, &moves[i]) < 0)
+			return -1;
 	if (lossy.n) {
 		int rc = send_avc(o, f, &lossy);
 		if (rc == -2)
@@ -609,7 +629,8 @@ static int send_bitmaps(struct rdp_output *o, struct frame *f, const struct regi
 }
 
 int rdp_output_send(struct rdp_output *o, const uint8_t *pixels, size_t stride, uint16_t width,
-                    uint16_t height, const struct region *changes)
+                    uint16_t height, const struct fbdiff_move *moves, size_t nmoves,
+                    const struct region *changes)
 {
 	struct frame f = {
 	    .o = o, .pixels = pixels, .stride = stride, .width = width, .height = height};
@@ -625,13 +646,30 @@ int rdp_output_send(struct rdp_output *o, const uint8_t *pixels, size_t stride, 
 		}
 		region_add(&clipped, &r, &bounds, 0);
 	}
-	if (clipped.n == 0 && !rdp_output_busy(o))
+	/*
+	 * The graphics pipeline copies scrolls within its surface; without it,
+	 * or for a move that leaves the picture, every destination is painted.
+	 */
+	bool copy = o->mode == OUT_GFX;
+	for (size_t i = 0; i < nmoves; i++) {
+		struct rect d = fbdiff_move_dest(&moves[i]), src = moves[i].src;
+		struct rect in_d = rect_intersect(&d, &bounds),
+		            in_s = rect_intersect(&src, &bounds);
+		copy = copy && rect_area(&in_d) == rect_area(&d) &&
+		       rect_area(&in_s) == rect_area(&src);
+	}
+	size_t nm = copy ? nmoves : 0;
+	for (size_t i = 0; !copy && i < nmoves; i++) {
+		struct rect d = fbdiff_move_dest(&moves[i]);
+		region_add(&clipped, &d, &bounds, 0);
+	}
+	if (clipped.n == 0 && nmoves == 0 && !rdp_output_busy(o))
 		return 0;
 	struct rect ext = region_extents(&clipped);
-	log_debug("frame %u: %zu rectangles within %d,%d %dx%d", o->frame_id + 1, clipped.n, ext.x,
-	          ext.y, ext.w, ext.h);
+	log_debug("frame %u: %zu moves, %zu rectangles within %d,%d %dx%d", o->frame_id + 1, nm,
+	          clipped.n, ext.x, ext.y, ext.w, ext.h);
 	if (o->mode == OUT_GFX)
-		return send_gfx(o, &f, &clipped);
+		return send_gfx(o, &f, moves, nm, &clipped);
 	if (o->mode == OUT_BITMAP)
 		return send_bitmaps(o, &f, &clipped);
 	return 0;

@@ -26,6 +26,7 @@
 
 #include <freerdp/peer.h>
 
+#include "fbdiff.h"
 #include "rect.h"
 
 struct rdp_output;
@@ -71,15 +72,19 @@ void rdp_output_refresh(struct rdp_output *o);
 void rdp_output_suppress(struct rdp_output *o, bool suppress);
 
 /**
- * Sends the rectangles of changes (inside width x height) from pixels
- * (B G R X, stride bytes a row) as one frame. 0 or -1. On the graphics
- * pipeline, with H.264 negotiated, areas that keep changing (video,
- * animation, continuous scroll) go as AVC420 and get a lossless refresh
- * once they stop; until then rdp_output_busy() is true and the caller
- * calls this at least every 100 ms, with no changes if there are none.
+ * Sends one frame: the client first applies the nmoves scrolls (inside
+ * width x height, in order; the graphics pipeline copies them within its
+ * surface, bitmap updates paint their destinations), then gets the
+ * rectangles of changes from pixels (B G R X, stride bytes a row), which
+ * already show the scrolls' result. 0 or -1. On the graphics pipeline,
+ * with H.264 negotiated, areas that keep changing (video, animation) go
+ * as AVC420 and get a lossless refresh once they stop; until then
+ * rdp_output_busy() is true and the caller calls this at least every
+ * 100 ms, with no changes if there are none.
  */
 int rdp_output_send(struct rdp_output *o, const uint8_t *pixels, size_t stride, uint16_t width,
-                    uint16_t height, const struct region *changes);
+                    uint16_t height, const struct fbdiff_move *moves, size_t nmoves,
+                    const struct region *changes);
 
 /** Some area is being sent lossy and needs a lossless refresh when it stops. */
 bool rdp_output_busy(const struct rdp_output *o);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fbdiff.h"
 #include "log.h"
 #include "pixlink_client.h"
 #include "rdp_session.h"
@@ -29,6 +30,8 @@ struct rdp_session {
 	uint8_t *pixels; /* width x height, B G R X */
 	size_t stride;
 	struct region changes;
+	struct fbdiff_move moves[RDP_SESSION_MAX_MOVES]; /* to apply before changes */
+	size_t nmoves;
 	bool have_fb, settled, resize_sent;
 	uint64_t settle_deadline;
 	struct rdp_cursor cursor;
@@ -53,21 +56,70 @@ static struct rect desktop(const struct rdp_session *s)
 	return (struct rect){0, 0, s->width, s->height};
 }
 
-/* Copies r (framebuffer coordinates) from render's framebuffer, clipped to the desktop. */
+/* r (framebuffer coordinates) clipped to the desktop and the framebuffer. */
+static struct rect clip(const struct rdp_session *s, struct rect r)
+{
+	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+	struct rect bounds = desktop(s), fbr = {0, 0, (int32_t)fb->width, (int32_t)fb->height};
+
+	r = rect_intersect(&r, &bounds);
+	return rect_intersect(&r, &fbr);
+}
+
+/* Copies r from render's framebuffer and marks it all changed. */
 static void copy_rect(struct rdp_session *s, struct rect r)
 {
 	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
 	const uint8_t *src = pixlink_client_pixels(s->link);
-	struct rect bounds = desktop(s), fbr = {0, 0, (int32_t)fb->width, (int32_t)fb->height};
+	struct rect bounds = desktop(s);
 
-	r = rect_intersect(&r, &bounds);
-	r = rect_intersect(&r, &fbr);
+	r = clip(s, r);
 	if (rect_empty(&r))
 		return;
 	for (int32_t y = r.y; y < r.y + r.h; y++)
 		memcpy(s->pixels + (size_t)y * s->stride + (size_t)r.x * 4,
 		       src + (size_t)y * fb->stride + (size_t)r.x * 4, (size_t)r.w * 4);
 	region_add(&s->changes, &r, &bounds, MERGE_SLACK);
+}
+
+/*
+ * Records a scroll the client will apply before the changes are painted:
+ * changed areas not yet sent that it moves must be painted again where
+ * they land.
+ */
+static void add_move(struct rdp_session *s, struct fbdiff_image *prev, const struct fbdiff_move *m)
+{
+	struct region before = s->changes;
+	struct rect bounds = desktop(s);
+
+	for (size_t i = 0; i < before.n; i++) {
+		struct rect moved = rect_intersect(&before.r[i], &m->src);
+		moved.y += m->dy;
+		region_add(&s->changes, &moved, &bounds, MERGE_SLACK);
+	}
+	fbdiff_apply_move(prev, m);
+	s->moves[s->nmoves++] = *m;
+}
+
+/*
+ * Takes r from render's framebuffer: a scroll inside it becomes a move,
+ * and only the tiles that differ are marked changed.
+ */
+static void diff_rect(struct rdp_session *s, struct rect r)
+{
+	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+	/* fbdiff only reads cur, which is mapped read-only. */
+	struct fbdiff_image cur = {(uint8_t *)pixlink_client_pixels(s->link), fb->stride,
+	                           (int32_t)fb->width, (int32_t)fb->height};
+	struct fbdiff_image prev = {s->pixels, s->stride, s->width, s->height};
+	struct fbdiff_move m;
+
+	r = clip(s, r);
+	if (rect_empty(&r))
+		return;
+	if (s->nmoves < RDP_SESSION_MAX_MOVES && fbdiff_find_scroll(&prev, &cur, &r, &m))
+		add_move(s, &prev, &m);
+	fbdiff_update(&prev, &cur, &r, &s->changes, MERGE_SLACK);
 }
 
 static void on_framebuffer(struct rdp_session *s)
@@ -96,7 +148,7 @@ static void on_damage(struct rdp_session *s, const struct pixlink_damage *d)
 {
 	for (uint16_t i = 0; i < d->nrects; i++) {
 		const struct pixlink_rect *r = &d->rects[i];
-		copy_rect(s, (struct rect){r->x, r->y, r->w, r->h});
+		diff_rect(s, (struct rect){r->x, r->y, r->w, r->h});
 	}
 }
 
@@ -215,6 +267,15 @@ const uint8_t *rdp_session_pixels(const struct rdp_session *s, size_t *stride)
 	return s->pixels;
 }
 
+size_t rdp_session_take_moves(struct rdp_session *s, struct fbdiff_move *out, size_t cap)
+{
+	size_t n = MIN(s->nmoves, cap);
+
+	memcpy(out, s->moves, n * sizeof(*out));
+	s->nmoves = 0;
+	return n;
+}
+
 bool rdp_session_take_changes(struct rdp_session *s, struct region *out)
 {
 	if (s->changes.n == 0)
@@ -228,6 +289,7 @@ void rdp_session_mark_all(struct rdp_session *s)
 {
 	struct rect all = desktop(s);
 
+	s->nmoves = 0;
 	region_init(&s->changes);
 	region_add(&s->changes, &all, &all, 0);
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fbdiff.h"
 #include "rect.h"
 
 struct worker;
@@ -62,6 +63,15 @@ uint16_t rdp_session_height(const struct rdp_session *s);
 
 /** The picture: width x height pixels, B G R X, stride bytes per row. */
 const uint8_t *rdp_session_pixels(const struct rdp_session *s, size_t *stride);
+
+/* Scrolls kept for one frame at most; more within one frame are sent as pixels. */
+#define RDP_SESSION_MAX_MOVES 8
+
+/**
+ * Takes the scrolls (at most cap, in order) the client must apply before
+ * the changed rectangles are painted; call it before take_changes.
+ */
+size_t rdp_session_take_moves(struct rdp_session *s, struct fbdiff_move *out, size_t cap);
 
 /** Moves the changed rectangles into *out; false when nothing changed. */
 bool rdp_session_take_changes(struct rdp_session *s, struct region *out);

@@ -14,11 +14,13 @@
 #include <poll.h>
 #include <pthread.h>
 #include <rfb/rfb.h>
+#include <rfb/rfbregion.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "ctl.h"
+#include "fbdiff.h"
 #include "log.h"
 #include "pixlink_client.h"
 #include "util.h"
@@ -45,6 +47,7 @@ struct vnc_session {
 	int stop_pipe[2];
 	pthread_t thread;
 	int last_mask;
+	uint64_t moves; /* scrolls sent as CopyRect */
 	bool thread_started;
 };
 
@@ -112,24 +115,53 @@ static int on_set_desktop_size(int width, int height, int nscreens,
 	return rfbExtDesktopSize_Success;
 }
 
-/* Copies the damaged rectangles out of render's framebuffer into ours. */
+/*
+ * One damaged rectangle: a scroll inside it goes as CopyRect (libvncserver
+ * sends copies before pixel data, and drops copied areas that were
+ * modified since), then only the tiles that differ from what the viewer
+ * has are marked.
+ */
+static size_t apply_rect(struct vnc_session *s, struct fbdiff_image *prev,
+                         const struct fbdiff_image *cur, const struct rect *r)
+{
+	struct fbdiff_move m;
+	struct region changed;
+
+	if (fbdiff_find_scroll(prev, cur, r, &m)) {
+		struct rect d = fbdiff_move_dest(&m);
+		fbdiff_apply_move(prev, &m);
+		rfbScheduleCopyRect(s->screen, d.x, d.y, d.x + d.w, d.y + d.h, 0, m.dy);
+		s->moves++;
+		log_debug("scroll by %d: rows %d..%d of columns %d..%d", m.dy, d.y, d.y + d.h - 1,
+		          d.x, d.x + d.w - 1);
+	}
+	region_init(&changed);
+	fbdiff_update(prev, cur, r, &changed, 0);
+	for (size_t i = 0; i < changed.n; i++) {
+		const struct rect *c = &changed.r[i];
+		rfbMarkRectAsModified(s->screen, c->x, c->y, c->x + c->w, c->y + c->h);
+	}
+	return (size_t)region_area(&changed);
+}
+
+/* Takes the damaged rectangles out of render's framebuffer into ours. */
 static void apply_damage(struct vnc_session *s, const struct pixlink_damage *d)
 {
 	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
-	const uint8_t *src = pixlink_client_pixels(s->link);
+	struct fbdiff_image cur = {(uint8_t *)pixlink_client_pixels(s->link), fb->stride,
+	                           (int32_t)fb->width, (int32_t)fb->height};
+	struct fbdiff_image prev = {s->fb, fb->stride, (int32_t)fb->width, (int32_t)fb->height};
+	int64_t damaged = 0;
+	size_t changed = 0;
 
 	for (uint16_t i = 0; i < d->nrects; i++) {
-		const struct pixlink_rect *r = &d->rects[i];
-		for (uint32_t y = r->y; y < (uint32_t)r->y + r->h; y++) {
-			size_t off = (size_t)y * fb->stride + (size_t)r->x * 4;
-			memcpy(s->fb + off, src + off, (size_t)r->w * 4);
-		}
+		const struct pixlink_rect *pr = &d->rects[i];
+		struct rect r = {pr->x, pr->y, pr->w, pr->h};
+		damaged += rect_area(&r);
+		changed += apply_rect(s, &prev, &cur, &r);
 	}
-	pixlink_client_grant(s->link, 1);
-	for (uint16_t i = 0; i < d->nrects; i++) {
-		const struct pixlink_rect *r = &d->rects[i];
-		rfbMarkRectAsModified(s->screen, r->x, r->y, r->x + r->w, r->y + r->h);
-	}
+	log_debug("damage %u: %u rectangles, %lld pixels damaged, %zu changed", d->seq, d->nrects,
+	          (long long)damaged, changed);
 }
 
 static uint8_t *copy_framebuffer(struct vnc_session *s)
@@ -236,6 +268,33 @@ static bool handle_ctl(struct vnc_session *s)
 	return false;
 }
 
+/*
+ * Frames are paced by the viewer: render may send the next damage only
+ * when the viewer has asked for an update and everything before was sent.
+ * Meanwhile render coalesces, so a viewer behind a slow link gets the
+ * newest picture (a scroll of many small steps as one CopyRect) instead of
+ * every intermediate one.
+ */
+static void pace(struct vnc_session *s)
+{
+	rfbClientPtr cl = s->screen->clientHead;
+
+	if (!cl || pixlink_client_credit(s->link) > 0 || !pixlink_client_fb(s->link))
+		return;
+	if (sraRgnEmpty(cl->requestedRegion))
+		return;
+	/* What waits to be sent where the viewer looks (it may ask for a part only). */
+	sraRegionPtr waiting = sraRgnCreateRgn(cl->modifiedRegion);
+	sraRgnOr(waiting, cl->copyRegion);
+	sraRgnAnd(waiting, cl->requestedRegion);
+	bool busy = !sraRgnEmpty(waiting);
+	sraRgnDestroy(waiting);
+	if (busy)
+		return;
+	if (pixlink_client_grant(s->link, 1) < 0 && errno != EAGAIN)
+		log_warn("pixel link: cannot grant credit: %s", strerror(errno));
+}
+
 static void *session_thread(void *arg)
 {
 	struct vnc_session *s = arg;
@@ -259,6 +318,8 @@ static void *session_thread(void *arg)
 		/* Reads the viewer's messages, sends updates it asked for. */
 		while (rfbProcessEvents(s->screen, 0))
 			;
+		if (running)
+			pace(s);
 	}
 	rfbShutdownServer(s->screen, TRUE);
 	return NULL;

@@ -76,7 +76,7 @@ static int run_tool(char *const argv[], const char *input, const char *log)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static int write_config(struct shojid_proc *d, const char *extra_ini)
+static int write_config(struct shojid_proc *d, const char *extra_ini, const char *page)
 {
 	uint32_t uid = UID_BASE + (uint32_t)(getpid() % 1000) * UIDS_PER_RUN;
 	FILE *f = fopen(d->config_path, "w");
@@ -89,18 +89,24 @@ static int write_config(struct shojid_proc *d, const char *extra_ini)
 	        "[tls]\ncert = %s/tls/server-chain.crt\nkey = %s/tls/server.key\n"
 	        "[auth]\nusers_file = %s\n"
 	        "[vnc]\nlisten = 127.0.0.1:%d\n[rdp]\nlisten = 127.0.0.1:%d\n"
-	        "[browser]\nstart_url = http://127.0.0.1:%d/index.html\n"
+	        "[browser]\nstart_url = http://127.0.0.1:%d/%s\n"
 	        "[egress]\nallow = 127.0.0.1:%d\n"
 	        "[sandbox]\nuid_range = %u-%u\n"
 	        "[audit]\nfile = %s\n",
 	        d->root, d->root, SHOJI_BUILDDIR, d->root, d->root, d->users_path, d->port,
-	        d->rdp_port, d->pages.port, d->pages.port, uid, uid + UIDS_PER_RUN - 1, d->audit_path);
+	        d->rdp_port, d->pages.port, page, d->pages.port, uid, uid + UIDS_PER_RUN - 1,
+	        d->audit_path);
 	if (extra_ini)
 		fputs(extra_ini, f);
 	return fclose(f);
 }
 
 int shojid_setup(struct shojid_proc *d, const char *extra_ini)
+{
+	return shojid_setup_page(d, extra_ini, "index.html");
+}
+
+int shojid_setup_page(struct shojid_proc *d, const char *extra_ini, const char *page)
 {
 	char tls[160], log[160];
 
@@ -130,7 +136,7 @@ int shojid_setup(struct shojid_proc *d, const char *extra_ini)
 	while (d->rdp_port == d->port);
 	if (d->port < 0 || http_server_start(&d->pages, SHOJI_SRCDIR "/tests/pages") < 0)
 		return -1;
-	return write_config(d, extra_ini);
+	return write_config(d, extra_ini, page);
 }
 
 int shojid_add_user(struct shojid_proc *d, const char *name, const char *password)

@@ -40,6 +40,9 @@ struct shojid_proc {
  */
 int shojid_setup(struct shojid_proc *d, const char *extra_ini);
 
+/** The same, with tests/pages/PAGE as the browser's start page. */
+int shojid_setup_page(struct shojid_proc *d, const char *extra_ini, const char *page);
+
 /** Adds a user with the built shojictl, the password on its stdin. 0 or -1. */
 int shojid_add_user(struct shojid_proc *d, const char *name, const char *password);
 

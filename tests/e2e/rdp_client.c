@@ -35,7 +35,9 @@ struct rdp_client {
 	bool connected, closed, gfx;
 	int codecs[16]; /* surface commands by codec id (they are below 16) */
 	pcRdpgfxSurfaceCommand gdi_surface_command;
-	int pointers; /* pointer shapes the server set */
+	int pointers;                                /* pointer shapes the server set */
+	int moves;                                   /* SurfaceToSurface copies the server sent */
+	pcRdpgfxSurfaceToSurface surface_to_surface; /* gdi's own */
 };
 
 /* FreeRDP's context with a way back to the client; rdpContext comes first. */
@@ -66,16 +68,28 @@ static UINT count_surface_command(RdpgfxClientContext *g, const RDPGFX_SURFACE_C
 	return c->gdi_surface_command(g, cmd);
 }
 
+/* Counts the copies, then lets gdi do them. */
+static UINT surface_to_surface(RdpgfxClientContext *gfx, const RDPGFX_SURFACE_TO_SURFACE_PDU *pdu)
+{
+	rdpGdi *gdi = gfx->custom;
+	struct client_context *cc = (struct client_context *)gdi->context;
+
+	cc->owner->moves++;
+	return cc->owner->surface_to_surface(gfx, pdu);
+}
+
 static void on_channel_connected(void *context, ChannelConnectedEventArgs *e)
 {
 	struct client_context *cc = context;
-	RdpgfxClientContext *g = e->pInterface;
+	RdpgfxClientContext *gfx = e->pInterface;
 
 	if (strcmp(e->name, RDPGFX_DVC_CHANNEL_NAME) == 0 &&
-	    gdi_graphics_pipeline_init(cc->ctx.gdi, g)) {
+	    gdi_graphics_pipeline_init(cc->ctx.gdi, gfx)) {
 		cc->owner->gfx = true;
-		cc->owner->gdi_surface_command = g->SurfaceCommand;
-		g->SurfaceCommand = count_surface_command;
+		cc->owner->gdi_surface_command = gfx->SurfaceCommand;
+		gfx->SurfaceCommand = count_surface_command;
+		cc->owner->surface_to_surface = gfx->SurfaceToSurface;
+		gfx->SurfaceToSurface = surface_to_surface;
 	}
 }
 
@@ -380,6 +394,39 @@ int rdp_client_click(struct rdp_client *c, int x, int y)
 	    !freerdp_input_send_mouse_event(in, PTR_FLAGS_BUTTON1, px, py))
 		return -1;
 	return rdp_client_pump(c, 50);
+}
+
+int rdp_client_wheel(struct rdp_client *c, int x, int y, int notches)
+{
+	UINT16 flags = PTR_FLAGS_WHEEL | 0x0078; /* one notch, 120 units */
+
+	if (notches > 0)
+		flags = PTR_FLAGS_WHEEL | PTR_FLAGS_WHEEL_NEGATIVE | (0x100 - 0x78);
+	for (int i = 0; i < abs(notches); i++) {
+		if (!freerdp_input_send_mouse_event(c->instance->input, flags, (UINT16)x,
+		                                    (UINT16)y) ||
+		    rdp_client_pump(c, 20) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int rdp_client_moves(const struct rdp_client *c)
+{
+	return c->moves;
+}
+
+uint32_t *rdp_client_snapshot(const struct rdp_client *c)
+{
+	int w = rdp_client_width(c), h = rdp_client_height(c);
+	uint32_t *px = malloc((size_t)MAX(w, 1) * (size_t)MAX(h, 1) * sizeof(*px));
+
+	if (!px)
+		return NULL;
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++)
+			px[(size_t)y * (size_t)w + (size_t)x] = rdp_client_pixel(c, x, y);
+	return px;
 }
 
 int rdp_client_key(struct rdp_client *c, uint16_t scancode, bool down)

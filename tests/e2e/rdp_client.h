@@ -66,6 +66,15 @@ bool rdp_client_wait_color(struct rdp_client *c, uint32_t rgb, int timeout_ms, i
 /** Left click at x, y (move, press, release), pumping in between. 0 or -1. */
 int rdp_client_click(struct rdp_client *c, int x, int y);
 
+/** Turns the wheel at x, y: notches down (positive) or up (negative). 0 or -1. */
+int rdp_client_wheel(struct rdp_client *c, int x, int y, int notches);
+
+/** How many SurfaceToSurface copies (scrolls) the server sent. */
+int rdp_client_moves(const struct rdp_client *c);
+
+/** The picture as 0xRRGGBB values, row by row; the caller frees it. */
+uint32_t *rdp_client_snapshot(const struct rdp_client *c);
+
 /** A key press or release by PC/AT set-1 scancode (0xe0xx: extended). 0 or -1. */
 int rdp_client_key(struct rdp_client *c, uint16_t scancode, bool down);
 

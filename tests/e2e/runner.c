@@ -10,6 +10,7 @@ Suite *suite_client_ime(void);
 Suite *suite_rdp(void);
 Suite *suite_pool(void);
 Suite *suite_rdp_video(void);
+Suite *suite_encoding(void);
 
 int main(void)
 {
@@ -21,6 +22,7 @@ int main(void)
 	srunner_add_suite(sr, suite_rdp());
 	srunner_add_suite(sr, suite_pool());
 	srunner_add_suite(sr, suite_rdp_video());
+	srunner_add_suite(sr, suite_encoding());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	int failed = srunner_ntests_failed(sr);

@@ -20,6 +20,8 @@ struct viewer {
 	rfbClient *cl;
 	char *ca_file, *user, *password;
 	unsigned updates; /* complete framebuffer updates since the last resize */
+	struct viewer_stats stats;
+	GotCopyRectProc copy_rect; /* libvncclient's own */
 	bool closed;
 };
 
@@ -88,6 +90,25 @@ static void update_done(rfbClient *cl)
 {
 	struct viewer *v = rfbClientGetClientData(cl, &viewer_tag);
 	v->updates++;
+	v->stats.updates++;
+}
+
+/* Every rectangle of pixels (CopyRect included), whatever its encoding. */
+static void got_rect(rfbClient *cl, int x, int y, int w, int h)
+{
+	struct viewer *v = rfbClientGetClientData(cl, &viewer_tag);
+	(void)x;
+	(void)y;
+	v->stats.rects++;
+	v->stats.pixels += (uint64_t)MAX(w, 0) * (uint64_t)MAX(h, 0);
+}
+
+static void got_copy_rect(rfbClient *cl, int sx, int sy, int w, int h, int dx, int dy)
+{
+	struct viewer *v = rfbClientGetClientData(cl, &viewer_tag);
+	v->stats.copy_rects++;
+	v->stats.copied_pixels += (uint64_t)MAX(w, 0) * (uint64_t)MAX(h, 0);
+	v->copy_rect(cl, sx, sy, w, h, dx, dy);
 }
 
 /*
@@ -125,6 +146,9 @@ struct viewer *viewer_connect(const struct viewer_options *opt)
 	cl->GetCredential = get_credential;
 	cl->MallocFrameBuffer = alloc_framebuffer;
 	cl->FinishedFrameBufferUpdate = update_done;
+	cl->GotFrameBufferUpdate = got_rect;
+	v->copy_rect = cl->GotCopyRect;
+	cl->GotCopyRect = got_copy_rect;
 	cl->readTimeout = READ_TIMEOUT_S;
 	cl->appData.encodingsString = opt->encodings;
 	cl->appData.enableJPEG = FALSE; /* lossless: the tests compare exact colours */
@@ -293,6 +317,38 @@ int viewer_click(struct viewer *v, int x, int y)
 		viewer_pump(v, 50);
 	}
 	return 0;
+}
+
+int viewer_wheel(struct viewer *v, int x, int y, int notches)
+{
+	int mask = notches > 0 ? rfbWheelDownMask : rfbWheelUpMask;
+
+	for (int i = 0; i < abs(notches); i++) {
+		if (!SendPointerEvent(v->cl, x, y, mask) || !SendPointerEvent(v->cl, x, y, 0))
+			return -1;
+		viewer_pump(v, 20);
+	}
+	return 0;
+}
+
+struct viewer_stats viewer_stats(const struct viewer *v)
+{
+	return v->stats;
+}
+
+uint32_t *viewer_snapshot(const struct viewer *v)
+{
+	size_t n;
+
+	if (!ckd_mul_size(&n, (size_t)MAX(v->cl->width, 0), (size_t)MAX(v->cl->height, 0)))
+		return NULL;
+	uint32_t *px = malloc(MAX(n, 1) * sizeof(*px));
+	if (!px)
+		return NULL;
+	for (int y = 0; y < v->cl->height; y++)
+		for (int x = 0; x < v->cl->width; x++)
+			px[(size_t)y * (size_t)v->cl->width + (size_t)x] = viewer_pixel(v, x, y);
+	return px;
 }
 
 int viewer_key(struct viewer *v, uint32_t keysym, bool down)

@@ -72,6 +72,22 @@ int viewer_click(struct viewer *v, int x, int y);
 /** Presses and releases the keysym of each character of an ASCII string. */
 int viewer_type(struct viewer *v, const char *text);
 
+/** Turns the wheel at x, y: notches down (positive) or up (negative). 0 or -1. */
+int viewer_wheel(struct viewer *v, int x, int y, int notches);
+
+/** What the server sent since the connection began. */
+struct viewer_stats {
+	uint64_t updates;       /* complete framebuffer updates */
+	uint64_t rects;         /* rectangles of pixels, CopyRect included */
+	uint64_t pixels;        /* their area */
+	uint64_t copy_rects;    /* CopyRect rectangles */
+	uint64_t copied_pixels; /* their area */
+};
+struct viewer_stats viewer_stats(const struct viewer *v);
+
+/** The picture as 0xRRGGBB values, row by row (width x height); the caller frees it. */
+uint32_t *viewer_snapshot(const struct viewer *v);
+
 /** One key event by keysym. 0 or -1. */
 int viewer_key(struct viewer *v, uint32_t keysym, bool down);
 

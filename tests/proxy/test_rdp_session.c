@@ -10,12 +10,14 @@
 
 #include <check.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "fbdiff.h"
 #include "log.h"
 #include "pixlink.h"
 #include "rdp_session.h"
@@ -30,6 +32,9 @@ Suite *suite_rdp_session(void);
 struct fake_render {
 	int fd;
 	uint32_t generation, seq;
+	uint8_t *px; /* the last framebuffer, mapped */
+	size_t size;
+	uint32_t width;
 	uint8_t buf[PIXLINK_MAX_MSG];
 	struct pixlink_msg msg;
 };
@@ -81,7 +86,11 @@ static void send_framebuffer(struct fake_render *r, uint32_t width, uint32_t hei
 			p[0] = (uint8_t)x, p[1] = (uint8_t)y, p[2] = (uint8_t)r->generation,
 			p[3] = 0;
 		}
-	munmap(px, size);
+	if (r->px)
+		munmap(r->px, r->size);
+	r->px = px;
+	r->size = size;
+	r->width = width;
 	m.u.fb = (struct pixlink_framebuffer){r->generation,           width, height, width * 4,
 	                                      PIXLINK_FORMAT_BGRX8888, size};
 	send_msg(r, &m, fd);
@@ -150,20 +159,34 @@ START_TEST(picture_follows_the_desktop)
 	ck_assert_uint_eq(pixel(s, 10, 20), 0x0002140au);
 	ck_assert(!rdp_session_take_changes(s, &changes));
 
-	/* One credit at a time; damage inside is copied and reported. */
+	/* Damage over pixels that did not change is not reported. */
+	rdp_session_want_frame(s);
+	expect_msg(&r, PIXLINK_CREDIT);
+	d.u.damage =
+	    (struct pixlink_damage){.seq = ++r.seq, .generation = r.generation, .nrects = 1};
+	d.u.damage.rects[0] = (struct pixlink_rect){0, 0, DESK_W, DESK_H};
+	send_msg(&r, &d, -1);
+	ck_assert_int_eq(rdp_session_read(s), 0);
+	ck_assert(!rdp_session_take_changes(s, &changes));
+
+	/* One credit at a time; what changed inside the damage is copied and reported. */
 	rdp_session_want_frame(s);
 	expect_msg(&r, PIXLINK_CREDIT);
 	rdp_session_want_frame(s);
 	ck_assert_ptr_null(next_msg(&r));
+	for (int y = 50; y < 60; y++)
+		for (int x = 100; x < 120; x++)
+			put_le32(r.px + ((size_t)y * r.width + (size_t)x) * 4, 0x00ff8000u);
 	d.u.damage =
 	    (struct pixlink_damage){.seq = ++r.seq, .generation = r.generation, .nrects = 1};
-	d.u.damage.rects[0] = (struct pixlink_rect){100, 50, 20, 10};
+	d.u.damage.rects[0] = (struct pixlink_rect){90, 40, 40, 30};
 	send_msg(&r, &d, -1);
 	ck_assert_int_eq(rdp_session_read(s), 0);
 	ck_assert(rdp_session_take_changes(s, &changes));
 	ck_assert_uint_eq(changes.n, 1);
 	ck_assert(changes.r[0].x == 100 && changes.r[0].y == 50 && changes.r[0].w == 20 &&
 	          changes.r[0].h == 10);
+	ck_assert_uint_eq(pixel(s, 110, 55), 0x00ff8000u);
 	rdp_session_mark_all(s);
 	ck_assert(rdp_session_take_changes(s, &changes));
 	ck_assert_int_eq(rect_area(&changes.r[0]), DESK_W * DESK_H);
@@ -172,6 +195,115 @@ START_TEST(picture_follows_the_desktop)
 	d.u.damage.seq = ++r.seq;
 	send_msg(&r, &d, -1);
 	ck_assert_int_eq(rdp_session_read(s), -1);
+	rdp_session_destroy(s);
+	close(r.fd);
+}
+END_TEST
+
+/* Render's picture: an article of distinct rows, scrolled down by top pixels. */
+static void paint_article(struct fake_render *r, int top)
+{
+	for (uint32_t y = 0; y < DESK_H; y++)
+		for (uint32_t x = 0; x < DESK_W; x++) {
+			uint32_t line = y + (uint32_t)top;
+			uint32_t c = line % 20 >= 16 ? 0xffffff
+			                             : (line * 2654435761u ^ (x / 5) * 40503u) >> 8;
+			put_le32(r->px + ((size_t)y * r->width + x) * 4, c & 0xffffff);
+		}
+}
+
+static void send_damage_all(struct fake_render *r, struct rdp_session *s)
+{
+	struct pixlink_msg d = {.type = PIXLINK_DAMAGE};
+
+	rdp_session_want_frame(s);
+	expect_msg(r, PIXLINK_CREDIT);
+	d.u.damage = (struct pixlink_damage){.seq = ++r->seq, .generation = r->generation, .nrects = 1};
+	d.u.damage.rects[0] = (struct pixlink_rect){0, 0, DESK_W, DESK_H};
+	send_msg(r, &d, -1);
+	ck_assert_int_eq(rdp_session_read(s), 0);
+}
+
+/* What a client does with a frame: moves in order, then the changed rectangles painted. */
+static int64_t client_frame(struct rdp_session *s, uint8_t *client, struct fbdiff_move *moves,
+                            size_t *nmoves)
+{
+	struct fbdiff_image img = {client, DESK_W * 4, DESK_W, DESK_H};
+	struct region changes;
+	size_t stride;
+	const uint8_t *px = rdp_session_pixels(s, &stride);
+
+	*nmoves = rdp_session_take_moves(s, moves, RDP_SESSION_MAX_MOVES);
+	for (size_t i = 0; i < *nmoves; i++)
+		fbdiff_apply_move(&img, &moves[i]);
+	region_init(&changes);
+	rdp_session_take_changes(s, &changes);
+	for (size_t i = 0; i < changes.n; i++) {
+		const struct rect *c = &changes.r[i];
+		for (int32_t y = c->y; y < c->y + c->h; y++)
+			memcpy(client + (size_t)y * DESK_W * 4 + (size_t)c->x * 4,
+			       px + (size_t)y * stride + (size_t)c->x * 4, (size_t)c->w * 4);
+	}
+	return region_area(&changes);
+}
+
+/* Whether the client's picture is render's. */
+static bool client_matches(const struct fake_render *r, const uint8_t *client)
+{
+	for (uint32_t y = 0; y < DESK_H; y++)
+		if (memcmp(client + (size_t)y * DESK_W * 4, r->px + (size_t)y * r->width * 4,
+		           DESK_W * 4) != 0)
+			return false;
+	return true;
+}
+
+START_TEST(scroll_becomes_a_move)
+{
+	struct fake_render r;
+	struct fbdiff_move moves[RDP_SESSION_MAX_MOVES];
+	size_t nmoves;
+	uint8_t *client = calloc(DESK_W * DESK_H, 4);
+	struct rdp_session *s = start(&r, DESK_W, DESK_H);
+
+	ck_assert_ptr_nonnull(client);
+	ck_assert(rdp_session_ready(s));
+	paint_article(&r, 0);
+	send_damage_all(&r, s);
+	client_frame(s, client, moves, &nmoves);
+	ck_assert(client_matches(&r, client));
+
+	/* Scrolled by 24 rows: one move up; only the new strip and the edge are painted. */
+	paint_article(&r, 24);
+	send_damage_all(&r, s);
+	int64_t painted = client_frame(s, client, moves, &nmoves);
+	ck_assert_uint_eq(nmoves, 1);
+	ck_assert_int_eq(moves[0].dy, -24);
+	/* (rectangles are merged when that wastes at most 64x64 pixels) */
+	ck_assert_int_le(painted, 24 * DESK_W + DESK_H * FBDIFF_SCROLL_EDGE + 2 * 64 * 64);
+	ck_assert(client_matches(&r, client));
+
+	/* A change, then a scroll before the client got a frame: the change moves too. */
+	for (int y = 100; y < 110; y++)
+		for (int x = 10; x < 30; x++)
+			put_le32(r.px + ((size_t)y * r.width + (size_t)x) * 4, 0x00ff0000u);
+	send_damage_all(&r, s);
+	memmove(r.px, r.px + (size_t)40 * r.width * 4, (size_t)(DESK_H - 40) * r.width * 4);
+	for (uint32_t y = DESK_H - 40; y < DESK_H; y++)
+		memset(r.px + (size_t)y * r.width * 4, 0x40 + (int)y, (size_t)r.width * 4);
+	send_damage_all(&r, s);
+	client_frame(s, client, moves, &nmoves);
+	ck_assert_uint_eq(nmoves, 1);
+	ck_assert_int_eq(moves[0].dy, -40);
+	ck_assert(client_matches(&r, client));
+
+	/* A full refresh drops the moves: everything is painted anyway. */
+	paint_article(&r, 30);
+	send_damage_all(&r, s);
+	rdp_session_mark_all(s);
+	ck_assert_int_eq(client_frame(s, client, moves, &nmoves), DESK_W * DESK_H);
+	ck_assert_uint_eq(nmoves, 0);
+	ck_assert(client_matches(&r, client));
+	free(client);
 	rdp_session_destroy(s);
 	close(r.fd);
 }
@@ -289,6 +421,7 @@ Suite *suite_rdp_session(void)
 	TCase *tc = tcase_create("rdp_session");
 	tcase_add_test(tc, picture_follows_the_desktop);
 	tcase_add_test(tc, render_refusing_the_size_is_shown_anyway);
+	tcase_add_test(tc, scroll_becomes_a_move);
 	tcase_add_test(tc, input_is_forwarded_and_released);
 	tcase_add_test(tc, cursor_is_kept_once);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,283 @@
+/*
+ * End to end, what shojid sends over VNC when little changes: a real
+ * shojid and browser, libvncclient counting what arrives. A page that
+ * repaints without changing a pixel must cost nothing; a scroll must
+ * arrive as CopyRect plus the newly exposed strip, and once it stops the
+ * viewer's picture must be exactly what a viewer connecting afresh gets.
+ * The same scroll over RDP's graphics pipeline must arrive as
+ * SurfaceToSurface and end as exact. The page is tests/pages/scroll.html.
+ * Needs root, as test_vnc.c.
+ */
+#include "autoconfig.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "rdp_client.h"
+#include "util.h"
+#include "viewer.h"
+
+Suite *suite_encoding(void);
+
+#define RED 0xff0000
+#define PASSWORD "demo-password-1"
+#define PAGE_TIMEOUT_MS 60000
+#define QUIET_MS 3000 /* no rectangle for this long: the picture has settled */
+#define SETTLE_TIMEOUT_MS 60000
+#define IDLE_WATCH_MS 12000
+
+static struct shojid_proc d;
+
+static void start(void)
+{
+	char log[160];
+
+	ck_assert_msg(shojid_setup_page(&d, NULL, "scroll.html") == 0, "harness setup failed (%s)",
+	              d.root);
+	fprintf(stderr, "encoding: test files in %s\n", d.root);
+	ck_assert_int_eq(shojid_add_user(&d, "demo", PASSWORD), 0);
+	viewer_log_to(shojid_path(&d, "vncclient.log", log, sizeof(log)));
+	ck_assert_msg(shojid_launch(&d, 90000) == 0, "shojid did not get ready (%s)", d.log_path);
+}
+
+static void finish(void)
+{
+	ck_assert_msg(shojid_alive(&d), "shojid died (%s)", d.log_path);
+	ck_assert_int_eq(shojid_stop(&d, 30000), 0);
+	viewer_log_to(NULL);
+	shojid_cleanup(&d);
+}
+
+/* Lossless encodings and the cursor as a shape, as TigerVNC's viewer asks. */
+static struct viewer *login(void)
+{
+	struct viewer_options opt = {
+	    .port = d.port,
+	    .ca_file = d.ca_path,
+	    .user = "demo",
+	    .password = PASSWORD,
+	    .encodings = "copyrect tight zrle raw",
+	    .cursor_shape = true,
+	};
+	struct viewer *v = viewer_connect(&opt);
+	ck_assert_msg(v, "could not log in (%s/vncclient.log, %s)", d.root, d.log_path);
+	return v;
+}
+
+static void page_origin(struct viewer *v, int *x, int *y)
+{
+	char path[160];
+
+	if (viewer_wait_block(v, RED, 200, 150, PAGE_TIMEOUT_MS, x, y))
+		return;
+	viewer_dump_ppm(v, shojid_path(&d, "nored.ppm", path, sizeof(path)));
+	ck_abort_msg("the test page never appeared (screen in %s)", path);
+}
+
+/* Pumps until no rectangle came for QUIET_MS; false if that never happened. */
+static bool settle(struct viewer *v)
+{
+	uint64_t end = now_ms() + SETTLE_TIMEOUT_MS;
+	uint64_t rects = viewer_stats(v).rects, since = now_ms();
+
+	while (now_ms() < end) {
+		if (viewer_pump(v, 100) < 0)
+			return false;
+		uint64_t n = viewer_stats(v).rects;
+		if (n != rects) {
+			rects = n;
+			since = now_ms();
+		} else if (now_ms() - since >= QUIET_MS) {
+			return true;
+		}
+	}
+	return false;
+}
+
+START_TEST(repaint_without_change_sends_nothing)
+{
+	int ox, oy;
+
+	start();
+	struct viewer *v = login();
+	page_origin(v, &ox, &oy);
+	ck_assert_int_eq(viewer_click(v, ox + 100, oy + 75), 0);
+	ck_assert_msg(settle(v), "the picture never settled (%s)", d.log_path);
+	struct viewer_stats before = viewer_stats(v);
+
+	/* The page rebuilds its article: the browser repaints, nothing changes. */
+	ck_assert_int_eq(viewer_key(v, 'r', true), 0);
+	ck_assert_int_eq(viewer_key(v, 'r', false), 0);
+	ck_assert_int_eq(viewer_pump(v, IDLE_WATCH_MS), 0);
+	struct viewer_stats after = viewer_stats(v);
+	ck_assert_msg(after.rects == before.rects,
+	              "%llu rectangles (%llu pixels) in %d s of an unchanged picture",
+	              (unsigned long long)(after.rects - before.rects),
+	              (unsigned long long)(after.pixels - before.pixels), IDLE_WATCH_MS / 1000);
+	ck_assert_uint_eq(after.updates, before.updates);
+	viewer_destroy(v);
+	finish();
+}
+END_TEST
+
+/* Number of pixels that differ; the first one in *at. */
+static size_t differences(const uint32_t *a, const uint32_t *b, int w, int h, int *at)
+{
+	size_t n = 0;
+
+	for (int i = w * h - 1; i >= 0; i--) {
+		if (a[i] != b[i]) {
+			n++;
+			*at = i;
+		}
+	}
+	return n;
+}
+
+START_TEST(scroll_arrives_as_copyrect_and_ends_exact)
+{
+	char pb[160];
+	int ox, oy, at = 0;
+
+	start();
+	struct viewer *v = login();
+	page_origin(v, &ox, &oy);
+	ck_assert_int_eq(viewer_click(v, ox + 100, oy + 75), 0);
+	ck_assert_msg(settle(v), "the picture never settled (%s)", d.log_path);
+	struct viewer_stats before = viewer_stats(v);
+	int w = viewer_width(v), h = viewer_height(v);
+
+	ck_assert_int_eq(viewer_wheel(v, w / 2, h / 2, 5), 0);
+	ck_assert_msg(settle(v), "the picture never settled after the scroll (%s)", d.log_path);
+	struct viewer_stats after = viewer_stats(v);
+	ck_assert_msg(viewer_pixel(v, ox + 100, oy + 75) != RED, "the page did not scroll");
+	ck_assert_msg(after.copy_rects > before.copy_rects, "no CopyRect for a scroll");
+	uint64_t drawn =
+	    (after.pixels - before.pixels) - (after.copied_pixels - before.copied_pixels);
+	fprintf(stderr, "encoding: scroll: %llu CopyRect (%llu pixels), %llu pixels drawn\n",
+	        (unsigned long long)(after.copy_rects - before.copy_rects),
+	        (unsigned long long)(after.copied_pixels - before.copied_pixels),
+	        (unsigned long long)drawn);
+	ck_assert_msg(drawn < (uint64_t)w * (uint64_t)h,
+	              "%llu pixels drawn for a scroll of a %dx%d screen", (unsigned long long)drawn,
+	              w, h);
+
+	/* A viewer connecting afresh gets the whole picture: it must be the same. */
+	uint32_t *seen = viewer_snapshot(v);
+	ck_assert_ptr_nonnull(seen);
+	viewer_destroy(v);
+	v = login();
+	ck_assert(viewer_wait_size(v, w, h, 30000));
+	ck_assert_msg(settle(v), "the picture never settled after reconnecting (%s)", d.log_path);
+	uint32_t *fresh = viewer_snapshot(v);
+	ck_assert_ptr_nonnull(fresh);
+	size_t n = differences(seen, fresh, w, h, &at);
+	if (n > 0) {
+		viewer_dump_ppm(v, shojid_path(&d, "fresh.ppm", pb, sizeof(pb)));
+		ck_abort_msg("%zu pixels differ from a fresh picture, the first at %d,%d "
+		             "(%06x, not %06x; fresh picture in %s)",
+		             n, at % w, at / w, seen[at], fresh[at], pb);
+	}
+	free(seen);
+	free(fresh);
+	viewer_destroy(v);
+	finish();
+}
+END_TEST
+
+static struct rdp_client *rdp_login(void)
+{
+	struct rdp_client_options opt = {
+	    .port = d.rdp_port,
+	    .user = "demo",
+	    .password = PASSWORD,
+	    .width = 1024,
+	    .height = 768,
+	    .gfx = true,
+	};
+	struct rdp_client *c = rdp_client_connect(&opt);
+	ck_assert_msg(c, "could not log in over RDP (%s)", d.log_path);
+	return c;
+}
+
+/* Pumps until the client's picture stayed the same for QUIET_MS; false if it never did. */
+static bool rdp_settle(struct rdp_client *c)
+{
+	uint64_t end = now_ms() + SETTLE_TIMEOUT_MS, since = now_ms();
+	uint32_t *last = rdp_client_snapshot(c);
+	size_t n = (size_t)rdp_client_width(c) * (size_t)rdp_client_height(c);
+	bool quiet = false;
+
+	while (last && !quiet && now_ms() < end && rdp_client_pump(c, 500) == 0) {
+		uint32_t *now = rdp_client_snapshot(c);
+		if (!now)
+			break;
+		if (memcmp(now, last, n * sizeof(*now)) != 0)
+			since = now_ms();
+		quiet = now_ms() - since >= QUIET_MS;
+		free(last);
+		last = now;
+	}
+	free(last);
+	return quiet;
+}
+
+START_TEST(rdp_scroll_arrives_as_surface_copy_and_ends_exact)
+{
+	char path[160];
+	int ox, oy, at = 0;
+
+	start();
+	rdp_client_log_to(d.root, "freerdp-client.log");
+	struct rdp_client *c = rdp_login();
+	ck_assert_msg(rdp_client_wait_color(c, RED, PAGE_TIMEOUT_MS, &ox, &oy),
+	              "the test page never appeared over RDP (%s)", d.log_path);
+	ck_assert(rdp_client_gfx_open(c));
+	ck_assert_int_eq(rdp_client_click(c, ox + 100, oy + 75), 0);
+	ck_assert_msg(rdp_settle(c), "the picture never settled (%s)", d.log_path);
+	int moves = rdp_client_moves(c), w = rdp_client_width(c), h = rdp_client_height(c);
+
+	ck_assert_int_eq(rdp_client_wheel(c, w / 2, h / 2, 5), 0);
+	ck_assert_msg(rdp_settle(c), "the picture never settled after the scroll (%s)", d.log_path);
+	ck_assert_msg(rdp_client_pixel(c, ox + 100, oy + 75) != RED, "the page did not scroll");
+	ck_assert_msg(rdp_client_moves(c) > moves, "no SurfaceToSurface for a scroll");
+	fprintf(stderr, "encoding: RDP scroll: %d SurfaceToSurface\n", rdp_client_moves(c) - moves);
+
+	uint32_t *seen = rdp_client_snapshot(c);
+	ck_assert_ptr_nonnull(seen);
+	rdp_client_destroy(c);
+	c = rdp_login();
+	ck_assert_msg(rdp_settle(c), "the picture never settled after reconnecting (%s)",
+	              d.log_path);
+	ck_assert_int_eq(rdp_client_width(c), w);
+	ck_assert_int_eq(rdp_client_height(c), h);
+	uint32_t *fresh = rdp_client_snapshot(c);
+	ck_assert_ptr_nonnull(fresh);
+	size_t n = differences(seen, fresh, w, h, &at);
+	if (n > 0) {
+		rdp_client_dump_ppm(c, shojid_path(&d, "rdp-fresh.ppm", path, sizeof(path)));
+		ck_abort_msg("%zu pixels differ from a fresh picture, the first at %d,%d "
+		             "(%06x, not %06x; fresh picture in %s)",
+		             n, at % w, at / w, seen[at], fresh[at], path);
+	}
+	free(seen);
+	free(fresh);
+	rdp_client_destroy(c);
+	finish();
+}
+END_TEST
+
+Suite *suite_encoding(void)
+{
+	Suite *s = suite_create("encoding");
+	TCase *tc = tcase_create("encoding");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, repaint_without_change_sends_nothing);
+	tcase_add_test(tc, scroll_arrives_as_copyrect_and_ends_exact);
+	tcase_add_test(tc, rdp_scroll_arrives_as_surface_copy_and_ends_exact);
+	suite_add_tcase(s, tc);
+	return s;
+}
