@@ -50,7 +50,8 @@ enum ctl_note_code {
 	CTL_NOTE_TLS = 3,              /* text: "TLSv1.3 TLS_AES_256_GCM_SHA384" */
 	CTL_NOTE_RESIZE = 4,           /* text: "WxH" the viewer asked for */
 	CTL_NOTE_RDP_REQUEST = 5,      /* text: "cookie=alice protocols=ssl,hybrid" */
-	CTL_NOTE_MAX = 5,
+	CTL_NOTE_RDP_CHANNELS = 6,     /* text: "security=tls listed=rdpdr,drdynvc opened=..." */
+	CTL_NOTE_MAX = 6,
 };
 
 struct ctl_msg {

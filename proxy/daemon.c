@@ -408,6 +408,7 @@ static void on_note(struct shojid *d, struct conn *c, const struct ctl_msg *m)
 		[CTL_NOTE_TLS] = "tls",
 		[CTL_NOTE_RESIZE] = "resize",
 		[CTL_NOTE_RDP_REQUEST] = "rdp_request",
+		[CTL_NOTE_RDP_CHANNELS] = "rdp_channels",
 	};
 	audit_event(d->audit, events[m->u.note.code], AUDIT_STR, "address", c->peer, AUDIT_STR,
 		    "protocol", proto_name(c->proto), AUDIT_STR, "user", c->user, AUDIT_STR,

@@ -90,7 +90,9 @@ struct rdp_conn {
 	bool refused;       /* PostConnect turned the login down (audited by the control process) */
 	bool foreign_noted; /* data on a channel never opened */
 	bool pause_pending; /* the E1 prefix of Pause came; swallow its 0x45 */
-	int wheel_v, wheel_h; /* rotation not yet a whole notch */
+	char listed[CTL_MAX_TEXT / 2]; /* the static channels the client listed */
+	char opened[64];               /* the channels opened, as last audited */
+	int wheel_v, wheel_h;          /* rotation not yet a whole notch */
 };
 
 static struct rdp_conn *conn_of(rdpContext *ctx)
@@ -247,26 +249,64 @@ static int check_request(struct worker *w)
 
 /* ---- login ---- */
 
+/* The static channels the client listed ("rdpdr,cliprdr,drdynvc"; "none"). */
+static void list_channels(struct rdp_conn *c)
+{
+	size_t n = 0, at = 0;
+	char **names = WTSGetAcceptedChannelNames(c->ctx.peer, &n);
+
+	snprintf(c->listed, sizeof(c->listed), "none");
+	for (size_t i = 0; names && i < n && at < sizeof(c->listed) - 10; i++) {
+		int len = snprintf(c->listed + at, sizeof(c->listed) - at, "%s%.8s", i ? "," : "",
+		                   names[i] ? names[i] : "?");
+		if (len > 0)
+			at = MIN(at + (size_t)len, sizeof(c->listed) - 1);
+	}
+	free(names); /* the names themselves are FreeRDP's */
+}
+
 /* What the client asked for at connection time, for the audit log. */
 static void note_client(struct rdp_conn *c)
 {
 	rdpSettings *st = c->ctx.settings;
-	char channels[CTL_MAX_TEXT] = "";
-	size_t n = 0, at = 0;
-	char **names = WTSGetAcceptedChannelNames(c->ctx.peer, &n);
 
-	for (size_t i = 0; names && i < n && at < sizeof(channels) - 10; i++) {
-		int len = snprintf(channels + at, sizeof(channels) - at, "%s%.8s", i ? "," : "",
-		                   names[i] ? names[i] : "?");
-		if (len > 0)
-			at = MIN(at + (size_t)len, sizeof(channels) - 1);
-	}
-	free(names); /* the names themselves are FreeRDP's */
+	list_channels(c);
 	worker_note(c->w, CTL_NOTE_RDP_REQUEST,
 	            "client=%.32s build=%u size=%ux%u keyboard=0x%x/%u channels=%s gfx=%s",
 	            st->ClientHostname ? st->ClientHostname : "", st->ClientBuild, st->DesktopWidth,
-	            st->DesktopHeight, st->KeyboardLayout, st->KeyboardType,
-	            channels[0] ? channels : "none", st->SupportGraphicsPipeline ? "yes" : "no");
+	            st->DesktopHeight, st->KeyboardLayout, st->KeyboardType, c->listed,
+	            st->SupportGraphicsPipeline ? "yes" : "no");
+}
+
+/* The security protocol in force: after negotiation FreeRDP leaves only its flag set. */
+static const char *security_name(const rdpSettings *st)
+{
+	if (st->NlaSecurity)
+		return "nla";
+	if (st->TlsSecurity)
+		return "tls";
+	return st->RdpSecurity ? "rdp" : "none";
+}
+
+/*
+ * Audits the security protocol, the channels the client listed and the
+ * ones this side opened, at activation and whenever the opened ones change.
+ */
+static void note_channels(struct rdp_conn *c)
+{
+	char opened[sizeof(c->opened)];
+	/* FreeRDP marks drdynvc initialised even when the client never listed it. */
+	bool dvc = strstr(c->listed, "drdynvc") &&
+	           WTSVirtualChannelManagerGetDrdynvcState(c->vcm) != DRDYNVC_STATE_NONE;
+	snprintf(opened, sizeof(opened), "%s%s", dvc ? "drdynvc" : "none",
+	         rdp_output_gfx_opened(c->out) ? ",rdpgfx" : "");
+	if (!strcmp(opened, c->opened))
+		return;
+	memcpy(c->opened, opened, sizeof(opened));
+	worker_note(c->w, CTL_NOTE_RDP_CHANNELS, "security=%s listed=%s opened=%s",
+	            security_name(c->ctx.settings), c->listed, opened);
+	log_info("%s: security %s; channels listed %s, opened %s", c->w->peer,
+	         security_name(c->ctx.settings), c->listed, opened);
 }
 
 static void wipe_password(rdpSettings *st)
@@ -751,6 +791,8 @@ static bool run(struct rdp_conn *c)
 			break;
 		if (c->activated && (c->logon ? pump_logon(c) : pump_frames(c)) < 0)
 			break;
+		if (c->activated)
+			note_channels(c);
 	}
 	if (link)
 		CloseHandle(link);

@@ -254,6 +254,11 @@ int rdp_output_poll(struct rdp_output *o, uint16_t width, uint16_t height)
 	return 0;
 }
 
+bool rdp_output_gfx_opened(const struct rdp_output *o)
+{
+	return o->gfx != NULL;
+}
+
 bool rdp_output_can_send(struct rdp_output *o)
 {
 	bool ok;

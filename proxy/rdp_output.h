@@ -55,6 +55,9 @@ void rdp_output_activate(struct rdp_output *o);
  */
 int rdp_output_poll(struct rdp_output *o, uint16_t width, uint16_t height);
 
+/** Whether the graphics pipeline channel is open (for the audit log). */
+bool rdp_output_gfx_opened(const struct rdp_output *o);
+
 /** Whether a frame may be sent now (set up, not suppressed, not too far ahead of acks). */
 bool rdp_output_can_send(struct rdp_output *o);
 
