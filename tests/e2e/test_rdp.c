@@ -454,6 +454,9 @@ START_TEST(refusals)
 	int ox, oy;
 
 	start();
+	/* A good client is served all along, in its own session. */
+	struct rdp_client *good = login_ok("clerk", CLERK_PASSWORD, true);
+	page_origin(good, &ox, &oy);
 	/* A wrong password: the connection is dropped and the refusal audited. */
 	ck_assert_ptr_null(login("demo", "not-the-password", true));
 	ck_assert_msg(shojid_audit_wait(&d, "\"event\":\"login_refused\"", "\"user\":\"demo\"",
@@ -499,12 +502,40 @@ START_TEST(refusals)
 	close(fd);
 	ck_assert(shojid_audit_wait(&d, "\"event\":\"handshake_failed\"",
 	                            "malformed X.224 connection request", NULL, 10000));
-	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"login_accepted\"", NULL), 0);
+	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"login_accepted\"", NULL), 1);
 
-	/* A proper client is served afterwards. */
-	struct rdp_client *c = login_ok("demo", DEMO_PASSWORD, true);
+	/*
+	 * A user name with an empty password: the logon screen, where signing
+	 * in with the password still empty is refused, audited, and said.
+	 */
+	struct rdp_client *c = login("demo", "", true);
+	ck_assert_ptr_nonnull(c);
+	int px, py;
+	logon_origin(&px, &py);
+	expect_pixel(c, px + LOGON_FIELD_X, py + LOGON_PASSWORD_Y + 18, LOGON_FOCUS,
+	             "the logon screen for an empty password");
+	uint64_t before = message_hash(c);
+	press(c, SC_ENTER);
+	ck_assert_msg(wait_error_message(c, before, 15000), "no error for an empty password");
+	/* The wrong password above was the first refusal of demo; this is the second. */
+	uint64_t end = now_ms() + 10000;
+	while (shojid_audit_count(&d, "\"event\":\"login_refused\"", "\"user\":\"demo\"") < 2)
+		ck_assert_msg(now_ms() < end && rdp_client_pump(c, 100) == 0,
+		              "the empty password was not refused in the audit log");
+	rdp_client_destroy(c);
+
+	/* The good client was served meanwhile, and still is: a click reaches its page. */
+	ck_assert_int_eq(rdp_client_pump(good, 200), 0);
+	ck_assert_int_eq(rdp_client_click(good, ox + 200, oy + 200), 0);
+	expect_pixel(good, ox + 200, oy + 200, YELLOW, "a click while others were refused");
+	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"session_detach\"", "clerk"), 0);
+
+	/* A proper client is served afterwards (in a second session). */
+	ck_assert_msg(shojid_wait_ready(&d, 2, 90000), "no second session got ready");
+	c = login_ok("demo", DEMO_PASSWORD, true);
 	page_origin(c, &ox, &oy);
 	rdp_client_destroy(c);
+	rdp_client_destroy(good);
 	finish();
 }
 END_TEST

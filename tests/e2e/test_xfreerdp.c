@@ -212,7 +212,59 @@ struct variant {
 	const char *arg;       /* NULL: xfreerdp's defaults */
 	const char *opened;    /* in an rdp_channels line of its connection */
 	const char *listed[5]; /* in every rdp_channels line of its connection */
+	bool refusals;         /* try bad clients while this one is connected */
 };
+
+/* Runs xfreerdp with args on display; it must fail (exit status not 0) within 60 s. */
+static void expect_refused(int display, const char *what, char *const args[])
+{
+	char env_display[32], target[64], name[64], log[160];
+	char *argv[16] = {"xfreerdp", target, "/cert:ignore", "/size:800x600"};
+	size_t n = 4;
+	int status = 0;
+
+	snprintf(env_display, sizeof(env_display), "DISPLAY=:%d", display);
+	snprintf(target, sizeof(target), "/v:127.0.0.1:%d", d.rdp_port);
+	snprintf(name, sizeof(name), "xfreerdp-%s.log", what);
+	for (size_t i = 0; args[i] && n < ARRAY_SIZE(argv) - 1; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	char *env[] = {env_display, NULL};
+	pid_t pid = xscreen_spawn(argv, env, path_of(name, log, sizeof(log)));
+	ck_assert_int_gt(pid, 0);
+	uint64_t end = now_ms() + 60000;
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (now_ms() > end) {
+			xscreen_end(pid);
+			ck_abort_msg("xfreerdp %s is still connected after 60 s (%s)", what, log);
+		}
+		usleep(200000);
+	}
+	ck_assert_msg(!WIFEXITED(status) || WEXITSTATUS(status) != 0,
+	              "xfreerdp %s exited with status 0 (%s)", what, log);
+}
+
+/*
+ * Standard RDP security only and a wrong password, from xfreerdp: refused
+ * and audited, while the viewer on display keeps its page.
+ */
+static void refusals(int display)
+{
+	char *rdp_only[] = {"/u:demo", "/p:" PASSWORD, "/sec:rdp", NULL};
+	char *wrong[] = {"/u:demo", "/p:not-the-password", "/sec:tls", NULL};
+	int refused = shojid_audit_count(&d, "\"event\":\"login_refused\"", "\"user\":\"demo\"");
+
+	expect_refused(display, "sec-rdp", rdp_only);
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"rdp_request\"", "cookie=demo", "protocols=rdp",
+	                            10000));
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"handshake_failed\"",
+	                            "offers only standard RDP security", NULL, 10000));
+	expect_refused(display, "wrong-password", wrong);
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"login_refused\"", "\"user\":\"demo\"",
+	                            "wrong user name or password", 10000));
+	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"login_refused\"", "\"user\":\"demo\""),
+	                 refused + 1);
+}
 
 static void run_variant(int display, const struct variant *v, int attach_before)
 {
@@ -268,6 +320,14 @@ static void run_variant(int display, const struct variant *v, int attach_before)
 	    "xfreerdp %s: no rdp_channels line with %s (%s)", v->name, v->opened, d.audit_path);
 	ck_assert_int_gt(check_channel_audit(audit_from, v->listed), 0);
 	ck_assert_msg(!in_sandbox(CANARY), "the file shared with /drive is in the session");
+	if (v->refusals) {
+		refusals(display);
+		/* The good viewer was not disturbed: its page is still shown. */
+		ck_assert_msg(wait_page(display, &img, &x, &y, 30000),
+		              "xfreerdp %s lost its page while others were refused", v->name);
+		ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"session_detach\"", NULL),
+		                 attach_before);
+	}
 	ck_assert_msg(waitpid(viewer, NULL, WNOHANG) == 0, "xfreerdp %s ended by itself (%s)",
 	              v->name, log);
 
@@ -280,10 +340,18 @@ static void run_variant(int display, const struct variant *v, int attach_before)
 START_TEST(xfreerdp_shows_the_page_and_shares_nothing)
 {
 	static const struct variant variants[] = {
-	    {"default", NULL, "opened=drdynvc,rdpgfx", {"rdpdr", "rdpsnd", "cliprdr", "drdynvc"}},
-	    {"gfx", "/gfx", "opened=drdynvc,rdpgfx", {"rdpdr", "rdpsnd", "cliprdr", "drdynvc"}},
+	    {"default",
+	     NULL,
+	     "opened=drdynvc,rdpgfx",
+	     {"rdpdr", "rdpsnd", "cliprdr", "drdynvc"},
+	     false},
+	    {"gfx",
+	     "/gfx",
+	     "opened=drdynvc,rdpgfx",
+	     {"rdpdr", "rdpsnd", "cliprdr", "drdynvc"},
+	     true},
 	    /* RemoteFX surface bits without the dynamic channels: bitmap updates here. */
-	    {"rfx", "/rfx", "opened=none", {"rdpdr", "rdpsnd", "cliprdr"}},
+	    {"rfx", "/rfx", "opened=none", {"rdpdr", "rdpsnd", "cliprdr"}, false},
 	};
 	char log[160];
 	pid_t xvfb = -1;
