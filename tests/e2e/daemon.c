@@ -94,7 +94,8 @@ static int write_config(struct shojid_proc *d, const char *extra_ini)
 	        "[sandbox]\nuid_range = %u-%u\n"
 	        "[audit]\nfile = %s\n",
 	        d->root, d->root, SHOJI_BUILDDIR, d->root, d->root, d->users_path, d->port,
-	        d->rdp_port, d->pages.port, d->pages.port, uid, uid + UIDS_PER_RUN - 1, d->audit_path);
+	        d->rdp_port, d->pages.port, d->pages.port, uid, uid + UIDS_PER_RUN - 1,
+	        d->audit_path);
 	if (extra_ini)
 		fputs(extra_ini, f);
 	return fclose(f);
@@ -137,6 +138,16 @@ int shojid_add_user(struct shojid_proc *d, const char *name, const char *passwor
 {
 	char log[160], line[1100];
 	char *argv[] = {SHOJICTL_PATH, "-u", d->users_path, "user", "add", (char *)name, NULL};
+
+	snprintf(line, sizeof(line), "%s\n", password);
+	return run_tool(argv, line, shojid_path(d, "setup.log", log, sizeof(log))) == 0 ? 0 : -1;
+}
+
+int shojid_add_nla_user(struct shojid_proc *d, const char *name, const char *password)
+{
+	char log[160], line[1100];
+	char *argv[] = {SHOJICTL_PATH, "-u",        d->users_path, "user",
+	                "add",         "--nt-hash", (char *)name,  NULL};
 
 	snprintf(line, sizeof(line), "%s\n", password);
 	return run_tool(argv, line, shojid_path(d, "setup.log", log, sizeof(log))) == 0 ? 0 : -1;

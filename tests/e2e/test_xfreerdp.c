@@ -2,15 +2,19 @@
  * End to end with FreeRDP's own viewer: xfreerdp 2, under an Xvfb of its
  * own, logs in to a real shojid with a user name and password, asking for
  * everything a careless terminal would share (/drive with a file in it,
- * /clipboard, /printer, /smartcard), with its default graphics, with /gfx
- * and with /rfx. Each time a screenshot of that X display must show the
- * test page; the audit log must show the channels the client listed and
- * that none but the graphics ones were opened, with TLS enforced; and the
+ * /clipboard, /printer, /smartcard), with its default graphics, with /gfx,
+ * with /rfx and with /dynamic-resolution. Each time a screenshot of that X
+ * display must show the test page; the audit log must show the channels
+ * the client listed and that none but the graphics and display ones were
+ * opened, with TLS enforced; and the
  * file in the shared directory must never appear in the session's files
  * (its state directory, and the private /tmp and /run of every process of
  * the session's uids, reached from outside through /proc/PID/root). The
  * screenshots are kept as /tmp/shoji-e2e-xfreerdp-VARIANT.png for a person
- * to look at. Needs root, Xvfb, xfreerdp and ImageMagick; skipped without.
+ * to look at. While the /gfx one is connected, xfreerdp with standard RDP
+ * security and with a wrong password are refused and audited; the
+ * /dynamic-resolution one has its window resized and the page follows.
+ * Needs root, Xvfb, xfreerdp, xdotool and ImageMagick; skipped without.
  */
 #include "autoconfig.h"
 
@@ -213,7 +217,48 @@ struct variant {
 	const char *opened;    /* in an rdp_channels line of its connection */
 	const char *listed[5]; /* in every rdp_channels line of its connection */
 	bool refusals;         /* try bad clients while this one is connected */
+	bool resize;           /* resize its window: the desktop must follow */
 };
+
+/* Screenshots until the pixel at x, y is near rgb. */
+static bool wait_pixel(int display, struct xscreen_image *img, int x, int y, uint32_t rgb,
+                       int timeout_ms)
+{
+	char ppm[160], log[160];
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+
+	path_of("screen.ppm", ppm, sizeof(ppm));
+	path_of("import.log", log, sizeof(log));
+	do {
+		if (xscreen_shot(display, ppm, log, img) &&
+		    xscreen_near(xscreen_pixel(img, x, y), rgb, COLOUR_TOL))
+			return true;
+		usleep(500000);
+	} while (now_ms() < end);
+	return false;
+}
+
+/*
+ * xfreerdp /dynamic-resolution: its window made 900x700 with xdotool (no
+ * window manager here), the desktop follows through Display Control; the
+ * page's fixed corner block moves to the new corner.
+ */
+static void resize_window(int display, struct xscreen_image *img)
+{
+	char env_display[32], log[160];
+
+	snprintf(env_display, sizeof(env_display), "DISPLAY=:%d", display);
+	char *env[] = {env_display, NULL};
+	char *argv[] = {"xdotool",    "search", "--sync", "--name", "FreeRDP",
+	                "windowsize", "%1",     "900",    "700",    NULL};
+	ck_assert_int_eq(xscreen_run(argv, env, path_of("xdotool.log", log, sizeof(log))), 0);
+	bool moved = wait_pixel(display, img, 900 - 30, 700 - 30, 0xff00ff, 60000);
+	keep_png("dynamic-resized");
+	ck_assert_msg(moved, "the page did not follow the window to 900x700 "
+	                     "(/tmp/shoji-e2e-xfreerdp-dynamic-resized.png)");
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"resize\"", "900x700", NULL, 10000));
+	ck_assert(!xscreen_near(xscreen_pixel(img, 1024 - 30, 768 - 30), 0xff00ff, COLOUR_TOL));
+}
 
 /* Runs xfreerdp with args on display; it must fail (exit status not 0) within 60 s. */
 static void expect_refused(int display, const char *what, char *const args[])
@@ -320,6 +365,8 @@ static void run_variant(int display, const struct variant *v, int attach_before)
 	    "xfreerdp %s: no rdp_channels line with %s (%s)", v->name, v->opened, d.audit_path);
 	ck_assert_int_gt(check_channel_audit(audit_from, v->listed), 0);
 	ck_assert_msg(!in_sandbox(CANARY), "the file shared with /drive is in the session");
+	if (v->resize)
+		resize_window(display, &img);
 	if (v->refusals) {
 		refusals(display);
 		/* The good viewer was not disturbed: its page is still shown. */
@@ -340,18 +387,27 @@ static void run_variant(int display, const struct variant *v, int attach_before)
 START_TEST(xfreerdp_shows_the_page_and_shares_nothing)
 {
 	static const struct variant variants[] = {
+	    /* name, argument, opened, listed, refusals meanwhile, window resized */
 	    {"default",
 	     NULL,
 	     "opened=drdynvc,rdpgfx",
 	     {"rdpdr", "rdpsnd", "cliprdr", "drdynvc"},
+	     false,
 	     false},
 	    {"gfx",
 	     "/gfx",
 	     "opened=drdynvc,rdpgfx",
 	     {"rdpdr", "rdpsnd", "cliprdr", "drdynvc"},
-	     true},
+	     true,
+	     false},
 	    /* RemoteFX surface bits without the dynamic channels: bitmap updates here. */
-	    {"rfx", "/rfx", "opened=none", {"rdpdr", "rdpsnd", "cliprdr"}, false},
+	    {"rfx", "/rfx", "opened=none", {"rdpdr", "rdpsnd", "cliprdr"}, false, false},
+	    {"dynamic",
+	     "/dynamic-resolution",
+	     "opened=drdynvc,rdpgfx,disp",
+	     {"rdpdr", "rdpsnd", "cliprdr", "drdynvc"},
+	     false,
+	     true},
 	};
 	char log[160];
 	pid_t xvfb = -1;
@@ -379,7 +435,7 @@ END_TEST
 
 Suite *suite_xfreerdp(void)
 {
-	static const char *const progs[] = {"Xvfb", "xfreerdp", "import", "convert"};
+	static const char *const progs[] = {"Xvfb", "xfreerdp", "import", "convert", "xdotool"};
 	Suite *s = suite_create("xfreerdp");
 	TCase *tc = tcase_create("xfreerdp");
 
