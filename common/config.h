@@ -85,7 +85,7 @@ struct shoji_range {
 	X(rdp, listen, LISTEN, "0.0.0.0:3389", 0, 0, NULL,                                         \
 	  "addresses for RDP clients (TLS); empty = off")                                          \
 	X(rdp, nla, BOOL, "false", 0, 0, NULL,                                                     \
-	  "offer NLA (not available yet: shojid refuses to start with true)")                          \
+	  "also offer NLA (NTLM): only users with an NT hash (shojictl --nt-hash) can use it")       \
 	X(sandbox, uid_range, RANGE, "200000-200999", 1000, 4294967294u, NULL,                     \
 	  "host uids given to sessions, one each; never used by anything else")                    \
 	X(sandbox, memory_max, SIZE, "2G", 64 * 1024 * 1024ull, 1ull << 40, NULL,                  \

@@ -21,6 +21,7 @@
 
 struct job {
 	uint64_t cookie;
+	bool nt; /* look up the NT hash; no password */
 	char user[65];
 	char password[1025];
 };
@@ -80,8 +81,11 @@ static void *auth_main(void *arg)
 		pthread_mutex_unlock(&a->lock);
 
 		refresh(a);
-		bool ok = a->db && userdb_verify(a->db, j->user, j->password);
-		struct auth_result r = { .cookie = j->cookie, .ok = ok };
+		struct auth_result r = { .cookie = j->cookie, .nt = j->nt };
+		if (j->nt)
+			r.ok = a->db && userdb_nt_hash(a->db, j->user, r.nt_hash);
+		else
+			r.ok = a->db && userdb_verify(a->db, j->user, j->password);
 		snprintf(r.user, sizeof(r.user), "%s", j->user);
 		OPENSSL_cleanse(j, sizeof(*j));
 		free(j);
@@ -89,6 +93,7 @@ static void *auth_main(void *arg)
 		pthread_mutex_lock(&a->lock);
 		if (a->nresults < AUTH_QUEUE_MAX)
 			a->results[a->nresults++] = r;
+		OPENSSL_cleanse(&r, sizeof(r));
 		uint64_t one = 1;
 		if (write(a->efd, &one, sizeof(one)) < 0)
 			log_warn("auth: eventfd: %s", strerror(errno));
@@ -142,13 +147,8 @@ int auth_fd(const struct auth_service *a)
 	return a->efd;
 }
 
-void auth_submit(struct auth_service *a, uint64_t cookie, const char *user, const char *password)
+static void queue(struct auth_service *a, struct job *j, uint64_t cookie, const char *user)
 {
-	struct job *j = xcalloc(1, sizeof(*j));
-
-	j->cookie = cookie;
-	snprintf(j->user, sizeof(j->user), "%s", user);
-	snprintf(j->password, sizeof(j->password), "%s", password);
 	pthread_mutex_lock(&a->lock);
 	if (a->njobs < AUTH_QUEUE_MAX) {
 		a->jobs[a->njobs++] = j;
@@ -156,7 +156,7 @@ void auth_submit(struct auth_service *a, uint64_t cookie, const char *user, cons
 		pthread_cond_signal(&a->wake);
 	} else if (a->nresults < AUTH_QUEUE_MAX) {
 		/* Flooded: refuse rather than queue without bound. */
-		struct auth_result r = { .cookie = cookie, .ok = false };
+		struct auth_result r = { .cookie = cookie, .ok = false, .nt = j->nt };
 		snprintf(r.user, sizeof(r.user), "%s", user);
 		a->results[a->nresults++] = r;
 		uint64_t one = 1;
@@ -170,6 +170,26 @@ void auth_submit(struct auth_service *a, uint64_t cookie, const char *user, cons
 	}
 }
 
+void auth_submit(struct auth_service *a, uint64_t cookie, const char *user, const char *password)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	j->cookie = cookie;
+	snprintf(j->user, sizeof(j->user), "%s", user);
+	snprintf(j->password, sizeof(j->password), "%s", password);
+	queue(a, j, cookie, user);
+}
+
+void auth_submit_nt_hash(struct auth_service *a, uint64_t cookie, const char *user)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	j->cookie = cookie;
+	j->nt = true;
+	snprintf(j->user, sizeof(j->user), "%s", user);
+	queue(a, j, cookie, user);
+}
+
 bool auth_take(struct auth_service *a, struct auth_result *r)
 {
 	uint64_t v;
@@ -179,6 +199,7 @@ bool auth_take(struct auth_service *a, struct auth_result *r)
 	if (a->nresults > 0) {
 		*r = a->results[0];
 		memmove(a->results, a->results + 1, --a->nresults * sizeof(a->results[0]));
+		OPENSSL_cleanse(&a->results[a->nresults], sizeof(a->results[0]));
 		got = true;
 	}
 	if (a->nresults == 0 && read(a->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)

@@ -71,6 +71,21 @@ static bool parse_kick(const uint8_t *p, size_t len, struct ctl_msg *m)
 	return n <= CTL_MAX_TEXT && len == 2 + n && take_string(m->u.kick.reason, p + 2, n);
 }
 
+static bool parse_nt_req(const uint8_t *p, size_t len, struct ctl_msg *m)
+{
+	return len >= 1 && p[0] <= CTL_MAX_USER && len == 1 + (size_t)p[0] && p[0] > 0 &&
+	       take_string(m->u.nt_req.user, p + 1, p[0]);
+}
+
+static bool parse_nt(const uint8_t *p, size_t len, struct ctl_msg *m)
+{
+	if (len != 1 + CTL_NT_HASH_LEN || p[0] > 1)
+		return false;
+	m->u.nt.ok = p[0];
+	memcpy(m->u.nt.hash, p + 1, CTL_NT_HASH_LEN);
+	return true;
+}
+
 ssize_t ctl_parse(const uint8_t *buf, size_t len, struct ctl_msg *msg)
 {
 	if (len < HEADER)
@@ -91,6 +106,8 @@ ssize_t ctl_parse(const uint8_t *buf, size_t len, struct ctl_msg *msg)
 	case CTL_ACTIVITY: ok = plen == 0; break;
 	case CTL_AUTH_RESULT: ok = parse_result(p, plen, msg); break;
 	case CTL_KICK: ok = parse_kick(p, plen, msg); break;
+	case CTL_NT_HASH_REQ: ok = parse_nt_req(p, plen, msg); break;
+	case CTL_NT_HASH: ok = parse_nt(p, plen, msg); break;
 	default: ok = false;
 	}
 	return ok ? (ssize_t)(HEADER + plen) : -1;
@@ -151,6 +168,13 @@ static bool encode_payload(const struct ctl_msg *m, struct writer *w)
 		a = strlen(m->u.kick.reason);
 		put_u16(w, a), put(w, m->u.kick.reason, a);
 		return a <= CTL_MAX_TEXT;
+	case CTL_NT_HASH_REQ:
+		a = strlen(m->u.nt_req.user);
+		put_u8(w, a), put(w, m->u.nt_req.user, a);
+		return a <= CTL_MAX_USER;
+	case CTL_NT_HASH:
+		put_u8(w, m->u.nt.ok), put(w, m->u.nt.hash, CTL_NT_HASH_LEN);
+		return true;
 	}
 	return false;
 }
@@ -191,4 +215,6 @@ void ctl_wipe(struct ctl_msg *msg)
 {
 	if (msg->type == CTL_AUTH)
 		OPENSSL_cleanse(msg->u.auth.password, sizeof(msg->u.auth.password));
+	if (msg->type == CTL_NT_HASH)
+		OPENSSL_cleanse(msg->u.nt.hash, sizeof(msg->u.nt.hash));
 }

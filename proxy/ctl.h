@@ -10,9 +10,14 @@
  *   CTL_NOTE           w->c  u16 code, u16 len, text (what the worker saw, for the audit log)
  *   CTL_ACTIVITY       w->c  empty (the viewer sent input; at most one per
  *                            CTL_ACTIVITY_INTERVAL_MS, for [pool] idle_timeout)
+ *   CTL_NT_HASH_REQ    w->c  u8 user_len, user (RDP NLA: the client says it is user)
  *   CTL_AUTH_RESULT    c->w  u8 ok, u8 reason_len, u8 session_len, reason, session id;
  *                            carries the session's pixel-link socket when ok
  *   CTL_KICK           c->w  u16 len, reason (end the connection, e.g. taken over)
+ *   CTL_NT_HASH        c->w  u8 ok, 16 bytes: that user's NT hash (zeros when not ok: no
+ *                            such user, no NT hash stored, or [rdp] nla off). A
+ *                            password equivalent, handed only to the worker that
+ *                            verifies that user's NLA logon, and wiped after use.
  *
  * The control process treats everything from a worker as hostile (a worker
  * runs a protocol library facing the LGWAN): ctl_parse() is pure, checks
@@ -31,14 +36,17 @@
 #define CTL_MAX_TEXT 256
 #define CTL_MAX_SESSION 32
 #define CTL_ACTIVITY_INTERVAL_MS 5000
+#define CTL_NT_HASH_LEN 16
 #define CTL_MAX_MSG (8 + 8 + CTL_MAX_USER + CTL_MAX_PASSWORD + CTL_MAX_ADDR + CTL_MAX_TEXT)
 
 enum ctl_type {
 	CTL_AUTH = 1,
 	CTL_NOTE = 2,
 	CTL_ACTIVITY = 3,
+	CTL_NT_HASH_REQ = 4,
 	CTL_AUTH_RESULT = 64,
 	CTL_KICK = 65,
+	CTL_NT_HASH = 66,
 };
 
 enum ctl_protocol { CTL_PROTO_VNC = 1, CTL_PROTO_RDP = 2 };
@@ -50,7 +58,8 @@ enum ctl_note_code {
 	CTL_NOTE_TLS = 3,              /* text: "TLSv1.3 TLS_AES_256_GCM_SHA384" */
 	CTL_NOTE_RESIZE = 4,           /* text: "WxH" the viewer asked for */
 	CTL_NOTE_RDP_REQUEST = 5,      /* text: "cookie=alice protocols=ssl,hybrid" */
-	CTL_NOTE_MAX = 5,
+	CTL_NOTE_RDP_CHANNELS = 6,     /* text: "security=tls listed=rdpdr,drdynvc opened=..." */
+	CTL_NOTE_MAX = 6,
 };
 
 struct ctl_msg {
@@ -74,6 +83,13 @@ struct ctl_msg {
 		struct {
 			char reason[CTL_MAX_TEXT + 1];
 		} kick;
+		struct {
+			char user[CTL_MAX_USER + 1];
+		} nt_req;
+		struct {
+			bool ok;
+			uint8_t hash[CTL_NT_HASH_LEN];
+		} nt;
 	} u;
 };
 
@@ -90,5 +106,5 @@ size_t ctl_encode(const struct ctl_msg *msg, uint8_t *buf, size_t cap);
 /** Encodes and sends (fd >= 0 is attached). 0 or -1. */
 int ctl_send(int sock, const struct ctl_msg *msg, int fd);
 
-/** Wipes the password in msg (after use). */
+/** Wipes the password or NT hash in msg (after use). */
 void ctl_wipe(struct ctl_msg *msg);

@@ -61,6 +61,7 @@ struct conn {
 	char peer[CTL_MAX_ADDR + 1];
 	char user[CTL_MAX_USER + 1];
 	bool authing, authed;
+	bool nt_asked; /* an NT hash was asked for (RDP NLA): once per connection */
 	bool eof; /* the worker closed its end: wait for its exit */
 	uint64_t refuse_at; /* send the deferred refusal then; 0 = none */
 	char refusal[CTL_MAX_TEXT + 1];
@@ -357,11 +358,36 @@ static void place_login(struct shojid *d, struct conn *c)
 	keep_warm(d);
 }
 
+/*
+ * Answers a worker's NT hash request (RDP NLA) with hash, or with a
+ * refusal (audited) when NULL: no such user, no NT hash stored, NLA off.
+ */
+static void send_nt_hash(struct shojid *d, struct conn *c, const uint8_t *hash)
+{
+	struct ctl_msg m = { .type = CTL_NT_HASH };
+
+	if (hash) {
+		m.u.nt.ok = true;
+		memcpy(m.u.nt.hash, hash, sizeof(m.u.nt.hash));
+		log_info("NT hash of %s handed to worker %d for NLA", c->user, (int)c->pid);
+	} else {
+		audit_login(d, c, false, d->cfg->rdp_nla ? "NLA: no such user, or no NT hash "
+							   "stored for it (shojictl user passwd --nt-hash)"
+							 : "NLA is off ([rdp] nla)");
+	}
+	ctl_send(c->ctl, &m, -1);
+	ctl_wipe(&m);
+}
+
 static void on_auth_result(struct shojid *d, const struct auth_result *r)
 {
 	struct conn *c = find_conn(d, r->cookie);
 	if (!c)
 		return; /* the worker went away meanwhile */
+	if (r->nt) {
+		send_nt_hash(d, c, r->ok ? r->nt_hash : NULL);
+		return;
+	}
 	c->authing = false;
 	if (!r->ok) {
 		audit_login(d, c, false, "wrong user name or password");
@@ -408,6 +434,7 @@ static void on_note(struct shojid *d, struct conn *c, const struct ctl_msg *m)
 		[CTL_NOTE_TLS] = "tls",
 		[CTL_NOTE_RESIZE] = "resize",
 		[CTL_NOTE_RDP_REQUEST] = "rdp_request",
+		[CTL_NOTE_RDP_CHANNELS] = "rdp_channels",
 	};
 	audit_event(d->audit, events[m->u.note.code], AUDIT_STR, "address", c->peer, AUDIT_STR,
 		    "protocol", proto_name(c->proto), AUDIT_STR, "user", c->user, AUDIT_STR,
@@ -507,14 +534,23 @@ static void on_ctl(struct shojid *d, struct conn *c)
 			c->session->activity_ms = now_ms();
 		return;
 	}
-	if (!ok || (m.type != CTL_AUTH && m.type != CTL_NOTE) ||
-	    (m.type == CTL_AUTH && (c->authing || c->authed || m.u.auth.protocol != c->proto))) {
+	bool nt_req = ok && m.type == CTL_NT_HASH_REQ;
+	if (!ok || (m.type != CTL_AUTH && m.type != CTL_NOTE && !nt_req) ||
+	    (m.type == CTL_AUTH && (c->authing || c->authed || m.u.auth.protocol != c->proto)) ||
+	    (nt_req && (c->proto != CTL_PROTO_RDP || c->nt_asked || c->authing || c->authed))) {
 		log_warn("worker %d (%s) broke the control protocol; killing it", (int)c->pid,
 			 c->peer);
 		kill(c->pid, SIGKILL);
 	} else if (m.type == CTL_NOTE) {
 		on_resize_note(c, &m);
 		on_note(d, c, &m);
+	} else if (nt_req) {
+		c->nt_asked = true;
+		snprintf(c->user, sizeof(c->user), "%s", m.u.nt_req.user);
+		if (d->cfg->rdp_nla)
+			auth_submit_nt_hash(d->auth, c->id, m.u.nt_req.user);
+		else
+			send_nt_hash(d, c, NULL);
 	} else {
 		c->authing = true;
 		snprintf(c->user, sizeof(c->user), "%s", m.u.auth.user);
@@ -665,11 +701,6 @@ static void reload(struct shojid *d)
 	d->reload = false;
 	struct shoji_config *cfg = config_load(d->cfg->source, err, sizeof(err));
 	if (cfg && config_validate(cfg, err, sizeof(err)) < 0) {
-		config_destroy(cfg);
-		cfg = NULL;
-	}
-	if (cfg && cfg->rdp_listen.n > 0 && cfg->rdp_nla) {
-		snprintf(err, sizeof(err), "[rdp] nla = true is not available");
 		config_destroy(cfg);
 		cfg = NULL;
 	}
@@ -1071,8 +1102,10 @@ static void dispatch(struct shojid *d, struct pollfd *p, struct slot *sl, size_t
 			on_signals(d);
 			return; /* conns and sessions may be gone: rebuild the poll set */
 		case SLOT_AUTH:
-			while (auth_take(d->auth, &r))
+			while (auth_take(d->auth, &r)) {
 				on_auth_result(d, &r);
+				OPENSSL_cleanse(&r, sizeof(r));
+			}
 			return;
 		case SLOT_LISTENER:
 			on_accept(d, sl[i].ptr);
@@ -1121,12 +1154,6 @@ static int open_listeners(struct shojid *d)
 		{ &d->cfg->rdp_listen, CTL_PROTO_RDP },
 	};
 	char err[256];
-
-	if (d->cfg->rdp_listen.n > 0 && d->cfg->rdp_nla) {
-		log_error("[rdp] nla = true: this shojid does not offer NLA; set nla = false (RDP "
-			  "logins then check the password after TLS) or turn RDP off with listen =");
-		return -1;
-	}
 
 	for (size_t g = 0; g < ARRAY_SIZE(groups); g++) {
 		for (size_t i = 0; i < groups[g].list->n; i++) {

@@ -1,11 +1,13 @@
 /*
  * The RDP front-end (FreeRDP 2's server library) for one connection: peeks
  * at the client's X.224 Connection Request before FreeRDP sees the socket
- * (audited; a client without TLS is refused here with a Negotiation
- * Failure), runs TLS-only RDP with the certificate read as root by
- * prepare(), checks the credentials the client sent (xfreerdp /u /p,
- * mstsc with saved credentials) through the control process in
- * PostConnect, or, when the client sent no password (mstsc without NLA),
+ * (audited; a client without TLS, or without NLA when [rdp] nla is on, is
+ * refused here with a Negotiation Failure), runs RDP over TLS (and NLA
+ * when on: NTLM checked with the one NT hash the control process hands
+ * over, then the delegated password checked like any other) with the
+ * certificate read as root by prepare(), checks the credentials the
+ * client sent (xfreerdp /u /p, mstsc with saved credentials) through the
+ * control process in PostConnect, or, when the client sent no password (mstsc without NLA),
  * shows logon_screen.c's logon screen over the same connection until a
  * login succeeds (at most LOGON_MAX_FAILURES tries within
  * LOGON_TIMEOUT_MS); then serves the session: rdp_session.c owns the
@@ -14,13 +16,16 @@
  *
  * Handles untrusted input: everything the client sends. The X.224 request
  * is parsed by x224.c; the rest by FreeRDP, whose callbacks here check
- * state and ranges again. No channel is opened but the graphics pipeline;
- * data on any other channel is dropped and audited once.
+ * state and ranges again. No channel is opened but the graphics pipeline
+ * and Display Control (a resize follows it within [display] limits); data
+ * on any other channel is dropped and audited once. The security protocol
+ * and the channels listed and opened are audited per connection.
  *
  * Threads: FreeRDP's peer, input and update callbacks run on this
  * worker's main thread inside peer->CheckFileDescriptor, which also runs
- * the pixel link and the frames; only rdp_output's rdpgfx callbacks run on
- * a thread of FreeRDP's own.
+ * the pixel link and the frames (the NTLM hash callback too, which waits
+ * for the control process); only rdp_output's rdpgfx and disp callbacks
+ * run on threads of FreeRDP's own.
  */
 #include "autoconfig.h"
 
@@ -44,6 +49,7 @@
 #include <freerdp/channels/wtsvc.h>
 #include <freerdp/freerdp.h>
 #include <freerdp/peer.h>
+#include <winpr/ntlm.h>
 #include <winpr/ssl.h>
 #include <winpr/wlog.h>
 #include <winpr/wtsapi.h>
@@ -59,6 +65,7 @@
 #define PEEK_TIMEOUT_MS 10000
 #define CONNECT_TIMEOUT_MS 60000 /* from the first byte to activation, login included */
 #define AUTH_TIMEOUT_MS 30000
+#define NT_HASH_TIMEOUT_MS 10000
 #define LOGON_TIMEOUT_MS 120000 /* the logon screen, to a successful login */
 #define LOGON_MAX_FAILURES 5    /* wrong passwords on one connection's logon screen */
 #define WAIT_SLICE_MS 100
@@ -87,10 +94,14 @@ struct rdp_conn {
 	bool logon_submit; /* Enter or Sign in: check the fields in the main loop */
 	struct rdp_output *out;
 	bool activated;
-	bool refused;       /* PostConnect turned the login down (audited by the control process) */
-	bool foreign_noted; /* data on a channel never opened */
-	bool pause_pending; /* the E1 prefix of Pause came; swallow its 0x45 */
-	int wheel_v, wheel_h; /* rotation not yet a whole notch */
+	bool refused; /* PostConnect turned the login down (audited by the control process) */
+	char nla_user[CTL_MAX_USER + 1]; /* NLA asked for this user's NT hash */
+	char *nla_password;              /* the password CredSSP delegated; wiped after use */
+	bool foreign_noted;              /* data on a channel never opened */
+	bool pause_pending;              /* the E1 prefix of Pause came; swallow its 0x45 */
+	char listed[CTL_MAX_TEXT / 2];   /* the static channels the client listed */
+	char opened[64];                 /* the channels opened, as last audited */
+	int wheel_v, wheel_h;            /* rotation not yet a whole notch */
 };
 
 static struct rdp_conn *conn_of(rdpContext *ctx)
@@ -152,10 +163,6 @@ static int rdp_prepare(struct worker *w)
 	struct rdp_keys *k = xcalloc(1, sizeof(*k));
 	size_t cert_len;
 
-	if (cfg->rdp_nla) {
-		log_error("[rdp] nla = true: this shojid does not offer NLA; set nla = false");
-		goto fail;
-	}
 	k->cert = read_pem(cfg->tls_cert, &cert_len);
 	k->key = read_pem(cfg->tls_key, &k->key_len);
 	if (!k->cert || !k->key) {
@@ -235,44 +242,162 @@ static int check_request(struct worker *w)
 	x224_describe(&cr, text, sizeof(text));
 	worker_note(w, CTL_NOTE_RDP_REQUEST, "%s", text);
 	log_info("%s: RDP connection request: %s", w->peer, text);
-	if (!(cr.protocols & X224_PROTOCOL_SSL)) {
-		refuse_request(w, &cr, len,
-		               cr.protocols
-		                   ? "the client does not offer TLS (only NLA is not served)"
-		                   : "the client offers only standard RDP security");
-		return -1;
-	}
-	return 0;
+	if (cr.protocols & X224_PROTOCOL_SSL)
+		return 0;
+	if ((cr.protocols & X224_PROTOCOL_HYBRID) && w->cfg->rdp_nla)
+		return 0;
+	refuse_request(w, &cr, len,
+	               cr.protocols ? "the client offers neither TLS nor NLA ([rdp] nla is off)"
+	                            : "the client offers only standard RDP security");
+	return -1;
 }
 
 /* ---- login ---- */
+
+/* The static channels the client listed ("rdpdr,cliprdr,drdynvc"; "none"). */
+static void list_channels(struct rdp_conn *c)
+{
+	size_t n = 0, at = 0;
+	char **names = WTSGetAcceptedChannelNames(c->ctx.peer, &n);
+
+	snprintf(c->listed, sizeof(c->listed), "none");
+	for (size_t i = 0; names && i < n && at < sizeof(c->listed) - 10; i++) {
+		int len = snprintf(c->listed + at, sizeof(c->listed) - at, "%s%.8s", i ? "," : "",
+		                   names[i] ? names[i] : "?");
+		if (len > 0)
+			at = MIN(at + (size_t)len, sizeof(c->listed) - 1);
+	}
+	free(names); /* the names themselves are FreeRDP's */
+}
 
 /* What the client asked for at connection time, for the audit log. */
 static void note_client(struct rdp_conn *c)
 {
 	rdpSettings *st = c->ctx.settings;
-	char channels[CTL_MAX_TEXT] = "";
-	size_t n = 0, at = 0;
-	char **names = WTSGetAcceptedChannelNames(c->ctx.peer, &n);
 
-	for (size_t i = 0; names && i < n && at < sizeof(channels) - 10; i++) {
-		int len = snprintf(channels + at, sizeof(channels) - at, "%s%.8s", i ? "," : "",
-		                   names[i] ? names[i] : "?");
-		if (len > 0)
-			at = MIN(at + (size_t)len, sizeof(channels) - 1);
-	}
-	free(names); /* the names themselves are FreeRDP's */
+	list_channels(c);
 	worker_note(c->w, CTL_NOTE_RDP_REQUEST,
 	            "client=%.32s build=%u size=%ux%u keyboard=0x%x/%u channels=%s gfx=%s",
 	            st->ClientHostname ? st->ClientHostname : "", st->ClientBuild, st->DesktopWidth,
-	            st->DesktopHeight, st->KeyboardLayout, st->KeyboardType,
-	            channels[0] ? channels : "none", st->SupportGraphicsPipeline ? "yes" : "no");
+	            st->DesktopHeight, st->KeyboardLayout, st->KeyboardType, c->listed,
+	            st->SupportGraphicsPipeline ? "yes" : "no");
+}
+
+/* The security protocol in force: after negotiation FreeRDP leaves only its flag set. */
+static const char *security_name(const rdpSettings *st)
+{
+	if (st->NlaSecurity)
+		return "nla";
+	if (st->TlsSecurity)
+		return "tls";
+	return st->RdpSecurity ? "rdp" : "none";
+}
+
+/*
+ * Audits the security protocol, the channels the client listed and the
+ * ones this side opened, at activation and whenever the opened ones change.
+ */
+static void note_channels(struct rdp_conn *c)
+{
+	char opened[sizeof(c->opened)];
+	/* FreeRDP marks drdynvc initialised even when the client never listed it. */
+	bool dvc = strstr(c->listed, "drdynvc") &&
+	           WTSVirtualChannelManagerGetDrdynvcState(c->vcm) != DRDYNVC_STATE_NONE;
+	snprintf(opened, sizeof(opened), "%s%s%s", dvc ? "drdynvc" : "none",
+	         rdp_output_gfx_opened(c->out) ? ",rdpgfx" : "",
+	         rdp_output_disp_opened(c->out) ? ",disp" : "");
+	if (!strcmp(opened, c->opened))
+		return;
+	memcpy(c->opened, opened, sizeof(opened));
+	worker_note(c->w, CTL_NOTE_RDP_CHANNELS, "security=%s listed=%s opened=%s",
+	            security_name(c->ctx.settings), c->listed, opened);
+	log_info("%s: security %s; channels listed %s, opened %s", c->w->peer,
+	         security_name(c->ctx.settings), c->listed, opened);
 }
 
 static void wipe_password(rdpSettings *st)
 {
 	if (st->Password)
 		OPENSSL_cleanse(st->Password, strlen(st->Password));
+}
+
+/* ---- NLA: NTLM checked with the NT hash the control process hands out ---- */
+
+#define MAX_IDENTITY_UNITS 1024 /* UTF-16 units of a user name, domain or password */
+
+/* UTF-16 (units long) as a new UTF-8 string ("" for none); NULL on error. */
+static char *utf8_of(const UINT16 *text, UINT32 units)
+{
+	char *out = NULL;
+
+	if (!text || units == 0)
+		return strdup("");
+	if (units > MAX_IDENTITY_UNITS ||
+	    ConvertFromUnicode(CP_UTF8, 0, (LPCWSTR)text, (int)units, &out, 0, NULL, NULL) <= 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/*
+ * FreeRDP's NTLM server asks for the NTLMv2 hash of the user the client
+ * named: the control process hands over that user's NT hash (if one is
+ * stored and [rdp] nla is on), and NTLMv2's is derived from it. Non-zero
+ * lets NTLM go on to check the client's proof with it; 0 fails the logon.
+ */
+static SECURITY_STATUS on_ntlm_hash(void *client, const SEC_WINNT_AUTH_IDENTITY *id,
+                                    const SecBuffer *proof, const BYTE *randkey, const BYTE *mic,
+                                    const SecBuffer *mic_value, BYTE *ntlm_hash)
+{
+	freerdp_peer *peer = client;
+	struct rdp_conn *c = conn_of(peer->context);
+	uint8_t nt[CTL_NT_HASH_LEN];
+	char *user = utf8_of(id->User, id->UserLength);
+	bool ok = false;
+
+	(void)proof, (void)randkey, (void)mic, (void)mic_value;
+	if (!user || !user[0] || strlen(user) > CTL_MAX_USER || c->nla_user[0]) {
+		worker_note(c->w, CTL_NOTE_HANDSHAKE_FAILED, "NLA: unusable or repeated user name");
+		goto out;
+	}
+	snprintf(c->nla_user, sizeof(c->nla_user), "%s", user);
+	if (!worker_nt_hash(c->w, user, nt, NT_HASH_TIMEOUT_MS)) {
+		log_info("%s: NLA logon of %s refused: no NT hash", c->w->peer, user);
+		goto out;
+	}
+	ok = NTOWFv2FromHashW(nt, (LPWSTR)id->User, id->UserLength * 2, (LPWSTR)id->Domain,
+	                      id->DomainLength * 2, ntlm_hash);
+	OPENSSL_cleanse(nt, sizeof(nt));
+out:
+	free(user);
+	return ok ? 1 : 0;
+}
+
+/*
+ * After NLA, FreeRDP passes the credentials CredSSP delegated: the
+ * password is kept for PostConnect, which checks it like any other.
+ */
+static BOOL on_logon(freerdp_peer *peer, SEC_WINNT_AUTH_IDENTITY *id, BOOL automatic)
+{
+	struct rdp_conn *c = conn_of(peer->context);
+
+	if (!automatic || !id || !id->Password || id->PasswordLength == 0)
+		return TRUE;
+	if (!(id->Flags & SEC_WINNT_AUTH_IDENTITY_UNICODE))
+		c->nla_password = strndup((const char *)id->Password,
+		                          MIN(id->PasswordLength, (UINT32)CTL_MAX_PASSWORD + 1));
+	else
+		c->nla_password = utf8_of(id->Password, id->PasswordLength);
+	return TRUE;
+}
+
+static void wipe_nla_password(struct rdp_conn *c)
+{
+	if (c->nla_password)
+		OPENSSL_cleanse(c->nla_password, strlen(c->nla_password));
+	free(c->nla_password);
+	c->nla_password = NULL;
 }
 
 /* No password came: the logon screen asks for it (a user name that came is kept). */
@@ -297,6 +422,17 @@ static BOOL on_post_connect(freerdp_peer *peer)
 	char reason[CTL_MAX_TEXT + 1];
 
 	note_client(c);
+	if (st->NlaSecurity && c->nla_password) {
+		/* The user NLA verified, with the password CredSSP delegated. */
+		wipe_password(st);
+		free(st->Username);
+		free(st->Password);
+		st->Username = strdup(c->nla_user);
+		st->Password = c->nla_password;
+		c->nla_password = NULL;
+		if (!st->Username)
+			return FALSE;
+	}
 	if (st->Username && st->Password &&
 	    (strlen(st->Username) > CTL_MAX_USER || strlen(st->Password) > CTL_MAX_PASSWORD)) {
 		worker_note(c->w, CTL_NOTE_HANDSHAKE_FAILED, "user name or password too long");
@@ -537,8 +673,10 @@ static BOOL on_context_new(freerdp_peer *peer, rdpContext *ctx)
 	    [SHOJI_H264_VAAPI] = "vaapih264enc",
 	};
 	const struct shoji_config *cfg = c->w->cfg;
-	c->out = rdp_output_create(peer, c->vcm, c->w->peer, h264[cfg->display_h264_encoder],
-	                           (unsigned)cfg->display_video_kbps);
+	c->out =
+	    rdp_output_create(peer, c->vcm, c->w->peer, h264[cfg->display_h264_encoder],
+	                      (unsigned)cfg->display_video_kbps, (uint16_t)cfg->display_max_width,
+	                      (uint16_t)cfg->display_max_height);
 	return c->out != NULL;
 }
 
@@ -548,13 +686,14 @@ static void on_context_free(freerdp_peer *peer, rdpContext *ctx)
 
 	(void)peer;
 	rdp_output_destroy(c->out);
+	wipe_nla_password(c);
 	logon_screen_destroy(c->logon);
 	rdp_session_destroy(c->session);
 	if (c->vcm && c->vcm != INVALID_HANDLE_VALUE)
 		WTSCloseServer(c->vcm);
 }
 
-static bool configure(freerdp_peer *peer, const struct rdp_keys *k)
+static bool configure(freerdp_peer *peer, const struct rdp_keys *k, const struct shoji_config *cfg)
 {
 	rdpSettings *st = peer->settings;
 
@@ -564,7 +703,7 @@ static bool configure(freerdp_peer *peer, const struct rdp_keys *k)
 		return false;
 	st->RdpSecurity = FALSE;
 	st->TlsSecurity = TRUE;
-	st->NlaSecurity = FALSE;
+	st->NlaSecurity = cfg->rdp_nla;
 	st->ExtSecurity = FALSE;
 	st->UseRdpSecurityLayer = FALSE;
 	st->SupportGraphicsPipeline = TRUE;
@@ -578,6 +717,10 @@ static bool configure(freerdp_peer *peer, const struct rdp_keys *k)
 	st->RefreshRect = TRUE;
 	st->SuppressOutput = TRUE;
 
+	if (cfg->rdp_nla) {
+		peer->ComputeNtlmHash = on_ntlm_hash;
+		peer->Logon = on_logon;
+	}
 	peer->Capabilities = on_capabilities;
 	peer->PostConnect = on_post_connect;
 	peer->Activate = on_activate;
@@ -709,6 +852,34 @@ static int pump_frames(struct rdp_conn *c)
 	return 0;
 }
 
+/*
+ * The client asked through Display Control for another desktop size: the
+ * session and the output follow, within [display] limits, the browser
+ * keeps running. Waits while the logon screen is shown.
+ */
+static int follow_resize(struct rdp_conn *c)
+{
+	const struct shoji_config *cfg = c->w->cfg;
+	uint16_t w, h;
+
+	if (!c->session || !rdp_output_take_resize(c->out, &w, &h))
+		return 0;
+	w = (uint16_t)MAX(MIN_DESKTOP, MIN(w, cfg->display_max_width));
+	h = (uint16_t)MAX(MIN_DESKTOP, MIN(h, cfg->display_max_height));
+	if (w == rdp_session_width(c->session) && h == rdp_session_height(c->session))
+		return 0;
+	if (!rdp_output_can_resize(c->out)) {
+		log_info("%s: the client asked for %ux%u but cannot change size", c->w->peer, w, h);
+		return 0;
+	}
+	log_info("%s: display control: desktop %ux%u -> %ux%u", c->w->peer,
+	         rdp_session_width(c->session), rdp_session_height(c->session), w, h);
+	worker_note(c->w, CTL_NOTE_RESIZE, "%ux%u", w, h);
+	if (rdp_session_resize(c->session, w, h) < 0 || rdp_output_resize(c->out, w, h) < 0)
+		return -1;
+	return 0;
+}
+
 static DWORD gather_handles(struct rdp_conn *c, HANDLE *h, DWORD cap, HANDLE ctl, HANDLE link)
 {
 	freerdp_peer *peer = c->ctx.peer;
@@ -764,6 +935,10 @@ static bool run(struct rdp_conn *c)
 			break;
 		if (c->activated && (c->logon ? pump_logon(c) : pump_frames(c)) < 0)
 			break;
+		if (c->activated && follow_resize(c) < 0)
+			break;
+		if (c->activated)
+			note_channels(c);
 	}
 	if (link)
 		CloseHandle(link);
@@ -800,11 +975,16 @@ static int rdp_serve(struct worker *w)
 	}
 	struct rdp_conn *c = conn_of(peer->context);
 	bool client_gone = true;
-	if (configure(peer, k)) {
+	if (configure(peer, k, w->cfg)) {
 		client_gone = run(c);
 		rc = 0;
 	}
-	if (!c->activated && !c->refused)
+	if (!c->activated && !c->refused && c->nla_user[0])
+		worker_note(
+		    w, CTL_NOTE_HANDSHAKE_FAILED,
+		    "NLA logon of %s failed (wrong password, no NT hash, or the client left)",
+		    c->nla_user);
+	else if (!c->activated && !c->refused)
 		worker_note(w, CTL_NOTE_HANDSHAKE_FAILED,
 		            "the RDP connection ended before activation (TLS or protocol failure)");
 	/* Ended here (kicked, the session gone): tell the client before closing. */

@@ -16,6 +16,7 @@
 #include <freerdp/channels/wtsvc.h>
 #include <freerdp/codec/color.h>
 #include <freerdp/codec/planar.h>
+#include <freerdp/server/disp.h>
 #include <freerdp/server/rdpgfx.h>
 #include <freerdp/update.h>
 
@@ -42,6 +43,9 @@
 #define MAX_TILES_PER_UPDATE 256
 #define MAX_POINTER 96 /* the largest pointer a plain (not large) pointer update carries */
 #define AVC_QP 22      /* the quantizer the client is told (it does not change decoding) */
+/* MS-RDPEDISP 2.2.2.2.1: a monitor is 200..8192 pixels each way, its width even. */
+#define DISP_MIN 200
+#define DISP_MAX 8192
 
 enum output_mode {
 	OUT_INACTIVE,  /* before activation */
@@ -58,6 +62,9 @@ struct rdp_output {
 	enum output_mode mode;
 	RdpgfxServerContext *gfx;
 	uint64_t gfx_deadline;
+	DispServerContext *disp;
+	uint16_t max_width, max_height; /* what Display Control may ask for */
+	uint16_t surface_w, surface_h;  /* the graphics pipeline surface */
 	BITMAP_PLANAR_CONTEXT *planar;
 	uint32_t frame_id; /* last frame sent */
 	bool suppressed;
@@ -72,10 +79,11 @@ struct rdp_output {
 
 	pthread_mutex_t lock; /* guards what the rdpgfx thread writes: */
 	bool caps_confirmed, gfx_failed;
-	bool avc;            /* the client takes AVC420 and we offered it */
-	uint32_t acked;      /* last frame the client acknowledged */
-	uint64_t ack_ms;     /* when, or when the first unacknowledged frame went */
-	bool acks_suspended; /* the client said it will not acknowledge */
+	bool avc;                /* the client takes AVC420 and we offered it */
+	uint32_t acked;          /* last frame the client acknowledged */
+	uint64_t ack_ms;         /* when, or when the first unacknowledged frame went */
+	bool acks_suspended;     /* the client said it will not acknowledge */
+	uint16_t want_w, want_h; /* the size Display Control last asked for; 0 = none new */
 };
 
 /* ---- callbacks on FreeRDP's rdpgfx thread: record and wake ---- */
@@ -150,16 +158,46 @@ static UINT on_frame_ack(RdpgfxServerContext *g, const RDPGFX_FRAME_ACKNOWLEDGE_
 	return CHANNEL_RC_OK;
 }
 
+/*
+ * Display Control: the client's new monitor layout. Only the primary
+ * monitor's size is taken (one screen is served); a layout outside the
+ * protocol's bounds is ignored. The RDP thread applies it.
+ */
+static UINT on_monitor_layout(DispServerContext *disp,
+                              const DISPLAY_CONTROL_MONITOR_LAYOUT_PDU *pdu)
+{
+	struct rdp_output *o = disp->custom;
+	const DISPLAY_CONTROL_MONITOR_LAYOUT *m = NULL;
+
+	for (UINT32 i = 0; pdu->Monitors && i < pdu->NumMonitors; i++)
+		if (!m || (pdu->Monitors[i].Flags & DISPLAY_CONTROL_MONITOR_PRIMARY))
+			m = &pdu->Monitors[i];
+	if (!m || m->Width < DISP_MIN || m->Width > DISP_MAX || m->Height < DISP_MIN ||
+	    m->Height > DISP_MAX) {
+		log_info("%s: display control layout without a usable monitor: ignored", o->who);
+		return CHANNEL_RC_OK;
+	}
+	pthread_mutex_lock(&o->lock);
+	o->want_w = (uint16_t)(m->Width & ~1u);
+	o->want_h = (uint16_t)m->Height;
+	pthread_mutex_unlock(&o->lock);
+	SetEvent(o->wake);
+	return CHANNEL_RC_OK;
+}
+
 /* ---- set-up, on the RDP thread ---- */
 
 struct rdp_output *rdp_output_create(freerdp_peer *peer, HANDLE vcm, const char *who,
-                                     const char *h264, unsigned kbps)
+                                     const char *h264, unsigned kbps, uint16_t max_width,
+                                     uint16_t max_height)
 {
 	struct rdp_output *o = xcalloc(1, sizeof(*o));
 
 	snprintf(o->who, sizeof(o->who), "%s", who);
 	snprintf(o->h264, sizeof(o->h264), "%s", h264 ? h264 : "");
 	o->kbps = kbps;
+	o->max_width = max_width;
+	o->max_height = max_height;
 	o->peer = peer;
 	o->vcm = vcm;
 	pthread_mutex_init(&o->lock, NULL);
@@ -177,6 +215,10 @@ void rdp_output_destroy(struct rdp_output *o)
 {
 	if (!o)
 		return;
+	if (o->disp) {
+		o->disp->Close(o->disp);
+		disp_server_context_free(o->disp);
+	}
 	if (o->gfx) {
 		o->gfx->Close(o->gfx);
 		rdpgfx_server_context_free(o->gfx);
@@ -227,6 +269,31 @@ static int open_gfx(struct rdp_output *o)
 	return 0;
 }
 
+/*
+ * Display Control, so the client can ask for another desktop size. A
+ * client without it answers the channel's creation with a failure and
+ * nothing else happens.
+ */
+static void open_disp(struct rdp_output *o)
+{
+	o->disp = disp_server_context_new(o->vcm);
+	if (!o->disp)
+		return;
+	o->disp->rdpcontext = o->peer->context;
+	o->disp->custom = o;
+	o->disp->MaxNumMonitors = 1;
+	o->disp->MaxMonitorAreaFactorA = o->max_width;
+	o->disp->MaxMonitorAreaFactorB = o->max_height;
+	o->disp->DispMonitorLayout = on_monitor_layout;
+	if (o->disp->Open(o->disp) != CHANNEL_RC_OK ||
+	    o->disp->DisplayControlCaps(o->disp) != CHANNEL_RC_OK) {
+		log_warn("%s: cannot open the display control channel", o->who);
+		o->disp->Close(o->disp);
+		disp_server_context_free(o->disp);
+		o->disp = NULL;
+	}
+}
+
 static int create_surface(struct rdp_output *o, uint16_t width, uint16_t height)
 {
 	MONITOR_DEF monitor = {0, 0, width - 1, height - 1, 1 /* primary */};
@@ -241,6 +308,8 @@ static int create_surface(struct rdp_output *o, uint16_t width, uint16_t height)
 		return -1;
 	o->mode = OUT_GFX;
 	o->full_refresh = true;
+	o->surface_w = width;
+	o->surface_h = height;
 	pthread_mutex_lock(&o->lock);
 	bool avc = o->avc;
 	pthread_mutex_unlock(&o->lock);
@@ -273,6 +342,9 @@ int rdp_output_poll(struct rdp_output *o, uint16_t width, uint16_t height)
 	bool confirmed, failed;
 
 	ResetEvent(o->wake);
+	if (!o->disp && o->mode != OUT_INACTIVE &&
+	    WTSVirtualChannelManagerGetDrdynvcState(o->vcm) == DRDYNVC_STATE_READY)
+		open_disp(o);
 	if (o->mode != OUT_GFX_SETUP)
 		return 0;
 	if (!o->gfx && WTSVirtualChannelManagerGetDrdynvcState(o->vcm) == DRDYNVC_STATE_READY &&
@@ -291,6 +363,53 @@ int rdp_output_poll(struct rdp_output *o, uint16_t width, uint16_t height)
 	else if (now_ms() >= o->gfx_deadline)
 		fall_back_to_bitmaps(o, "the graphics pipeline did not come up");
 	return 0;
+}
+
+bool rdp_output_gfx_opened(const struct rdp_output *o)
+{
+	return o->gfx != NULL;
+}
+
+bool rdp_output_disp_opened(const struct rdp_output *o)
+{
+	return o->disp != NULL;
+}
+
+bool rdp_output_take_resize(struct rdp_output *o, uint16_t *width, uint16_t *height)
+{
+	pthread_mutex_lock(&o->lock);
+	bool got = o->want_w != 0;
+	*width = o->want_w;
+	*height = o->want_h;
+	o->want_w = o->want_h = 0;
+	pthread_mutex_unlock(&o->lock);
+	return got;
+}
+
+int rdp_output_resize(struct rdp_output *o, uint16_t width, uint16_t height)
+{
+	rdpSettings *st = o->peer->settings;
+	rdpContext *ctx = o->peer->context;
+
+	st->DesktopWidth = width;
+	st->DesktopHeight = height;
+	o->full_refresh = true;
+	if (o->mode == OUT_GFX) {
+		RDPGFX_DELETE_SURFACE_PDU del = {GFX_SURFACE_ID};
+		if (o->gfx->DeleteSurface(o->gfx, &del) != CHANNEL_RC_OK)
+			return -1;
+		return create_surface(o, width, height);
+	}
+	/* Bitmap updates: a reactivation at the new size. */
+	if (o->mode == OUT_BITMAP && !ctx->update->DesktopResize(ctx))
+		return -1;
+	return 0;
+}
+
+bool rdp_output_can_resize(const struct rdp_output *o)
+{
+	return o->mode == OUT_GFX || o->mode == OUT_GFX_SETUP ||
+	       (o->mode == OUT_BITMAP && o->peer->settings->DesktopResize);
 }
 
 bool rdp_output_can_send(struct rdp_output *o)

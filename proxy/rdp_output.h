@@ -4,12 +4,13 @@
  * when the client offers it, otherwise bitmap updates (planar, 64x64
  * tiles, each update within the client's MultifragMaxRequestSize). Only
  * changed rectangles are sent; an idle picture sends nothing. The
- * graphics pipeline is the only channel this module opens.
+ * graphics pipeline and Display Control (the client asking for another
+ * desktop size) are the only channels this module opens.
  *
  * Threads: FreeRDP's rdpgfx thread calls CapsAdvertise and
- * FrameAcknowledge; they only record what the client said, under a lock,
- * and set the event rdp_output_event() returns. Everything else runs on
- * the worker's RDP thread.
+ * FrameAcknowledge, its disp thread the monitor layout; they only record what the client said,
+ * under a lock, and set the event rdp_output_event() returns. Everything else runs on the worker's
+ * RDP thread.
  *
  * Untrusted input: the client's capability sets and acknowledgements
  * (already parsed by FreeRDP); frame ids are compared, never used as
@@ -35,10 +36,12 @@ struct rdp_cursor;
 /**
  * For peer, with its virtual channel manager vcm; who names it in logs;
  * h264 names the GStreamer encoder for moving areas (h264_encoder.h),
- * NULL for lossless only, kbps its bit rate. NULL on error.
+ * NULL for lossless only, kbps its bit rate. Display Control is offered
+ * up to max_width x max_height. NULL on error.
  */
 struct rdp_output *rdp_output_create(freerdp_peer *peer, HANDLE vcm, const char *who,
-                                     const char *h264, unsigned kbps);
+                                     const char *h264, unsigned kbps, uint16_t max_width,
+                                     uint16_t max_height);
 
 /** Closes the graphics pipeline and frees. Accepts NULL. */
 void rdp_output_destroy(struct rdp_output *o);
@@ -60,6 +63,25 @@ void rdp_output_activate(struct rdp_output *o);
  * cannot go on.
  */
 int rdp_output_poll(struct rdp_output *o, uint16_t width, uint16_t height);
+
+/** Whether the graphics pipeline or Display Control channel is open (for the audit log). */
+bool rdp_output_gfx_opened(const struct rdp_output *o);
+bool rdp_output_disp_opened(const struct rdp_output *o);
+
+/**
+ * The desktop size the client last asked for through Display Control
+ * (unclamped), once; false when it asked for nothing new.
+ */
+bool rdp_output_take_resize(struct rdp_output *o, uint16_t *width, uint16_t *height);
+
+/** Whether the desktop can change size now (graphics pipeline, or a client that announced it). */
+bool rdp_output_can_resize(const struct rdp_output *o);
+
+/**
+ * The desktop is now width x height: a new graphics pipeline surface, or
+ * a reactivation for bitmap updates; then a full refresh. 0 or -1.
+ */
+int rdp_output_resize(struct rdp_output *o, uint16_t width, uint16_t height);
 
 /** Whether a frame may be sent now (set up, not suppressed, not too far ahead of acks). */
 bool rdp_output_can_send(struct rdp_output *o);

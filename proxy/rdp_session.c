@@ -230,6 +230,28 @@ fail:
 	return NULL;
 }
 
+int rdp_session_resize(struct rdp_session *s, uint16_t width, uint16_t height)
+{
+	size_t stride = (size_t)width * 4, size;
+	uint8_t *pixels;
+
+	if (!ckd_mul_size(&size, stride, height) || !(pixels = calloc(1, size ? size : 1)))
+		return -1;
+	free(s->pixels);
+	s->pixels = pixels;
+	s->width = width;
+	s->height = height;
+	s->stride = stride;
+	region_init(&s->changes);
+	s->settled = false;
+	s->resize_sent = false;
+	s->settle_deadline = now_ms() + SETTLE_TIMEOUT_MS;
+	/* What render has now, cropped or padded, until it sends the new size. */
+	if (s->have_fb)
+		on_framebuffer(s);
+	return 0;
+}
+
 void rdp_session_destroy(struct rdp_session *s)
 {
 	if (!s)

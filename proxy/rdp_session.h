@@ -39,6 +39,15 @@ struct rdp_cursor {
 struct rdp_session *rdp_session_create(struct worker *w, int link_fd, uint16_t width,
                                        uint16_t height);
 
+/**
+ * The client's desktop is now width x height (the caller clamps it): the
+ * picture takes that size at once (what render has, cropped or padded
+ * with black, all marked changed) and render is asked for it; until render
+ * answers or a few seconds pass, rdp_session_ready() is false. 0, or -1 when out of memory (nothing
+ * changed).
+ */
+int rdp_session_resize(struct rdp_session *s, uint16_t width, uint16_t height);
+
 /** Releases held keys and buttons, closes the link, frees. Accepts NULL. */
 void rdp_session_destroy(struct rdp_session *s);
 

@@ -94,6 +94,32 @@ int worker_authenticate(struct worker *w, enum ctl_protocol proto, const char *u
 	return fd;
 }
 
+bool worker_nt_hash(struct worker *w, const char *user, uint8_t out[CTL_NT_HASH_LEN],
+		    int timeout_ms)
+{
+	struct ctl_msg m = { .type = CTL_NT_HASH_REQ };
+	uint8_t buf[CTL_MAX_MSG];
+	int fd = -1;
+	bool ok = false;
+
+	snprintf(m.u.nt_req.user, sizeof(m.u.nt_req.user), "%s", user);
+	struct pollfd p = { .fd = w->ctl_fd, .events = POLLIN };
+	if (ctl_send(w->ctl_fd, &m, -1) < 0 || poll(&p, 1, timeout_ms) <= 0)
+		return false;
+	ssize_t n = pixlink_recv(w->ctl_fd, buf, sizeof(buf), &fd);
+	if (fd >= 0)
+		close(fd);
+	if (n > 0 && ctl_parse(buf, (size_t)n, &m) == n && m.type == CTL_NT_HASH && fd < 0) {
+		ok = m.u.nt.ok;
+		memcpy(out, m.u.nt.hash, CTL_NT_HASH_LEN);
+		ctl_wipe(&m);
+	} else {
+		log_warn("bad answer from the control process");
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return ok;
+}
+
 void worker_note(struct worker *w, enum ctl_note_code code, const char *fmt, ...)
 {
 	struct ctl_msg m = { .type = CTL_NOTE };

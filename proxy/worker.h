@@ -57,6 +57,15 @@ void worker_main(struct worker *w, const struct frontend *fe) __attribute__((nor
 int worker_authenticate(struct worker *w, enum ctl_protocol proto, const char *user,
 			const char *password, char *reason, size_t reason_len, int timeout_ms);
 
+/**
+ * Asks the control process for user's NT hash (RDP NLA): true with the
+ * hash in out (a password equivalent: wipe it after use), false when the
+ * control process refuses (no such user, no hash stored, NLA off) or does
+ * not answer within timeout_ms.
+ */
+bool worker_nt_hash(struct worker *w, const char *user, uint8_t out[CTL_NT_HASH_LEN],
+		    int timeout_ms);
+
 /** Reports something for the audit log (a refused message, the TLS version). */
 void worker_note(struct worker *w, enum ctl_note_code code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -148,6 +148,16 @@ int shojid_add_user(struct shojid_proc *d, const char *name, const char *passwor
 	return run_tool(argv, line, shojid_path(d, "setup.log", log, sizeof(log))) == 0 ? 0 : -1;
 }
 
+int shojid_add_nla_user(struct shojid_proc *d, const char *name, const char *password)
+{
+	char log[160], line[1100];
+	char *argv[] = {SHOJICTL_PATH, "-u",        d->users_path, "user",
+	                "add",         "--nt-hash", (char *)name,  NULL};
+
+	snprintf(line, sizeof(line), "%s\n", password);
+	return run_tool(argv, line, shojid_path(d, "setup.log", log, sizeof(log))) == 0 ? 0 : -1;
+}
+
 /* How many lines of path contain both a and b (b may be NULL). */
 static int count_lines(const char *path, const char *a, const char *b)
 {

@@ -46,6 +46,9 @@ int shojid_setup_page(struct shojid_proc *d, const char *extra_ini, const char *
 /** Adds a user with the built shojictl, the password on its stdin. 0 or -1. */
 int shojid_add_user(struct shojid_proc *d, const char *name, const char *password);
 
+/** The same, with the NT hash RDP NLA needs (shojictl user add --nt-hash). 0 or -1. */
+int shojid_add_nla_user(struct shojid_proc *d, const char *name, const char *password);
+
 /**
  * Starts shojid and waits until it listens and a browser session is ready
  * (its log says so), for up to timeout_ms. 0 or -1.

@@ -17,6 +17,7 @@
 #include <freerdp/channels/rdpgfx.h>
 #include <freerdp/client/channels.h>
 #include <freerdp/client/cmdline.h>
+#include <freerdp/client/disp.h>
 #include <freerdp/client/rdpgfx.h>
 #include <freerdp/event.h>
 #include <freerdp/freerdp.h>
@@ -29,15 +30,20 @@
 #include "rdp_client.h"
 
 #define PUMP_SLICE_MS 20
+#define FIRST_PAINT_TIMEOUT_MS 30000
 
 struct rdp_client {
 	freerdp *instance;
 	bool connected, closed, gfx;
 	int codecs[16]; /* surface commands by codec id (they are below 16) */
 	pcRdpgfxSurfaceCommand gdi_surface_command;
-	int pointers;                                /* pointer shapes the server set */
 	int moves;                                   /* SurfaceToSurface copies the server sent */
 	pcRdpgfxSurfaceToSurface surface_to_surface; /* gdi's own */
+	DispClientContext *disp; /* Display Control, once the server opened it */
+	bool disp_caps;          /* and sent its capabilities */
+	int resizes;             /* desktop resizes the server made */
+	int paints;              /* updates drawn */
+	int pointers;            /* pointer shapes the server set */
 };
 
 /* FreeRDP's context with a way back to the client; rdpContext comes first. */
@@ -78,6 +84,15 @@ static UINT surface_to_surface(RdpgfxClientContext *gfx, const RDPGFX_SURFACE_TO
 	return cc->owner->surface_to_surface(gfx, pdu);
 }
 
+static UINT on_disp_caps(DispClientContext *disp, UINT32 monitors, UINT32 factor_a, UINT32 factor_b)
+{
+	struct rdp_client *c = disp->custom;
+
+	(void)monitors, (void)factor_a, (void)factor_b;
+	c->disp_caps = true;
+	return CHANNEL_RC_OK;
+}
+
 static void on_channel_connected(void *context, ChannelConnectedEventArgs *e)
 {
 	struct client_context *cc = context;
@@ -91,6 +106,11 @@ static void on_channel_connected(void *context, ChannelConnectedEventArgs *e)
 		cc->owner->surface_to_surface = gfx->SurfaceToSurface;
 		gfx->SurfaceToSurface = surface_to_surface;
 	}
+	if (strcmp(e->name, DISP_DVC_CHANNEL_NAME) == 0) {
+		cc->owner->disp = e->pInterface;
+		cc->owner->disp->custom = cc->owner;
+		cc->owner->disp->DisplayControlCaps = on_disp_caps;
+	}
 }
 
 static void on_channel_disconnected(void *context, ChannelDisconnectedEventArgs *e)
@@ -100,6 +120,10 @@ static void on_channel_disconnected(void *context, ChannelDisconnectedEventArgs 
 	if (strcmp(e->name, RDPGFX_DVC_CHANNEL_NAME) == 0) {
 		gdi_graphics_pipeline_uninit(cc->ctx.gdi, (RdpgfxClientContext *)e->pInterface);
 		cc->owner->gfx = false;
+	}
+	if (strcmp(e->name, DISP_DVC_CHANNEL_NAME) == 0) {
+		cc->owner->disp = NULL;
+		cc->owner->disp_caps = false;
 	}
 }
 
@@ -158,8 +182,15 @@ static BOOL begin_paint(rdpContext *ctx)
 
 static BOOL end_paint(rdpContext *ctx)
 {
-	(void)ctx;
+	((struct client_context *)ctx)->owner->paints++;
 	return TRUE;
+}
+
+/* The server changed the desktop size (reactivation, or a graphics reset). */
+static BOOL desktop_resize(rdpContext *ctx)
+{
+	((struct client_context *)ctx)->owner->resizes++;
+	return gdi_resize(ctx->gdi, ctx->settings->DesktopWidth, ctx->settings->DesktopHeight);
 }
 
 static BOOL post_connect(freerdp *instance)
@@ -179,6 +210,7 @@ static BOOL post_connect(freerdp *instance)
 	graphics_register_pointer(instance->context->graphics, &pointer);
 	instance->update->BeginPaint = begin_paint;
 	instance->update->EndPaint = end_paint;
+	instance->update->DesktopResize = desktop_resize;
 	return TRUE;
 }
 
@@ -210,14 +242,16 @@ static bool configure(rdpSettings *st, const struct rdp_client_options *opt)
 	st->GfxH264 = opt->gfx && opt->h264;
 	st->GfxAVC444 = FALSE;
 	st->GfxAVC444v2 = FALSE;
+	st->SupportDisplayControl = TRUE;
+	st->DynamicResolutionUpdate = TRUE;
 	/* Only what the tests need: no device, clipboard or sound channels. */
 	st->DeviceRedirection = FALSE;
 	st->RedirectClipboard = FALSE;
 	st->AudioPlayback = FALSE;
 	st->AudioCapture = FALSE;
 	st->RdpSecurity = opt->rdp_security_only;
-	st->TlsSecurity = !opt->rdp_security_only;
-	st->NlaSecurity = FALSE;
+	st->TlsSecurity = !opt->rdp_security_only && !opt->nla;
+	st->NlaSecurity = opt->nla;
 	st->ExtSecurity = FALSE;
 	if (opt->japanese_keyboard) {
 		st->KeyboardType = 7;
@@ -245,8 +279,16 @@ struct rdp_client *rdp_client_connect(const struct rdp_client_options *opt)
 	if (!configure(c->instance->settings, opt) || !freerdp_connect(c->instance))
 		goto fail_context;
 	c->connected = true;
-	/* A refused login is dropped right after the connection sequence. */
-	if (rdp_client_pump(c, 1500) < 0)
+	/*
+	 * The server checks the password after the connection sequence, so a
+	 * refused login is dropped only then (after its refusal delay); an
+	 * accepted one, or the logon screen, draws something first.
+	 */
+	uint64_t end = now_ms() + FIRST_PAINT_TIMEOUT_MS;
+	while (c->paints == 0 && now_ms() < end)
+		if (rdp_client_pump(c, 100) < 0)
+			goto fail_context;
+	if (c->paints == 0)
 		goto fail_context;
 	return c;
 
@@ -310,6 +352,32 @@ int rdp_client_codec_count(const struct rdp_client *c, unsigned codec_id)
 bool rdp_client_gfx_open(const struct rdp_client *c)
 {
 	return c->gfx;
+}
+
+bool rdp_client_disp_open(const struct rdp_client *c)
+{
+	return c->disp && c->disp_caps;
+}
+
+int rdp_client_resizes(const struct rdp_client *c)
+{
+	return c->resizes;
+}
+
+int rdp_client_resize(struct rdp_client *c, int width, int height)
+{
+	DISPLAY_CONTROL_MONITOR_LAYOUT m = {
+	    .Flags = DISPLAY_CONTROL_MONITOR_PRIMARY,
+	    .Width = (UINT32)width,
+	    .Height = (UINT32)height,
+	    .Orientation = ORIENTATION_LANDSCAPE,
+	    .DesktopScaleFactor = 100,
+	    .DeviceScaleFactor = 100,
+	};
+
+	if (!rdp_client_disp_open(c))
+		return -1;
+	return c->disp->SendMonitorLayout(c->disp, 1, &m) == CHANNEL_RC_OK ? 0 : -1;
 }
 
 int rdp_client_width(const struct rdp_client *c)

@@ -3,8 +3,8 @@
  * logs in to shojid over TLS with a user name and password, decodes what
  * shojid sends into a software framebuffer (FreeRDP's gdi, B G R X) with
  * the graphics pipeline or with bitmap updates, and sends scancodes,
- * Unicode characters and mouse events. The only file of the tests that
- * includes a FreeRDP header.
+ * Unicode characters, mouse events and Display Control monitor layouts. The only file of the tests
+ * that includes a FreeRDP header.
  *
  * FreeRDP's own log goes to the file given to rdp_client_log_to() (its
  * default, the console, would mix with the runner's TAP output).
@@ -24,6 +24,7 @@ struct rdp_client_options {
 	bool gfx;               /* offer the graphics pipeline; else bitmap updates */
 	bool h264;              /* with gfx: offer H.264 (AVC420) */
 	bool rdp_security_only; /* offer only standard RDP security (shojid refuses it) */
+	bool nla;               /* offer only NLA (CredSSP with NTLM), as xfreerdp /sec:nla */
 	bool japanese_keyboard; /* report a Japanese 106/109-key keyboard (type 7) */
 };
 
@@ -50,6 +51,12 @@ bool rdp_client_closed(const struct rdp_client *c);
 bool rdp_client_gfx_open(const struct rdp_client *c);
 /** How many pointer shapes the server has set so far. */
 int rdp_client_pointers(const struct rdp_client *c);
+/** Whether the server opened Display Control and sent its capabilities. */
+bool rdp_client_disp_open(const struct rdp_client *c);
+/** Asks through Display Control for a desktop of width x height (one monitor). 0 or -1. */
+int rdp_client_resize(struct rdp_client *c, int width, int height);
+/** How many times the server changed the desktop's size. */
+int rdp_client_resizes(const struct rdp_client *c);
 int rdp_client_width(const struct rdp_client *c);
 int rdp_client_height(const struct rdp_client *c);
 

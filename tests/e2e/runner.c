@@ -11,6 +11,7 @@ Suite *suite_rdp(void);
 Suite *suite_pool(void);
 Suite *suite_rdp_video(void);
 Suite *suite_encoding(void);
+Suite *suite_xfreerdp(void);
 
 int main(void)
 {
@@ -23,6 +24,7 @@ int main(void)
 	srunner_add_suite(sr, suite_pool());
 	srunner_add_suite(sr, suite_rdp_video());
 	srunner_add_suite(sr, suite_encoding());
+	srunner_add_suite(sr, suite_xfreerdp());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	int failed = srunner_ntests_failed(sr);

@@ -454,6 +454,9 @@ START_TEST(refusals)
 	int ox, oy;
 
 	start();
+	/* A good client is served all along, in its own session. */
+	struct rdp_client *good = login_ok("clerk", CLERK_PASSWORD, true);
+	page_origin(good, &ox, &oy);
 	/* A wrong password: the connection is dropped and the refusal audited. */
 	ck_assert_ptr_null(login("demo", "not-the-password", true));
 	ck_assert_msg(shojid_audit_wait(&d, "\"event\":\"login_refused\"", "\"user\":\"demo\"",
@@ -499,11 +502,169 @@ START_TEST(refusals)
 	close(fd);
 	ck_assert(shojid_audit_wait(&d, "\"event\":\"handshake_failed\"",
 	                            "malformed X.224 connection request", NULL, 10000));
-	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"login_accepted\"", NULL), 0);
+	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"login_accepted\"", NULL), 1);
 
-	/* A proper client is served afterwards. */
+	/*
+	 * A user name with an empty password: the logon screen, where signing
+	 * in with the password still empty is refused, audited, and said.
+	 */
+	struct rdp_client *c = login("demo", "", true);
+	ck_assert_ptr_nonnull(c);
+	int px, py;
+	logon_origin(&px, &py);
+	expect_pixel(c, px + LOGON_FIELD_X, py + LOGON_PASSWORD_Y + 18, LOGON_FOCUS,
+	             "the logon screen for an empty password");
+	uint64_t before = message_hash(c);
+	press(c, SC_ENTER);
+	ck_assert_msg(wait_error_message(c, before, 15000), "no error for an empty password");
+	/* The wrong password above was the first refusal of demo; this is the second. */
+	uint64_t end = now_ms() + 10000;
+	while (shojid_audit_count(&d, "\"event\":\"login_refused\"", "\"user\":\"demo\"") < 2)
+		ck_assert_msg(now_ms() < end && rdp_client_pump(c, 100) == 0,
+		              "the empty password was not refused in the audit log");
+	rdp_client_destroy(c);
+
+	/* The good client was served meanwhile, and still is: a click reaches its page. */
+	ck_assert_int_eq(rdp_client_pump(good, 200), 0);
+	ck_assert_int_eq(rdp_client_click(good, ox + 200, oy + 200), 0);
+	expect_pixel(good, ox + 200, oy + 200, YELLOW, "a click while others were refused");
+	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"session_detach\"", "clerk"), 0);
+
+	/* A proper client is served afterwards (in a second session). */
+	ck_assert_msg(shojid_wait_ready(&d, 2, 90000), "no second session got ready");
+	c = login_ok("demo", DEMO_PASSWORD, true);
+	page_origin(c, &ox, &oy);
+	rdp_client_destroy(c);
+	rdp_client_destroy(good);
+	finish();
+}
+END_TEST
+
+/* ---- Display Control: the browser follows the client's size ---- */
+
+/* Pumps until the client's desktop is w x h and the page's corner block sits in its corner. */
+static void expect_size(struct rdp_client *c, int w, int h)
+{
+	uint64_t end = now_ms() + 30000;
+
+	while (rdp_client_width(c) != w || rdp_client_height(c) != h)
+		ck_assert_msg(now_ms() < end && rdp_client_pump(c, 100) == 0,
+		              "the desktop is %dx%d, not %dx%d", rdp_client_width(c),
+		              rdp_client_height(c), w, h);
+	expect_pixel(c, w - 30, h - 30, MAGENTA, "the corner block of the resized page");
+}
+
+static void wait_disp(struct rdp_client *c)
+{
+	uint64_t end = now_ms() + 30000;
+
+	while (!rdp_client_disp_open(c))
+		ck_assert_msg(now_ms() < end && rdp_client_pump(c, 100) == 0,
+		              "Display Control did not open (%s)", d.log_path);
+}
+
+START_TEST(display_control_resize)
+{
+	int ox, oy, x, y;
+
+	ck_assert_msg(shojid_setup(&d, "[display]\nmax_width = 1280\nmax_height = 1000\n") == 0,
+	              "harness setup failed (%s)", d.root);
+	rdp_port = d.rdp_port;
+	ck_assert_int_eq(shojid_add_user(&d, "demo", DEMO_PASSWORD), 0);
+	rdp_client_log_to(d.root, "freerdp-client.log");
+	ck_assert_msg(shojid_launch(&d, 120000) == 0, "shojid did not get ready (%s)", d.log_path);
+
+	/* The graphics pipeline: a new surface at each size. */
 	struct rdp_client *c = login_ok("demo", DEMO_PASSWORD, true);
 	page_origin(c, &ox, &oy);
+	expect_page(c, ox, oy);
+	wait_disp(c);
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"rdp_channels\"", "opened=drdynvc,rdpgfx,disp",
+	                            NULL, 10000));
+	/* A state the browser must keep: it is not restarted by a resize. */
+	ck_assert_int_eq(rdp_client_click(c, ox + 200, oy + 200), 0);
+	expect_pixel(c, ox + 200, oy + 200, YELLOW, "a click before resizing");
+	ck_assert_int_eq(rdp_client_resize(c, 800, 600), 0);
+	expect_size(c, 800, 600);
+	page_origin(c, &x, &y);
+	expect_pixel(c, x + 200, y + 200, YELLOW, "the clicked block after resizing");
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"resize\"", "800x600", NULL, 10000));
+	/* Larger than [display] allows: the largest allowed. */
+	ck_assert_int_eq(rdp_client_resize(c, 1600, 1200), 0);
+	expect_size(c, 1280, 1000);
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"resize\"", "1280x1000", NULL, 10000));
+	rdp_client_destroy(c);
+
+	/* Bitmap updates: a reactivation at the new size, same browser. */
+	c = login_ok("demo", DEMO_PASSWORD, false);
+	page_origin(c, &x, &y);
+	wait_disp(c);
+	int before = rdp_client_resizes(c);
+	ck_assert_int_eq(rdp_client_resize(c, 900, 700), 0);
+	expect_size(c, 900, 700);
+	ck_assert_int_gt(rdp_client_resizes(c), before);
+	page_origin(c, &x, &y);
+	expect_pixel(c, x + 200, y + 200, YELLOW, "the clicked block over bitmap updates");
+	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"session_attach\"", "\"new\":true"), 1);
+	rdp_client_destroy(c);
+	finish();
+}
+END_TEST
+
+/* ---- NLA ([rdp] nla = true): NTLM against the users' stored NT hashes ---- */
+
+#define NLA_PASSWORD "nla-password-3"
+
+START_TEST(nla_login)
+{
+	struct rdp_client_options opt = {.port = 0,
+	                                 .user = "nla",
+	                                 .password = NLA_PASSWORD,
+	                                 .width = 1024,
+	                                 .height = 768,
+	                                 .gfx = true,
+	                                 .nla = true};
+	int ox, oy;
+
+	ck_assert_msg(shojid_setup(&d, "[rdp]\nnla = true\n") == 0, "harness setup failed (%s)",
+	              d.root);
+	opt.port = rdp_port = d.rdp_port;
+	ck_assert_int_eq(shojid_add_nla_user(&d, "nla", NLA_PASSWORD), 0);
+	ck_assert_int_eq(shojid_add_user(&d, "demo", DEMO_PASSWORD), 0); /* no NT hash */
+	rdp_client_log_to(d.root, "freerdp-client.log");
+	ck_assert_msg(shojid_launch(&d, 120000) == 0, "shojid did not get ready (%s)", d.log_path);
+
+	/* The right password over NLA: the session, audited as NLA. */
+	struct rdp_client *c = rdp_client_connect(&opt);
+	ck_assert_msg(c, "no NLA login (%s/freerdp-client.log, %s)", d.root, d.log_path);
+	page_origin(c, &ox, &oy);
+	expect_page(c, ox, oy);
+	ck_assert(audit_has(d.audit_path, "\"event\":\"rdp_request\"", "cookie=nla", "hybrid"));
+	ck_assert(audit_has(d.audit_path, "\"event\":\"login_accepted\"", "\"user\":\"nla\"",
+	                    "\"protocol\":\"rdp\""));
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"rdp_channels\"", "security=nla",
+	                            "\"user\":\"nla\"", 10000));
+	rdp_client_destroy(c);
+
+	/* A wrong password fails inside NTLM: no session, audited. */
+	opt.password = "not-the-password";
+	ck_assert_ptr_null(rdp_client_connect(&opt));
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"handshake_failed\"", "NLA logon of nla failed",
+	                            NULL, 10000));
+	/* A user without a stored NT hash cannot use NLA, even with the right password. */
+	opt.user = "demo";
+	opt.password = DEMO_PASSWORD;
+	ck_assert_ptr_null(rdp_client_connect(&opt));
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"login_refused\"", "\"user\":\"demo\"",
+	                            "no NT hash", 10000));
+	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"login_accepted\"", NULL), 1);
+
+	/* Without NLA, the same user still logs in over TLS. */
+	ck_assert_msg(shojid_wait_ready(&d, 2, 90000), "no second session got ready");
+	c = login_ok("demo", DEMO_PASSWORD, true);
+	page_origin(c, &ox, &oy);
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"rdp_channels\"", "security=tls",
+	                            "\"user\":\"demo\"", 10000));
 	rdp_client_destroy(c);
 	finish();
 }
@@ -674,5 +835,7 @@ Suite *suite_rdp(void)
 	tcase_add_test(tc, unicode_typing_in_own_session);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, logon_screen_then_session);
+	tcase_add_test(tc, nla_login);
+	tcase_add_test(tc, display_control_resize);
 	return s;
 }

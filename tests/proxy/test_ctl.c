@@ -94,6 +94,38 @@ START_TEST(activity_is_empty)
 }
 END_TEST
 
+START_TEST(nt_hash_messages)
+{
+	struct ctl_msg req = { .type = CTL_NT_HASH_REQ }, ans = { .type = CTL_NT_HASH }, out;
+
+	strcpy(req.u.nt_req.user, "tanaka");
+	size_t n = ctl_encode(&req, buf, sizeof(buf));
+	ck_assert_uint_eq(n, 8 + 1 + 6);
+	ck_assert_int_eq(ctl_parse(buf, n, &out), (ssize_t)n);
+	ck_assert_str_eq(out.u.nt_req.user, "tanaka");
+	buf[8] = 7; /* the length no longer adds up */
+	ck_assert_int_eq(ctl_parse(buf, n, &out), -1);
+	req.u.nt_req.user[0] = '\0'; /* no user name: nothing to ask for */
+	ck_assert_uint_eq(ctl_encode(&req, buf, sizeof(buf)), 0);
+
+	ans.u.nt.ok = true;
+	for (int i = 0; i < CTL_NT_HASH_LEN; i++)
+		ans.u.nt.hash[i] = (uint8_t)(0xa0 + i);
+	n = ctl_encode(&ans, buf, sizeof(buf));
+	ck_assert_uint_eq(n, 8 + 1 + CTL_NT_HASH_LEN);
+	ck_assert_int_eq(ctl_parse(buf, n, &out), (ssize_t)n);
+	ck_assert(out.u.nt.ok);
+	ck_assert_mem_eq(out.u.nt.hash, ans.u.nt.hash, CTL_NT_HASH_LEN);
+	ctl_wipe(&out);
+	ck_assert_int_eq(out.u.nt.hash[3], 0);
+	buf[8] = 2; /* ok is a boolean */
+	ck_assert_int_eq(ctl_parse(buf, n, &out), -1);
+	buf[8] = 0;
+	put_le32(buf + 4, CTL_NT_HASH_LEN); /* a byte short */
+	ck_assert_int_eq(ctl_parse(buf, n - 1, &out), -1);
+}
+END_TEST
+
 Suite *suite_ctl(void)
 {
 	Suite *s = suite_create("ctl");
@@ -101,6 +133,7 @@ Suite *suite_ctl(void)
 	tcase_add_test(tc, round_trips);
 	tcase_add_test(tc, refuses_malformed);
 	tcase_add_test(tc, activity_is_empty);
+	tcase_add_test(tc, nt_hash_messages);
 	suite_add_tcase(s, tc);
 	return s;
 }
