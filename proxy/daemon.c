@@ -99,6 +99,7 @@ struct shojid {
 	uint64_t started_ms;
 	struct shoji_config *reloaded; /* the config since the last good SIGHUP; ours */
 	bool drained;                  /* no new sessions; attached ones go on */
+	bool audit_failed;             /* the last attachment could not be audited */
 	long min_ready, max_sessions;  /* `shojictl pool set`; -1 = from the config */
 	bool reload;                   /* SIGHUP seen */
 	int admin_fd;
@@ -319,11 +320,43 @@ static struct session *pick_session(struct shojid *d, struct conn *c, const char
 	return NULL;
 }
 
+static void refuse_login(struct shojid *d, struct conn *c, const char *why);
+
+/*
+ * Audits that c gets session s. When the audit log cannot be written (its
+ * disk full), no session is handed out: shojid does not run unaudited.
+ */
+static bool audit_attach(struct shojid *d, struct conn *c, struct session *s, bool fresh)
+{
+	const char *user = fresh ? c->user : s->user;
+
+	if (audit_event(d->audit, "session_attach", AUDIT_STR, "session", s->id, AUDIT_STR, "user",
+			user, AUDIT_STR, "address", c->peer, AUDIT_STR, "protocol",
+			proto_name(c->proto), AUDIT_BOOL, "new", (int)fresh, AUDIT_END) < 0) {
+		if (!d->audit_failed)
+			log_error("cannot write the audit log %s (%s): refusing new sessions "
+				  "until it can be written",
+				  d->cfg->audit_file, strerror(errno));
+		d->audit_failed = true;
+		return false;
+	}
+	if (d->audit_failed)
+		log_info("the audit log %s can be written again: sessions are handed out",
+			 d->cfg->audit_file);
+	d->audit_failed = false;
+	return true;
+}
+
 /* Gives c session s; c's worker gets the pixel link. */
 static void attach(struct shojid *d, struct conn *c, struct session *s, bool fresh)
 {
 	uint64_t now = now_ms();
 
+	if (!audit_attach(d, c, s, fresh)) {
+		refuse_login(d, c, "the server cannot write its audit log, so it starts no "
+				   "session now; please try again later");
+		return;
+	}
 	if (fresh) {
 		snprintf(s->user, sizeof(s->user), "%s", c->user);
 		s->started_ms = now;
@@ -335,9 +368,6 @@ static void attach(struct shojid *d, struct conn *c, struct session *s, bool fre
 	snprintf(s->peer, sizeof(s->peer), "%s", c->peer);
 	c->session = s;
 	c->wait_until = 0;
-	audit_event(d->audit, "session_attach", AUDIT_STR, "session", s->id, AUDIT_STR, "user",
-		    s->user, AUDIT_STR, "address", c->peer, AUDIT_STR, "protocol",
-		    proto_name(c->proto), AUDIT_BOOL, "new", (int)fresh, AUDIT_END);
 	audit_login(d, c, true, "password");
 	c->authed = true;
 	struct ctl_msg m = { .type = CTL_AUTH_RESULT };

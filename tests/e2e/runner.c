@@ -9,6 +9,7 @@ Suite *suite_ime(void);
 Suite *suite_client_ime(void);
 Suite *suite_rdp(void);
 Suite *suite_pool(void);
+Suite *suite_faults(void);
 
 int main(void)
 {
@@ -19,6 +20,7 @@ int main(void)
 	srunner_add_suite(sr, suite_client_ime());
 	srunner_add_suite(sr, suite_rdp());
 	srunner_add_suite(sr, suite_pool());
+	srunner_add_suite(sr, suite_faults());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	int failed = srunner_ntests_failed(sr);
