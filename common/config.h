@@ -101,6 +101,8 @@ struct shoji_range {
 	  "memory limit of one session (browser, X server, IME)")                                  \
 	X(sandbox, pids_max, INT, "512", 16, 65536, NULL,                                          \
 	  "process and thread limit of one session")                                               \
+	X(sandbox, cpu_max, INT, "100", 0, 100000, NULL,                                           \
+	  "CPU limit of one session, percent of one CPU (200 = two CPUs); 0 = no limit")          \
 	X(sandbox, cgroup_root, PATH, "", 0, 0, NULL,                                              \
 	  "cgroup directory under which session cgroups are made; empty = detect")                 \
 	X(browser, command, PATH, "/usr/bin/chromium", 0, 0, NULL,                                 \
