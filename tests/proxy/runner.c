@@ -12,6 +12,7 @@ Suite *suite_rdp_session(void);
 Suite *suite_admin_proto(void);
 Suite *suite_login_limit(void);
 Suite *suite_notice(void);
+Suite *suite_dvc_filter(void);
 
 int main(void)
 {
@@ -25,6 +26,7 @@ int main(void)
 	srunner_add_suite(sr, suite_admin_proto());
 	srunner_add_suite(sr, suite_login_limit());
 	srunner_add_suite(sr, suite_notice());
+	srunner_add_suite(sr, suite_dvc_filter());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	int failed = srunner_ntests_failed(sr);
