@@ -78,6 +78,15 @@ struct shoji_range {
 	  "private key of the server certificate (PEM, readable by root only)")                    \
 	X(auth, users_file, PATH, "/etc/shoji/users", 0, 0, NULL,                                  \
 	  "user database edited with `shojictl user`")                                             \
+	X(auth, lockout_failures, INT, "20", 0, 100000, NULL,                                      \
+	  "failed logins from one address within lockout_window that lock it out; 0 = never")     \
+	X(auth, lockout_window, INT, "900", 1, 604800, NULL,                                       \
+	  "seconds over which failed logins from one address are counted")                         \
+	X(auth, lockout_seconds, INT, "900", 1, 604800, NULL,                                      \
+	  "how long a locked-out address stays refused (its passwords are not even checked)")     \
+	X(auth, backoff_max_seconds, INT, "15", 0, 20, NULL,                                       \
+	  "longest wait before a user's next password is checked after failures (doubling from "  \
+	  "1 s); a user is slowed down, never locked out")                                          \
 	X(vnc, listen, LISTEN, "0.0.0.0:5900", 0, 0, NULL,                                         \
 	  "addresses for VNC viewers (VeNCrypt X509Plain); empty = off")                           \
 	X(vnc, allow_plaintext, BOOL, "false", 0, 0, NULL,                                         \
@@ -92,6 +101,8 @@ struct shoji_range {
 	  "memory limit of one session (browser, X server, IME)")                                  \
 	X(sandbox, pids_max, INT, "512", 16, 65536, NULL,                                          \
 	  "process and thread limit of one session")                                               \
+	X(sandbox, cpu_max, INT, "100", 0, 100000, NULL,                                           \
+	  "CPU limit of one session, percent of one CPU (200 = two CPUs); 0 = no limit")          \
 	X(sandbox, cgroup_root, PATH, "", 0, 0, NULL,                                              \
 	  "cgroup directory under which session cgroups are made; empty = detect")                 \
 	X(browser, command, PATH, "/usr/bin/chromium", 0, 0, NULL,                                 \

@@ -32,6 +32,7 @@
 #include "daemon.h"
 #include "listen.h"
 #include "log.h"
+#include "login_limit.h"
 #include "pixlink.h"
 #include "pixlink_client.h"
 #include "sessions.h"
@@ -66,6 +67,8 @@ struct conn {
 	uint64_t refuse_at; /* send the deferred refusal then; 0 = none */
 	char refusal[CTL_MAX_TEXT + 1];
 	uint64_t wait_until; /* logged in, waiting for a session to warm; 0 = not */
+	uint64_t check_at;   /* the user is backing off: check held_password then; 0 = not */
+	char *held_password; /* wiped and freed when checked or when the conn goes */
 	struct session *session;
 	struct conn *next;
 };
@@ -84,6 +87,7 @@ struct shojid {
 	char self[4096]; /* this program, for exec'ing workers */
 	struct audit_log *audit;
 	struct auth_service *auth;
+	struct login_limit *limit;
 	int sig_fd;
 	bool stopping;
 	struct listener listeners[MAX_LISTENERS];
@@ -96,6 +100,7 @@ struct shojid {
 	uint64_t started_ms;
 	struct shoji_config *reloaded; /* the config since the last good SIGHUP; ours */
 	bool drained;                  /* no new sessions; attached ones go on */
+	bool audit_failed;             /* the last attachment could not be audited */
 	long min_ready, max_sessions;  /* `shojictl pool set`; -1 = from the config */
 	bool reload;                   /* SIGHUP seen */
 	int admin_fd;
@@ -201,6 +206,16 @@ static void on_accept(struct shojid *d, struct listener *l)
 	log_info("%s connection from %s (worker %d)", proto_name(c->proto), c->peer, (int)c->pid);
 }
 
+static void drop_held_password(struct conn *c)
+{
+	if (!c->held_password)
+		return;
+	OPENSSL_cleanse(c->held_password, strlen(c->held_password));
+	free(c->held_password);
+	c->held_password = NULL;
+	c->check_at = 0;
+}
+
 static void remove_conn(struct shojid *d, struct conn *c)
 {
 	for (struct conn **p = &d->conns; *p; p = &(*p)->next) {
@@ -208,6 +223,7 @@ static void remove_conn(struct shojid *d, struct conn *c)
 			continue;
 		*p = c->next;
 		close(c->ctl);
+		drop_held_password(c);
 		free(c);
 		d->nconns--;
 		return;
@@ -305,11 +321,43 @@ static struct session *pick_session(struct shojid *d, struct conn *c, const char
 	return NULL;
 }
 
+static void refuse_login(struct shojid *d, struct conn *c, const char *why);
+
+/*
+ * Audits that c gets session s. When the audit log cannot be written (its
+ * disk full), no session is handed out: shojid does not run unaudited.
+ */
+static bool audit_attach(struct shojid *d, struct conn *c, struct session *s, bool fresh)
+{
+	const char *user = fresh ? c->user : s->user;
+
+	if (audit_event(d->audit, "session_attach", AUDIT_STR, "session", s->id, AUDIT_STR, "user",
+			user, AUDIT_STR, "address", c->peer, AUDIT_STR, "protocol",
+			proto_name(c->proto), AUDIT_BOOL, "new", (int)fresh, AUDIT_END) < 0) {
+		if (!d->audit_failed)
+			log_error("cannot write the audit log %s (%s): refusing new sessions "
+				  "until it can be written",
+				  d->cfg->audit_file, strerror(errno));
+		d->audit_failed = true;
+		return false;
+	}
+	if (d->audit_failed)
+		log_info("the audit log %s can be written again: sessions are handed out",
+			 d->cfg->audit_file);
+	d->audit_failed = false;
+	return true;
+}
+
 /* Gives c session s; c's worker gets the pixel link. */
 static void attach(struct shojid *d, struct conn *c, struct session *s, bool fresh)
 {
 	uint64_t now = now_ms();
 
+	if (!audit_attach(d, c, s, fresh)) {
+		refuse_login(d, c, "the server cannot write its audit log, so it starts no "
+				   "session now; please try again later");
+		return;
+	}
 	if (fresh) {
 		snprintf(s->user, sizeof(s->user), "%s", c->user);
 		s->started_ms = now;
@@ -321,9 +369,6 @@ static void attach(struct shojid *d, struct conn *c, struct session *s, bool fre
 	snprintf(s->peer, sizeof(s->peer), "%s", c->peer);
 	c->session = s;
 	c->wait_until = 0;
-	audit_event(d->audit, "session_attach", AUDIT_STR, "session", s->id, AUDIT_STR, "user",
-		    s->user, AUDIT_STR, "address", c->peer, AUDIT_STR, "protocol",
-		    proto_name(c->proto), AUDIT_BOOL, "new", (int)fresh, AUDIT_END);
 	audit_login(d, c, true, "password");
 	c->authed = true;
 	struct ctl_msg m = { .type = CTL_AUTH_RESULT };
@@ -379,6 +424,29 @@ static void send_nt_hash(struct shojid *d, struct conn *c, const uint8_t *hash)
 	ctl_wipe(&m);
 }
 
+/* The address part of c's peer ("ip:port"), the key of the lockout. */
+static const char *peer_address(const struct conn *c, char *out, size_t cap)
+{
+	const char *colon = strrchr(c->peer, ':');
+	size_t n = colon ? (size_t)(colon - c->peer) : strlen(c->peer);
+	snprintf(out, cap, "%.*s", (int)n, c->peer);
+	return out;
+}
+
+static void record_result(struct shojid *d, struct conn *c, bool ok)
+{
+	char addr[CTL_MAX_ADDR + 1];
+
+	if (!login_limit_record(d->limit, peer_address(c, addr, sizeof(addr)), c->user, ok,
+				now_ms()))
+		return;
+	log_warn("address %s locked out for %ld s after %ld failed logins", addr,
+		 d->cfg->auth_lockout_seconds, d->cfg->auth_lockout_failures);
+	audit_event(d->audit, "address_lockout", AUDIT_STR, "address", addr, AUDIT_INT, "failures",
+		    (long long)d->cfg->auth_lockout_failures, AUDIT_INT, "seconds",
+		    (long long)d->cfg->auth_lockout_seconds, AUDIT_END);
+}
+
 static void on_auth_result(struct shojid *d, const struct auth_result *r)
 {
 	struct conn *c = find_conn(d, r->cookie);
@@ -389,6 +457,7 @@ static void on_auth_result(struct shojid *d, const struct auth_result *r)
 		return;
 	}
 	c->authing = false;
+	record_result(d, c, r->ok);
 	if (!r->ok) {
 		audit_login(d, c, false, "wrong user name or password");
 		snprintf(c->refusal, sizeof(c->refusal), "wrong user name or password");
@@ -511,6 +580,57 @@ static void on_resize_note(struct conn *c, const struct ctl_msg *m)
 			 m->u.note.text);
 }
 
+/*
+ * A worker asks for a password check: refused unchecked when the address
+ * is locked out, held while the user backs off, else checked now.
+ */
+static void begin_auth(struct shojid *d, struct conn *c, const struct ctl_msg *m)
+{
+	char addr[CTL_MAX_ADDR + 1];
+	uint64_t until, now = now_ms();
+
+	c->authing = true;
+	snprintf(c->user, sizeof(c->user), "%s", m->u.auth.user);
+	switch (login_limit_verdict(d->limit, peer_address(c, addr, sizeof(addr)), c->user, now,
+				    &until)) {
+	case LOGIN_LOCKED:
+		c->authing = false;
+		audit_login(d, c, false, "address locked out");
+		snprintf(c->refusal, sizeof(c->refusal),
+			 "too many failed logins from this address; try again in %llu minutes",
+			 (unsigned long long)((until - now) / 60000 + 1));
+		c->refuse_at = now + REFUSAL_DELAY_MS;
+		break;
+	case LOGIN_WAIT:
+		c->held_password = xstrdup(m->u.auth.password);
+		c->check_at = until;
+		audit_event(d->audit, "login_backoff", AUDIT_STR, "user", c->user, AUDIT_STR,
+			    "address", c->peer, AUDIT_INT, "wait_ms", (long long)(until - now),
+			    AUDIT_END);
+		break;
+	case LOGIN_CHECK:
+		auth_submit(d->auth, c->id, m->u.auth.user, m->u.auth.password);
+		break;
+	}
+}
+
+/* Held checks whose backoff is over go to the checker. */
+static void check_held(struct shojid *d, int *timeout)
+{
+	uint64_t now = now_ms();
+
+	for (struct conn *c = d->conns; c; c = c->next) {
+		if (!c->check_at)
+			continue;
+		if (c->check_at <= now) {
+			auth_submit(d->auth, c->id, c->user, c->held_password);
+			drop_held_password(c);
+		} else if (*timeout < 0 || c->check_at - now < (uint64_t)*timeout) {
+			*timeout = (int)(c->check_at - now);
+		}
+	}
+}
+
 /* A message from a worker; a worker that breaks the protocol is killed. */
 static void on_ctl(struct shojid *d, struct conn *c)
 {
@@ -547,14 +667,19 @@ static void on_ctl(struct shojid *d, struct conn *c)
 	} else if (nt_req) {
 		c->nt_asked = true;
 		snprintf(c->user, sizeof(c->user), "%s", m.u.nt_req.user);
-		if (d->cfg->rdp_nla)
+		char addr[CTL_MAX_ADDR + 1];
+		uint64_t until;
+		if (login_limit_verdict(d->limit, peer_address(c, addr, sizeof(addr)), c->user,
+					now_ms(), &until) == LOGIN_LOCKED) {
+			audit_login(d, c, false, "address locked out");
+			ctl_send(c->ctl, &(struct ctl_msg){ .type = CTL_NT_HASH }, -1);
+		} else if (d->cfg->rdp_nla) {
 			auth_submit_nt_hash(d->auth, c->id, m.u.nt_req.user);
-		else
+		} else {
 			send_nt_hash(d, c, NULL);
+		}
 	} else {
-		c->authing = true;
-		snprintf(c->user, sizeof(c->user), "%s", m.u.auth.user);
-		auth_submit(d->auth, c->id, m.u.auth.user, m.u.auth.password);
+		begin_auth(d, c, &m);
 	}
 	if (ok)
 		ctl_wipe(&m);
@@ -592,6 +717,15 @@ static void on_child_exit(struct shojid *d, pid_t pid, int status)
 		if (c->pid != pid)
 			continue;
 		drain_notes(d, c);
+		/*
+		 * NLA checks the password inside the worker (NTLM): a connection
+		 * that got an NT hash and never came to a login failed it, and
+		 * counts towards the address's lockout like a wrong password.
+		 */
+		if (c->nt_asked && !c->authing && !c->authed) {
+			record_result(d, c, false);
+			audit_login(d, c, false, "NLA did not complete");
+		}
 		detach(d, c, WIFSIGNALED(status) ? "worker crashed" : "viewer disconnected");
 		log_info("worker %d (%s) ended", (int)pid, c->peer);
 		remove_conn(d, c);
@@ -688,6 +822,16 @@ static void warn_restart_keys(const struct shoji_config *old, const struct shoji
 		log_warn("reload: listen addresses changed; they take effect at the next restart");
 }
 
+static const struct login_limit_params *limit_params(const struct shoji_config *cfg,
+						     struct login_limit_params *p)
+{
+	*p = (struct login_limit_params){ .lockout_failures = cfg->auth_lockout_failures,
+					  .lockout_window = cfg->auth_lockout_window,
+					  .lockout_seconds = cfg->auth_lockout_seconds,
+					  .backoff_max_seconds = cfg->auth_backoff_max_seconds };
+	return p;
+}
+
 /*
  * SIGHUP: reads the config file again and checks it and its certificate
  * the way start-up does. A good one replaces the old (new workers and
@@ -721,6 +865,8 @@ static void reload(struct shojid *d)
 	d->reloaded = cfg;
 	d->cfg = d->sessions.cfg = cfg;
 	d->min_ready = d->max_sessions = -1;
+	struct login_limit_params lp;
+	login_limit_set_params(d->limit, limit_params(cfg, &lp));
 	log_info("reloaded %s", cfg->source);
 	audit_event(d->audit, "config_reload", AUDIT_BOOL, "ok", 1, AUDIT_STR, "reason", "",
 		    AUDIT_END);
@@ -1137,6 +1283,7 @@ static void loop(struct shojid *d)
 		keep_warm(d);
 		int timeout = -1;
 		send_due_refusals(d, &timeout);
+		check_held(d, &timeout);
 		enforce_timeouts(d, &timeout);
 		admin_timeouts(d, &timeout);
 		serve_waiting(d, &timeout);
@@ -1214,7 +1361,9 @@ static int setup(struct shojid *d)
 	/* Before any thread starts, so that signals reach only the signalfd. */
 	d->sig_fd = open_signals();
 	d->auth = auth_create(cfg->auth_users_file);
-	return d->auth && d->sig_fd >= 0 ? 0 : -1;
+	struct login_limit_params lp;
+	d->limit = login_limit_create(limit_params(cfg, &lp));
+	return d->auth && d->limit && d->sig_fd >= 0 ? 0 : -1;
 }
 
 static void shutdown_all(struct shojid *d)

@@ -32,6 +32,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -54,8 +56,10 @@
 #include <winpr/wlog.h>
 #include <winpr/wtsapi.h>
 
+#include "dvc_filter.h"
 #include "log.h"
 #include "logon_screen.h"
+#include "notice.h"
 #include "pixlink.h"
 #include "rdp_output.h"
 #include "rdp_session.h"
@@ -67,6 +71,7 @@
 #define AUTH_TIMEOUT_MS 30000
 #define NT_HASH_TIMEOUT_MS 10000
 #define LOGON_TIMEOUT_MS 120000 /* the logon screen, to a successful login */
+#define NOTICE_HOLD_MS 3000     /* the end-of-session notice is shown this long */
 #define LOGON_MAX_FAILURES 5    /* wrong passwords on one connection's logon screen */
 #define WAIT_SLICE_MS 100
 #define MAX_PEM_FILE (256 * 1024)
@@ -94,6 +99,7 @@ struct rdp_conn {
 	bool logon_submit; /* Enter or Sign in: check the fields in the main loop */
 	struct rdp_output *out;
 	bool activated;
+	struct watchdog *watchdog;
 	bool refused; /* PostConnect turned the login down (audited by the control process) */
 	char nla_user[CTL_MAX_USER + 1]; /* NLA asked for this user's NT hash */
 	char *nla_password;              /* the password CredSSP delegated; wiped after use */
@@ -101,12 +107,65 @@ struct rdp_conn {
 	bool pause_pending;              /* the E1 prefix of Pause came; swallow its 0x45 */
 	char listed[CTL_MAX_TEXT / 2];   /* the static channels the client listed */
 	char opened[64];                 /* the channels opened, as last audited */
-	int wheel_v, wheel_h;            /* rotation not yet a whole notch */
+	char
+	    ended[CTL_MAX_TEXT + 160]; /* why the session ended under the client; "" = it did not */
+	int wheel_v, wheel_h;          /* rotation not yet a whole notch */
 };
 
 static struct rdp_conn *conn_of(rdpContext *ctx)
 {
 	return (struct rdp_conn *)ctx;
+}
+
+/*
+ * FreeRDP's TLS accept waits for the client without end (it polls in a
+ * loop of its own inside CheckFileDescriptor), so a client that stops
+ * after its ClientHello would hold this worker for ever and run()'s own
+ * deadline would never be checked. This thread ends the worker when the
+ * connection is not activated a little after that deadline.
+ */
+struct watchdog {
+	struct worker *w;
+	uint64_t deadline;
+	atomic_bool done;
+	pthread_t thread;
+	bool started;
+};
+
+static void *watchdog_run(void *arg)
+{
+	struct watchdog *wd = arg;
+
+	while (!atomic_load(&wd->done)) {
+		if (now_ms() >= wd->deadline) {
+			log_info("%s: the RDP connection stalled before activation; ending it",
+			         wd->w->peer);
+			worker_note(
+			    wd->w, CTL_NOTE_HANDSHAKE_FAILED,
+			    "the RDP connection stalled before activation (TLS or protocol)");
+			_exit(1);
+		}
+		usleep(200000);
+	}
+	return NULL;
+}
+
+static void watchdog_start(struct watchdog *wd, struct worker *w, int timeout_ms)
+{
+	wd->w = w;
+	wd->deadline = now_ms() + (uint64_t)timeout_ms;
+	atomic_init(&wd->done, false);
+	wd->started = pthread_create(&wd->thread, NULL, watchdog_run, wd) == 0;
+	if (!wd->started)
+		log_warn("%s: no handshake watchdog: %s", w->peer, strerror(errno));
+}
+
+static void watchdog_stop(struct watchdog *wd)
+{
+	atomic_store(&wd->done, true);
+	if (wd->started)
+		pthread_join(wd->thread, NULL);
+	wd->started = false;
 }
 
 /* ---- prepare: the certificate and key, read while still root ---- */
@@ -487,6 +546,8 @@ static BOOL on_activate(freerdp_peer *peer)
 	if (!c->session && !c->logon)
 		return FALSE;
 	c->activated = true;
+	if (c->watchdog)
+		atomic_store(&c->watchdog->done, true);
 	rdp_output_activate(c->out);
 	return TRUE;
 }
@@ -636,15 +697,26 @@ static BOOL on_suppress_output(rdpContext *ctx, BYTE allow, const RECTANGLE_16 *
 	return TRUE;
 }
 
-/* Only drdynvc (for the graphics pipeline) is ever opened; anything else is dropped. */
+/*
+ * Only drdynvc (for the graphics pipeline) is ever opened; anything else is
+ * dropped. What comes on drdynvc passes dvc_filter first: a client that
+ * sends a malformed or oversized message there is disconnected.
+ */
 static BOOL on_channel_data(freerdp_peer *peer, UINT16 id, const BYTE *data, size_t size,
                             UINT32 flags, size_t total)
 {
 	struct rdp_conn *c = conn_of(peer->context);
 	const char *name = WTSChannelGetName(peer, id);
+	const char *why;
 
-	if (name && !strcmp(name, "drdynvc"))
+	if (name && !strcmp(name, "drdynvc")) {
+		if ((flags & CHANNEL_FLAG_FIRST) && dvc_check(data, size, total, &why) < 0) {
+			log_warn("%s: drdynvc: %s; disconnecting", c->w->peer, why);
+			worker_note(c->w, CTL_NOTE_MESSAGE_REFUSED, "drdynvc: %s", why);
+			return FALSE;
+		}
 		return c->receive_channel_data(peer, id, data, size, flags, total);
+	}
 	if (!c->foreign_noted) {
 		worker_note(c->w, CTL_NOTE_MESSAGE_REFUSED,
 		            "data on the %.8s channel, which is not open: dropped",
@@ -751,11 +823,67 @@ static bool control_says_go_on(struct rdp_conn *c)
 		close(fd);
 	if (n < 0 && errno == EAGAIN)
 		return true;
-	if (n > 0 && ctl_parse(buf, (size_t)n, &m) == n && m.type == CTL_KICK)
+	if (n > 0 && ctl_parse(buf, (size_t)n, &m) == n && m.type == CTL_KICK) {
 		log_info("connection ended by the control process: %s", m.u.kick.reason);
-	else
+		snprintf(c->ended, sizeof(c->ended), "この接続は終了しました。\nDisconnected: %s",
+		         m.u.kick.reason);
+	} else {
 		log_warn("control link closed or sent garbage; ending");
+	}
 	return false;
+}
+
+/* Keeps the connection served while the notice goes out; false when it ended. */
+static bool hold_notice(struct rdp_conn *c, const uint8_t *px, size_t stride, uint16_t w,
+                        uint16_t h, const struct region *band)
+{
+	freerdp_peer *peer = c->ctx.peer;
+	uint64_t end = now_ms() + NOTICE_HOLD_MS;
+	bool sent = false;
+
+	while (now_ms() < end) {
+		if (!peer->CheckFileDescriptor(peer) ||
+		    !WTSVirtualChannelManagerCheckFileDescriptor(c->vcm) ||
+		    rdp_output_poll(c->out, w, h) < 0)
+			return false;
+		if (!sent && rdp_output_can_send(c->out)) {
+			if (rdp_output_send(c->out, px, stride, w, h, NULL, 0, band) < 0)
+				return false;
+			sent = true;
+		}
+		usleep(20000);
+	}
+	return true;
+}
+
+/*
+ * The session ended under the client (shoji-render gone, or ended by
+ * shojid): says why over its last picture before the connection closes.
+ */
+static void show_ended(struct rdp_conn *c)
+{
+	struct rdp_session *s = c->session;
+	size_t stride, size;
+	int y0, y1;
+
+	if (!c->ended[0] || !c->activated || c->logon || !s || !rdp_session_ready(s))
+		return;
+	uint16_t w = rdp_session_width(s), h = rdp_session_height(s);
+	const uint8_t *px = rdp_session_pixels(s, &stride);
+	if (!px || !ckd_mul_size(&size, stride, h))
+		return;
+	uint8_t *copy = malloc(size);
+	if (!copy)
+		return;
+	memcpy(copy, px, size);
+	if (notice_draw(copy, w, h, stride, c->ended, &y0, &y1) == 0) {
+		struct rect band = {0, y0, w, y1 - y0}, all = {0, 0, w, h};
+		struct region reg;
+		region_init(&reg);
+		region_add(&reg, &band, &all, 0);
+		hold_notice(c, copy, stride, w, h, &reg);
+	}
+	free(copy);
 }
 
 /* Sends what changed on the logon screen if the client can take it. */
@@ -931,8 +1059,14 @@ static bool run(struct rdp_conn *c)
 		}
 		if (c->logon && c->logon_submit && c->activated && logon_login(c) < 0)
 			break;
-		if (!control_says_go_on(c) || (c->session && rdp_session_read(c->session) < 0))
+		if (!control_says_go_on(c))
 			break;
+		if (c->session && rdp_session_read(c->session) < 0) {
+			snprintf(c->ended, sizeof(c->ended), "%s",
+			         "ブラウザのセッションが終了しました。もう一度接続してください。\n"
+			         "The browser session has ended. Please connect again.");
+			break;
+		}
 		if (c->activated && (c->logon ? pump_logon(c) : pump_frames(c)) < 0)
 			break;
 		if (c->activated && follow_resize(c) < 0)
@@ -940,6 +1074,8 @@ static bool run(struct rdp_conn *c)
 		if (c->activated)
 			note_channels(c);
 	}
+	if (!client_gone)
+		show_ended(c);
 	if (link)
 		CloseHandle(link);
 	if (ctl)
@@ -951,10 +1087,12 @@ static int rdp_serve(struct worker *w)
 {
 	struct rdp_keys *k = w->fe_data;
 	freerdp_peer *peer = NULL;
+	struct watchdog wd = {0};
 	int rc = 1;
 
 	if (!k || check_request(w) < 0)
 		goto out;
+	watchdog_start(&wd, w, CONNECT_TIMEOUT_MS + 5000);
 	/* FreeRDP's own log: warnings and errors, more with [server] log_level = debug. */
 	if (!getenv("WLOG_LEVEL"))
 		WLog_SetLogLevel(WLog_GetRoot(),
@@ -975,6 +1113,7 @@ static int rdp_serve(struct worker *w)
 	}
 	struct rdp_conn *c = conn_of(peer->context);
 	bool client_gone = true;
+	c->watchdog = &wd;
 	if (configure(peer, k, w->cfg)) {
 		client_gone = run(c);
 		rc = 0;
@@ -997,6 +1136,7 @@ static int rdp_serve(struct worker *w)
 	freerdp_peer_context_free(peer);
 	freerdp_peer_free(peer);
 out:
+	watchdog_stop(&wd);
 	keys_free(k);
 	w->fe_data = NULL;
 	return rc;

@@ -29,6 +29,8 @@
 #define AUTH_TIMEOUT_MS 30000
 #define S2C_CAP (1u << 20)               /* libvncserver -> viewer, bytes in flight */
 #define C2S_CAP (RFB_MAX_CLIENT_MSG + 64) /* viewer -> libvncserver, one whole message */
+/* A viewer that takes no byte of what waits for it this long is dropped. */
+#define VIEWER_STALL_MS 30000
 
 struct conn {
 	int fd;
@@ -237,6 +239,7 @@ struct relay {
 	struct buf c2s, out, s2c; /* viewer bytes, filtered bytes for libvncserver, its replies */
 	bool client_init_sent;
 	bool done;
+	uint64_t viewer_read_ms; /* when the viewer last took bytes, or had none waiting */
 };
 
 static void take(struct buf *b, size_t n)
@@ -339,8 +342,10 @@ static void pump_viewer(struct relay *r, short revents)
 		filter(r);
 	}
 	n = 1;
-	while (r->s2c.len > 0 && (n = conn_write(r->c, r->s2c.data, r->s2c.len)) > 0)
+	while (r->s2c.len > 0 && (n = conn_write(r->c, r->s2c.data, r->s2c.len)) > 0) {
 		take(&r->s2c, (size_t)n);
+		r->viewer_read_ms = now_ms();
+	}
 	if (r->s2c.len > 0 && n < 0 && errno != EAGAIN)
 		r->done = true;
 }
@@ -361,12 +366,31 @@ static void pump_inner(struct relay *r, short revents)
 	filter(r);
 }
 
+/*
+ * A viewer that stops reading: its bytes wait in s2c (bounded), then
+ * libvncserver's writes block until its maxClientWait; after
+ * VIEWER_STALL_MS without progress the connection is dropped.
+ */
+static bool viewer_stalled(struct relay *r)
+{
+	uint64_t now = now_ms();
+
+	if (r->s2c.len == 0)
+		r->viewer_read_ms = now;
+	if (now - r->viewer_read_ms < VIEWER_STALL_MS)
+		return false;
+	log_warn("%s: the viewer has read nothing for %d s; dropping it", r->w->peer,
+		 VIEWER_STALL_MS / 1000);
+	return true;
+}
+
 static void relay(struct relay *r)
 {
 	set_nonblock(r->c->fd, true);
 	set_nonblock(r->inner, true);
 	filter(r);
-	while (!r->done) {
+	r->viewer_read_ms = now_ms();
+	while (!r->done && !viewer_stalled(r)) {
 		struct pollfd p[2] = {
 			{ .fd = r->c->fd }, { .fd = r->inner },
 		};
@@ -378,7 +402,9 @@ static void relay(struct relay *r)
 			p[1].events |= POLLIN;
 		if (r->out.len > 0)
 			p[1].events |= POLLOUT;
-		int timeout = r->c->ssl && SSL_pending(r->c->ssl) ? 0 : -1;
+		if (!p[1].events)
+			p[1].fd = -1; /* full: a hang-up would wake poll at once, again and again */
+		int timeout = r->c->ssl && SSL_pending(r->c->ssl) ? 0 : r->s2c.len > 0 ? 1000 : -1;
 		if (poll(p, 2, timeout) < 0 && errno != EINTR)
 			break;
 		pump_inner(r, p[1].revents);

@@ -22,12 +22,14 @@
 #include "ctl.h"
 #include "fbdiff.h"
 #include "log.h"
+#include "notice.h"
 #include "pixlink_client.h"
 #include "util.h"
 #include "vnc_session.h"
 #include "worker.h"
 
 #define FIRST_FRAME_TIMEOUT_MS 15000
+#define NOTICE_HOLD_MS 3000 /* the end-of-session notice is shown this long before closing */
 
 /* RFB pointer mask bits. */
 #define RFB_LEFT 1
@@ -49,6 +51,7 @@ struct vnc_session {
 	int last_mask;
 	uint64_t moves; /* scrolls sent as CopyRect */
 	bool thread_started;
+	char ended[CTL_MAX_TEXT + 160]; /* why the session ended under the viewer; "" = it did not */
 };
 
 static void send_input(struct vnc_session *s, const struct pixlink_msg *m)
@@ -244,6 +247,9 @@ static bool handle_link(struct vnc_session *s)
 	}
 	if (r < 0) {
 		log_warn("pixel link ended: %s", pixlink_client_error(s->link));
+		snprintf(s->ended, sizeof(s->ended),
+			 "ブラウザのセッションが終了しました。もう一度接続してください。\n"
+			 "The browser session has ended. Please connect again.");
 		return false;
 	}
 	return true;
@@ -261,9 +267,11 @@ static bool handle_ctl(struct vnc_session *s)
 		close(fd);
 	if (n < 0 && errno == EAGAIN)
 		return true;
-	if (n > 0 && ctl_parse(buf, (size_t)n, &m) == n && m.type == CTL_KICK)
+	if (n > 0 && ctl_parse(buf, (size_t)n, &m) == n && m.type == CTL_KICK) {
 		log_info("connection ended by the control process: %s", m.u.kick.reason);
-	else
+		snprintf(s->ended, sizeof(s->ended), "この接続は終了しました。\nDisconnected: %s",
+			 m.u.kick.reason);
+	} else
 		log_warn("control link closed or sent garbage; ending");
 	return false;
 }
@@ -295,6 +303,30 @@ static void pace(struct vnc_session *s)
 		log_warn("pixel link: cannot grant credit: %s", strerror(errno));
 }
 
+/*
+ * The session ended under the viewer: says why over its picture, and
+ * serves its update requests a little longer so that it sees it.
+ */
+static void show_ended(struct vnc_session *s)
+{
+	int y0, y1;
+
+	if (!s->ended[0] || !s->screen->clientHead)
+		return;
+	if (notice_draw(s->fb, s->screen->width, s->screen->height,
+			(size_t)s->screen->paddedWidthInBytes, s->ended, &y0, &y1) < 0)
+		return;
+	rfbMarkRectAsModified(s->screen, 0, y0, s->screen->width, y1);
+	uint64_t end = now_ms() + NOTICE_HOLD_MS;
+	while (s->screen->clientHead && now_ms() < end) {
+		struct pollfd p = { .fd = s->stop_pipe[0], .events = POLLIN };
+		if (poll(&p, 1, 50) > 0)
+			break;
+		while (rfbProcessEvents(s->screen, 0))
+			;
+	}
+}
+
 static void *session_thread(void *arg)
 {
 	struct vnc_session *s = arg;
@@ -321,6 +353,7 @@ static void *session_thread(void *arg)
 		if (running)
 			pace(s);
 	}
+	show_ended(s);
 	rfbShutdownServer(s->screen, TRUE);
 	return NULL;
 }

@@ -36,7 +36,8 @@
 #define LIMITS_FILE_MAX (1u << 20) /* largest control file read (cgroup.procs) */
 #define LIMITS_POLL_MS 10
 #define LIMITS_MKDIR_TRIES 3
-#define LIMITS_MAX_DIRS 3
+#define LIMITS_MAX_DIRS 4
+#define LIMITS_CPU_PERIOD_US 100000
 
 struct limits {
 	enum limits_backend backend;
@@ -46,6 +47,7 @@ struct limits {
 	char *dirs[LIMITS_MAX_DIRS]; /* parents of the session leaves */
 	int ndirs;
 	int mem, pids, cpu; /* index into dirs for each controller, or -1 */
+	int cpu_quota;      /* index into dirs of the cpu controller (the limit), or -1 */
 };
 
 /* ---- pure parsers over (buf, len) ---- */
@@ -532,21 +534,41 @@ static int open_v2(struct limits *l, const char *root, const char *base)
 	l->dirs[0] = xstrdup(path);
 	l->ndirs = 1;
 	l->mem = l->pids = l->cpu = 0;
+	l->cpu_quota = strstr(l->v2_enable, "+cpu ") ? 0 : -1;
 	return make_parent(l, 0);
+}
+
+/* Whether root/a and root/b are one hierarchy (co-mounted, e.g. cpu,cpuacct). */
+static bool same_hierarchy(const char *root, const char *a, const char *b)
+{
+	char pa[PATH_MAX], pb[PATH_MAX];
+	struct stat sa, sb;
+
+	if (path_fmt(pa, sizeof(pa), "%s/%s", root, a) < 0 ||
+	    path_fmt(pb, sizeof(pb), "%s/%s", root, b) < 0)
+		return false;
+	return stat(pa, &sa) == 0 && stat(pb, &sb) == 0 && sa.st_dev == sb.st_dev &&
+	       sa.st_ino == sb.st_ino;
 }
 
 static int open_v1(struct limits *l, const char *root, const char *base)
 {
-	static const char *const names[] = {"memory", "pids", "cpuacct"};
-	int *index[] = {&l->mem, &l->pids, &l->cpu};
+	static const char *const names[] = {"memory", "pids", "cpuacct", "cpu"};
+	static const char *const without[] = {NULL, NULL, "session CPU time will read 0",
+	                                      "session CPU is not limited"};
+	int *index[] = {&l->mem, &l->pids, &l->cpu, &l->cpu_quota};
 	char own[PATH_MAX], path[PATH_MAX];
 
 	for (int i = 0; i < (int)ARRAY_SIZE(names); i++) {
-		bool optional = index[i] == &l->cpu;
+		bool optional = without[i] != NULL;
 		if (path_fmt(path, sizeof(path), "%s/%s", root, names[i]) < 0)
 			return -1;
 		if (optional && access(path, F_OK) < 0) {
-			log_warn("limits: no %s hierarchy: session CPU time will read 0", path);
+			log_warn("limits: no %s hierarchy: %s", path, without[i]);
+			continue;
+		}
+		if (index[i] == &l->cpu_quota && same_hierarchy(root, "cpu", "cpuacct")) {
+			l->cpu_quota = l->cpu; /* "cpu,cpuacct": one directory for both */
 			continue;
 		}
 		const char *b = base ? base : own;
@@ -589,7 +611,7 @@ struct limits *limits_open_backend(const char *fs_root, const char *base,
 	struct limits *l = xcalloc(1, sizeof(*l));
 	l->backend = backend;
 	l->fake = forced != LIMITS_NONE;
-	l->mem = l->pids = l->cpu = -1;
+	l->mem = l->pids = l->cpu = l->cpu_quota = -1;
 	if ((backend == LIMITS_V2 ? open_v2(l, root, base) : open_v1(l, root, base)) < 0)
 		goto fail;
 	log_info("limits: %s%s, sessions under %s%s", limits_backend_name(l),
@@ -703,6 +725,30 @@ static int write_leaf(const struct limits *l, int i, const char *id, const char 
 	return write_file(l, path, val);
 }
 
+/* The CPU limit, percent of one CPU; 0 leaves the kernel's "no limit". */
+static int set_cpu(const struct limits *l, const char *id, uint32_t percent)
+{
+	char quota[48];
+
+	if (percent == 0)
+		return 0;
+	if (l->cpu_quota < 0) {
+		log_warn("limits: session %s: no cpu controller, so its CPU is not limited", id);
+		return 0;
+	}
+	uint64_t us = (uint64_t)percent * (LIMITS_CPU_PERIOD_US / 100);
+	if (l->backend == LIMITS_V2) {
+		snprintf(quota, sizeof(quota), "%llu %u\n", (unsigned long long)us,
+		         (unsigned)LIMITS_CPU_PERIOD_US);
+		return write_leaf(l, l->cpu_quota, id, "cpu.max", quota);
+	}
+	snprintf(quota, sizeof(quota), "%llu\n", (unsigned long long)us);
+	/* The period first: a quota is checked against the period in force. */
+	return write_leaf(l, l->cpu_quota, id, "cpu.cfs_period_us", "100000\n") < 0
+	           ? -1
+	           : write_leaf(l, l->cpu_quota, id, "cpu.cfs_quota_us", quota);
+}
+
 static int set_values(const struct limits *l, const char *id, const struct limits_values *v)
 {
 	char mem[32], pids[32];
@@ -720,7 +766,7 @@ static int set_values(const struct limits *l, const char *id, const struct limit
 		    write_if_present(l, l->mem, id, "memory.memsw.limit_in_bytes", mem) < 0)
 			return -1;
 	}
-	return write_leaf(l, l->pids, id, "pids.max", pids);
+	return write_leaf(l, l->pids, id, "pids.max", pids) < 0 ? -1 : set_cpu(l, id, v->cpu_max);
 }
 
 int limits_session_create(struct limits *l, const char *session_id, const struct limits_values *v)
@@ -735,8 +781,8 @@ int limits_session_create(struct limits *l, const char *session_id, const struct
 			goto fail;
 	if (set_values(l, session_id, v) < 0)
 		goto fail;
-	log_debug("limits: session %s: memory %llu, pids %u", session_id,
-	          (unsigned long long)v->memory_max, v->pids_max);
+	log_debug("limits: session %s: memory %llu, pids %u, cpu %u%%", session_id,
+	          (unsigned long long)v->memory_max, v->pids_max, v->cpu_max);
 	return 0;
 fail:;
 	int saved = errno;

@@ -26,6 +26,14 @@
  *   <fs_root>/memory<base>/shoji/<id>/
  *   <fs_root>/pids<base>/shoji/<id>/
  *   <fs_root>/cpuacct<base>/shoji/<id>/   (CPU time; optional)
+ *   <fs_root>/cpu<base>/shoji/<id>/       (CPU limit; optional; the same
+ *                                          directory when cpu and cpuacct
+ *                                          share a hierarchy)
+ *
+ * The CPU limit is cpu.max ("QUOTA PERIOD") under v2 and cpu.cfs_period_us
+ * plus cpu.cfs_quota_us under v1, with a period of 100 ms. Without a cpu
+ * controller (v2 not delegated, v1 no cpu hierarchy) sessions are created
+ * all the same, their CPU not limited, and a warning logged.
  */
 #pragma once
 
@@ -38,6 +46,7 @@ enum limits_backend { LIMITS_NONE, LIMITS_V1, LIMITS_V2 };
 struct limits_values {
 	uint64_t memory_max; /* bytes; 0 = no limit; swap never extends it */
 	uint32_t pids_max;   /* processes and threads; 0 = no limit */
+	uint32_t cpu_max;    /* percent of one CPU (200 = two whole CPUs); 0 = no limit */
 };
 
 struct limits_usage {

@@ -193,7 +193,8 @@ static int setup(struct supervisor *sv)
 		return -1;
 	}
 	struct limits_values v = { .memory_max = c->sandbox_memory_max,
-				   .pids_max = (uint32_t)c->sandbox_pids_max };
+				   .pids_max = (uint32_t)c->sandbox_pids_max,
+				   .cpu_max = (uint32_t)c->sandbox_cpu_max };
 	if (limits_session_create(sv->limits, sv->a->session_id, &v) < 0) {
 		log_error("cannot create the session's cgroups: %s", strerror(errno));
 		return -1;

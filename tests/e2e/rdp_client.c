@@ -14,6 +14,7 @@
 #include "util.h"
 
 #include <freerdp/addin.h>
+#include <freerdp/channels/channels.h>
 #include <freerdp/channels/rdpgfx.h>
 #include <freerdp/client/channels.h>
 #include <freerdp/client/cmdline.h>
@@ -570,4 +571,13 @@ void rdp_client_dump_ppm(const struct rdp_client *c, const char *path)
 		}
 	}
 	fclose(f);
+}
+
+int rdp_client_send_channel(struct rdp_client *c, const char *channel, const void *buf, size_t len)
+{
+	UINT16 id = freerdp_channels_get_id_by_name(c->instance, channel);
+
+	if (!c->connected || c->closed || !id || len > INT32_MAX)
+		return -1;
+	return c->instance->SendChannelData(c->instance, id, buf, len) ? 0 : -1;
 }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct rdp_client;
@@ -93,6 +94,12 @@ int rdp_client_type_scancodes(struct rdp_client *c, const char *text);
 
 /** Types ASCII text as Unicode keyboard events. 0 or -1. */
 int rdp_client_type_unicode(struct rdp_client *c, const char *text);
+
+/**
+ * Sends bytes as they are on a static virtual channel the server joined
+ * (e.g. "drdynvc"), as a hostile client would. 0 or -1.
+ */
+int rdp_client_send_channel(struct rdp_client *c, const char *channel, const void *buf, size_t len);
 
 /** Writes the framebuffer as a binary PPM for a person to look at. */
 void rdp_client_dump_ppm(const struct rdp_client *c, const char *path);

@@ -12,6 +12,9 @@ Suite *suite_rdp_session(void);
 Suite *suite_admin_proto(void);
 Suite *suite_h264_encoder(void);
 Suite *suite_fbdiff(void);
+Suite *suite_login_limit(void);
+Suite *suite_notice(void);
+Suite *suite_dvc_filter(void);
 
 int main(void)
 {
@@ -25,6 +28,9 @@ int main(void)
 	srunner_add_suite(sr, suite_admin_proto());
 	srunner_add_suite(sr, suite_h264_encoder());
 	srunner_add_suite(sr, suite_fbdiff());
+	srunner_add_suite(sr, suite_login_limit());
+	srunner_add_suite(sr, suite_notice());
+	srunner_add_suite(sr, suite_dvc_filter());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	int failed = srunner_ntests_failed(sr);

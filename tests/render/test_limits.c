@@ -352,6 +352,35 @@ static int count_entries(const char *dir)
 	return n;
 }
 
+START_TEST(v2_cpu_max)
+{
+	struct fake f;
+	struct limits *l = open_fake_v2(&f);
+	struct limits_values half = {.memory_max = MIB, .pids_max = 10, .cpu_max = 50};
+	struct limits_values two = {.memory_max = MIB, .pids_max = 10, .cpu_max = 200};
+	struct limits_values free_cpu = {.memory_max = MIB, .pids_max = 10};
+
+	ck_assert_int_eq(limits_session_create(l, "half", &half), 0);
+	ck_assert_str_eq(slurp(pathf("%s/shoji/half/cpu.max", f.base)), "50000 100000\n");
+	ck_assert_int_eq(limits_session_create(l, "two", &two), 0);
+	ck_assert_str_eq(slurp(pathf("%s/shoji/two/cpu.max", f.base)), "200000 100000\n");
+	/* 0 leaves the kernel's default (no limit) alone. */
+	ck_assert_int_eq(limits_session_create(l, "free", &free_cpu), 0);
+	ck_assert(!exists(pathf("%s/shoji/free/cpu.max", f.base)));
+	limits_close(l);
+
+	/* cpu not delegated: the session is made, its CPU not limited. */
+	fake_v2(&f, "memory pids\n", false);
+	l = limits_open_backend(f.root, BASE, LIMITS_V2);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(limits_session_create(l, "half", &half), 0);
+	ck_assert(exists(pathf("%s/shoji/half", f.base)));
+	ck_assert(!exists(pathf("%s/shoji/half/cpu.max", f.base)));
+	ck_assert_str_eq(slurp(pathf("%s/shoji/half/pids.max", f.base)), "10\n");
+	limits_close(l);
+}
+END_TEST
+
 START_TEST(rejects_bad_session_ids)
 {
 	static const char *const bad[] = {
@@ -640,6 +669,50 @@ START_TEST(v1_fake_session)
 }
 END_TEST
 
+/* v1 with a cpu hierarchy of its own, then co-mounted with cpuacct. */
+START_TEST(v1_fake_cpu_quota)
+{
+	static const char *const ctrl[] = {"memory", "pids", "cpuacct", "cpu"};
+	struct limits_values v = {.memory_max = MIB, .pids_max = 5, .cpu_max = 150};
+	char root[PATH_MAX];
+
+	new_root(root, sizeof(root));
+	for (size_t i = 0; i < ARRAY_SIZE(ctrl); i++)
+		ck_assert_int_eq(mkdir_p(pathf("%s/%s/test", root, ctrl[i]), 0755), 0);
+	struct limits *l = limits_open_backend(root, "/test/", LIMITS_V1);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(limits_session_create(l, "q", &v), 0);
+	ck_assert_str_eq(slurp(pathf("%s/cpu/test/shoji/q/cpu.cfs_period_us", root)), "100000\n");
+	ck_assert_str_eq(slurp(pathf("%s/cpu/test/shoji/q/cpu.cfs_quota_us", root)), "150000\n");
+	ck_assert(!exists(pathf("%s/cpuacct/test/shoji/q/cpu.cfs_quota_us", root)));
+	ck_assert_int_eq(limits_session_attach(l, "q", 4242), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(ctrl); i++)
+		ck_assert_str_eq(slurp(pathf("%s/%s/test/shoji/q/cgroup.procs", root, ctrl[i])),
+		                 "4242\n");
+	for (size_t i = 0; i < ARRAY_SIZE(ctrl); i++)
+		put(pathf("%s/%s/test/shoji/q/cgroup.procs", root, ctrl[i]), "");
+	ck_assert_int_eq(limits_session_destroy(l, "q", 1000), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(ctrl); i++)
+		ck_assert(!exists(pathf("%s/%s/test/shoji/q", root, ctrl[i])));
+	limits_close(l);
+
+	/* "cpu" a link to the cpuacct hierarchy, as Debian mounts cpu,cpuacct. */
+	new_root(root, sizeof(root));
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_int_eq(mkdir_p(pathf("%s/%s/test", root, ctrl[i]), 0755), 0);
+	ck_assert_int_eq(symlink("cpuacct", pathf("%s/cpu", root)), 0);
+	l = limits_open_backend(root, "/test/", LIMITS_V1);
+	ck_assert_ptr_nonnull(l);
+	ck_assert_int_eq(limits_session_create(l, "q", &v), 0);
+	ck_assert_str_eq(slurp(pathf("%s/cpuacct/test/shoji/q/cpu.cfs_quota_us", root)),
+	                 "150000\n");
+	ck_assert_int_eq(limits_session_attach(l, "q", 4242), 0);
+	/* Attached once there, not twice. */
+	ck_assert_str_eq(slurp(pathf("%s/cpuacct/test/shoji/q/cgroup.procs", root)), "4242\n");
+	limits_close(l);
+}
+END_TEST
+
 START_TEST(v1_fake_without_cpuacct)
 {
 	struct limits_values v = {.memory_max = MIB, .pids_max = 5};
@@ -895,6 +968,28 @@ START_TEST(v1_real_limits_attach_destroy)
 }
 END_TEST
 
+/* The kernel takes the quota (where this machine has a cpu hierarchy). */
+START_TEST(v1_real_cpu_quota)
+{
+	struct limits_values v = {.memory_max = 64 * MIB, .pids_max = 20, .cpu_max = 50};
+	char leaf[PATH_MAX], idbuf[64];
+	const char *id = v1_id(idbuf, sizeof(idbuf), "cpuq");
+
+	if (!exists("/sys/fs/cgroup/cpu")) {
+		fprintf(stderr, "limits: no cpu hierarchy here; v1_real_cpu_quota skipped\n");
+		return;
+	}
+	struct limits *l = v1_open();
+	ck_assert_int_eq(limits_session_create(l, id, &v), 0);
+	ck_assert(v1_leaf(leaf, sizeof(leaf), "cpu", id));
+	ck_assert_str_eq(slurp(pathf("%s/cpu.cfs_period_us", leaf)), "100000\n");
+	ck_assert_str_eq(slurp(pathf("%s/cpu.cfs_quota_us", leaf)), "50000\n");
+	ck_assert_int_eq(limits_session_destroy(l, id, 5000), 0);
+	ck_assert(!exists(leaf));
+	limits_close(l);
+}
+END_TEST
+
 START_TEST(v1_real_pids_limit)
 {
 	struct limits_values v = {.memory_max = 0, .pids_max = 20};
@@ -991,6 +1086,7 @@ Suite *suite_limits(void)
 	tcase_add_test(fake, v2_refuses_bad_base);
 	tcase_add_test(fake, v2_base_from_proc_self_cgroup);
 	tcase_add_test(fake, v2_session_values);
+	tcase_add_test(fake, v2_cpu_max);
 	tcase_add_test(fake, rejects_bad_session_ids);
 	tcase_add_test(fake, v2_usage);
 	tcase_add_test(fake, v2_usage_malformed);
@@ -999,6 +1095,7 @@ Suite *suite_limits(void)
 	tcase_add_test(fake, autodetect_refuses_plain_directories);
 	tcase_add_test(fake, v1_fake_session);
 	tcase_add_test(fake, v1_fake_without_cpuacct);
+	tcase_add_test(fake, v1_fake_cpu_quota);
 	suite_add_tcase(s, fake);
 
 	if (!v1_available(why, sizeof(why))) {
@@ -1011,6 +1108,7 @@ Suite *suite_limits(void)
 	tcase_add_unchecked_fixture(real, v1_setup, v1_teardown);
 	tcase_add_test(real, v1_real_limits_attach_destroy);
 	tcase_add_test(real, v1_real_pids_limit);
+	tcase_add_test(real, v1_real_cpu_quota);
 	tcase_add_test(real, v1_real_memory_limit);
 	tcase_add_test(real, v1_real_cpu_usage);
 	suite_add_tcase(s, real);
