@@ -43,11 +43,16 @@ static const char *const numeric[] = {
     "uid",
     "pid",
     "ended",
+    "kbps_out",
+    "fps",
+    "cpu_percent",
+    "rss_mb",
 };
 
 /* The columns of `sessions` in human output. */
 static const char *const columns[] = {
-    "id", "user", "protocol", "address", "state", "started", "idle_s", "resolution",
+    "id",     "user",       "protocol", "address", "state",       "started",
+    "idle_s", "resolution", "kbps_out", "fps",     "cpu_percent", "rss_mb",
 };
 
 static bool is_numeric(const char *name)
@@ -73,6 +78,17 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
+/* Digits with at most one '.' inside: printed as a JSON number, anything else as a string. */
+static bool looks_numeric(const char *v)
+{
+	size_t n = strspn(v, "0123456789");
+	if (n == 0)
+		return false;
+	if (v[n] == '.')
+		n += 1 + strspn(v + n + 1, "0123456789");
+	return v[n] == '\0' && v[n - 1] != '.';
+}
+
 static void json_record(const struct admin_field *f, int n)
 {
 	putchar('{');
@@ -80,8 +96,11 @@ static void json_record(const struct admin_field *f, int n)
 		printf("%s", i ? "," : "");
 		json_string(f[i].name);
 		putchar(':');
-		if (is_numeric(f[i].name) && f[i].value[0])
+		if (is_numeric(f[i].name) && looks_numeric(f[i].value))
 			printf("%s", f[i].value);
+		else if (is_numeric(f[i].name) && !f[i].value[0])
+			printf(
+			    "null"); /* not known (e.g. no cgroup to read a session's CPU from) */
 		else if (!strcmp(f[i].name, "drained"))
 			printf("%s", strcmp(f[i].value, "true") ? "false" : "true");
 		else

@@ -50,6 +50,7 @@
 
 #include "log.h"
 #include "logon_screen.h"
+#include "notice.h"
 #include "pixlink.h"
 #include "rdp_output.h"
 #include "rdp_session.h"
@@ -84,7 +85,8 @@ struct rdp_conn {
 	struct logon_screen *logon; /* until a login from the logon screen succeeds */
 	uint64_t logon_deadline;
 	int logon_failures;
-	bool logon_submit; /* Enter or Sign in: check the fields in the main loop */
+	bool logon_submit;     /* Enter or Sign in: check the fields in the main loop */
+	uint64_t notice_until; /* the pool refused: the logon screen shows why until then */
 	struct rdp_output *out;
 	bool activated;
 	bool refused;       /* PostConnect turned the login down (audited by the control process) */
@@ -290,6 +292,13 @@ static BOOL start_logon(struct rdp_conn *c)
 	return TRUE;
 }
 
+/* The pool refused a right password: the screen says why for NOTICE_SHOW_MS, then we close. */
+static void show_notice(struct rdp_conn *c, const char *reason)
+{
+	logon_screen_notice(c->logon, reason);
+	c->notice_until = now_ms() + NOTICE_SHOW_MS;
+}
+
 static BOOL on_post_connect(freerdp_peer *peer)
 {
 	struct rdp_conn *c = conn_of(peer->context);
@@ -315,6 +324,14 @@ static BOOL on_post_connect(freerdp_peer *peer)
 	int link = worker_authenticate(c->w, CTL_PROTO_RDP, st->Username, st->Password, reason,
 	                               sizeof(reason), AUTH_TIMEOUT_MS);
 	wipe_password(st);
+	if (link < 0 && c->w->notice) {
+		log_info("%s: login of %s refused by the pool: %s", c->w->peer, st->Username,
+		         reason);
+		if (!start_logon(c))
+			return FALSE;
+		show_notice(c, reason);
+		return TRUE;
+	}
 	if (link < 0) {
 		log_info("%s: login of %s refused: %s", c->w->peer, st->Username, reason);
 		c->refused = true;
@@ -641,6 +658,10 @@ static int logon_login(struct rdp_conn *c)
 	if (link < 0) {
 		log_info("%s: login of %s on the logon screen refused: %s", c->w->peer, user,
 		         reason);
+		if (c->w->notice) {
+			show_notice(c, reason);
+			return 0;
+		}
 		if (++c->logon_failures >= LOGON_MAX_FAILURES) {
 			worker_note(c->w, CTL_NOTE_HANDSHAKE_FAILED,
 			            "%d failed logins on the logon screen: disconnected",
@@ -687,10 +708,13 @@ static int pump_frames(struct rdp_conn *c)
 	if (!rdp_output_can_send(c->out))
 		return 0;
 	const uint8_t *px = rdp_session_pixels(s, &stride);
-	if (rdp_session_take_changes(s, &changes) &&
-	    rdp_output_send(c->out, px, stride, rdp_session_width(s), rdp_session_height(s),
-	                    &changes) < 0)
-		return -1;
+	if (rdp_session_take_changes(s, &changes)) {
+		uint64_t t0 = now_us();
+		if (rdp_output_send(c->out, px, stride, rdp_session_width(s), rdp_session_height(s),
+		                    &changes) < 0)
+			return -1;
+		worker_stats_frame(c->w, now_us() - t0);
+	}
 	if (rdp_output_can_send(c->out))
 		rdp_session_want_frame(s);
 	return 0;
@@ -745,13 +769,21 @@ static bool run(struct rdp_conn *c)
 			            "no login on the logon screen in time: disconnected");
 			break;
 		}
-		if (c->logon && c->logon_submit && c->activated && logon_login(c) < 0)
+		if (c->notice_until && now_ms() >= c->notice_until) {
+			log_info("%s: notice shown; disconnecting", c->w->peer);
+			break;
+		}
+		if (c->logon && c->logon_submit && c->activated && !c->notice_until &&
+		    logon_login(c) < 0)
 			break;
 		if (!control_says_go_on(c) || (c->session && rdp_session_read(c->session) < 0))
 			break;
 		if (c->activated && (c->logon ? pump_logon(c) : pump_frames(c)) < 0)
 			break;
+		worker_stats_bytes(c->w, freerdp_get_transport_sent(&c->ctx, TRUE));
+		worker_stats_flush(c->w, false);
 	}
+	worker_stats_flush(c->w, true);
 	if (link)
 		CloseHandle(link);
 	if (ctl)

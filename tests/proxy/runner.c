@@ -10,6 +10,7 @@ Suite *suite_ctl(void);
 Suite *suite_x224(void);
 Suite *suite_rdp_session(void);
 Suite *suite_admin_proto(void);
+Suite *suite_http_get(void);
 
 int main(void)
 {
@@ -21,6 +22,7 @@ int main(void)
 	srunner_add_suite(sr, suite_x224());
 	srunner_add_suite(sr, suite_rdp_session());
 	srunner_add_suite(sr, suite_admin_proto());
+	srunner_add_suite(sr, suite_http_get());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	int failed = srunner_ntests_failed(sr);
