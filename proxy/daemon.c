@@ -631,6 +631,9 @@ static void warn_restart_keys(const struct shoji_config *old, const struct shoji
 		listen_same = !strcmp(old->vnc_listen.items[i], cfg->vnc_listen.items[i]);
 	for (size_t i = 0; listen_same && i < cfg->rdp_listen.n; i++)
 		listen_same = !strcmp(old->rdp_listen.items[i], cfg->rdp_listen.items[i]);
+	listen_same = listen_same && old->metrics_listen.n == cfg->metrics_listen.n;
+	for (size_t i = 0; listen_same && i < cfg->metrics_listen.n; i++)
+		listen_same = !strcmp(old->metrics_listen.items[i], cfg->metrics_listen.items[i]);
 	if (!listen_same)
 		log_warn("reload: listen addresses changed; they take effect at the next restart");
 }
@@ -801,6 +804,15 @@ static void reopen_audit(struct shojid *d)
 		return;
 	}
 	log_info("reopened [audit] file %s", d->audit_path);
+	/*
+	 * Each session's supervisor writes its own events (egress) to the same
+	 * file. A warming one may not block the signal yet (it would die of it);
+	 * it opened the file moments ago, so it writes to the new one anyway,
+	 * or, opened just before the rename, until its session ends.
+	 */
+	for (struct session *s = d->sessions.head; s; s = s->next)
+		if (s->state != SESSION_ENDING && s->state != SESSION_WARMING)
+			kill(s->pid, SIGUSR1);
 	audit_event(d->audit, "audit_reopen", AUDIT_STR, "file", d->audit_path, AUDIT_END);
 }
 
