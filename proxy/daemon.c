@@ -939,7 +939,7 @@ static int setup(struct shojid *d)
 		return -1;
 	/* Read-only: each session's supervisor makes and moves; we only read usage. */
 	d->limits = limits_open_readonly(
-	    cfg->sandbox_cgroup_root[0] ? cfg->sandbox_cgroup_root : NULL, NULL);
+	    cfg->sandbox_cgroup_root[0] ? cfg->sandbox_cgroup_root : NULL, NULL, LIMITS_NONE);
 	if (!d->limits)
 		log_warn("no cgroup hierarchy to read sessions' CPU and memory from: %s",
 		         strerror(errno));

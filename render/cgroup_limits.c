@@ -579,10 +579,11 @@ struct limits *limits_open(const char *fs_root, const char *base)
 	return limits_open_backend(fs_root, base, LIMITS_NONE);
 }
 
-struct limits *limits_open_readonly(const char *fs_root, const char *base)
+struct limits *limits_open_readonly(const char *fs_root, const char *base,
+                                    enum limits_backend forced)
 {
 	const char *root = fs_root ? fs_root : LIMITS_DEFAULT_ROOT;
-	enum limits_backend backend = detect(root);
+	enum limits_backend backend = forced != LIMITS_NONE ? forced : detect(root);
 
 	if (backend == LIMITS_NONE) {
 		errno = ENOTSUP;

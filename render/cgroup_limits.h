@@ -90,9 +90,11 @@ struct limits *limits_open_backend(const char *fs_root, const char *base,
  * process does to show each session's CPU and memory: detects like
  * limits_open and finds the same base (NULL: from /proc/self/cgroup), but
  * creates, moves and enables nothing, and limits_close removes nothing.
- * The other calls must not be used on it. NULL with errno.
+ * The other calls must not be used on it. `forced` as for
+ * limits_open_backend (tests); LIMITS_NONE detects. NULL with errno.
  */
-struct limits *limits_open_readonly(const char *fs_root, const char *base);
+struct limits *limits_open_readonly(const char *fs_root, const char *base,
+                                    enum limits_backend forced);
 
 enum limits_backend limits_backend(const struct limits *l);
 /** "cgroup v1" or "cgroup v2". */

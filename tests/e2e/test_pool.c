@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -803,10 +804,45 @@ START_TEST(per_user_and_lifetime)
 }
 END_TEST
 
+/*
+ * now_ms() of the latest login_accepted of user in the audit log (its
+ * wall-clock "time", in ms, moved onto the monotonic clock); 0 if none.
+ */
+static uint64_t login_accepted_ms(const char *user)
+{
+	char line[4096], key[96];
+	uint64_t found = 0;
+	FILE *f = fopen(d.audit_path, "r");
+
+	ck_assert_ptr_nonnull(f);
+	snprintf(key, sizeof(key), "\"user\":\"%s\"", user);
+	while (fgets(line, sizeof(line), f)) {
+		struct tm tm = {0};
+		int ms;
+		const char *t = strstr(line, "\"time\":\"");
+		if (!t || !strstr(line, "\"event\":\"login_accepted\"") || !strstr(line, key))
+			continue;
+		if (sscanf(t + 8, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		           &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+			continue;
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		found = (uint64_t)timegm(&tm) * 1000 + (uint64_t)ms;
+	}
+	fclose(f);
+	if (!found)
+		return 0;
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	uint64_t real_now = (uint64_t)rt.tv_sec * 1000 + (uint64_t)rt.tv_nsec / 1000000;
+	return now_ms() - (real_now - found);
+}
+
 struct connect_times {
-	long page;          /* connect to the test page's red block on screen */
-	long auth_to_frame; /* credentials handed over to the first whole frame */
-	long auth_to_page;  /* credentials handed over to the page on screen */
+	long page;           /* connect to the test page's red block on screen */
+	long auth_to_frame;  /* credentials handed over to the first whole frame */
+	long auth_to_page;   /* credentials handed over to the page on screen */
+	long login_to_frame; /* shojid's login_accepted (password checked) to the first frame */
 };
 
 static struct connect_times time_to_page(const char *user, const char *password)
@@ -823,6 +859,9 @@ static struct connect_times time_to_page(const char *user, const char *password)
 	t.page = (long)(now - t0);
 	t.auth_to_frame = (long)(viewer_first_update_ms(v) - viewer_auth_ms(v));
 	t.auth_to_page = (long)(now - viewer_auth_ms(v));
+	uint64_t accepted = login_accepted_ms(user);
+	ck_assert_msg(accepted, "no login_accepted of %s", user);
+	t.login_to_frame = (long)(viewer_first_update_ms(v) - accepted);
 	viewer_destroy(v);
 	return t;
 }
@@ -850,9 +889,10 @@ START_TEST(warm_vs_cold_connect)
 	struct connect_times cold = time_to_page("clerk", CLERK_PASSWORD);
 	fprintf(stderr,
 	        "pool: connect to first page: warm %ld ms, cold %ld ms; after authentication: "
-	        "first frame warm %ld ms cold %ld ms, page warm %ld ms cold %ld ms\n",
+	        "first frame warm %ld ms cold %ld ms, page warm %ld ms cold %ld ms; after "
+	        "login_accepted: first frame warm %ld ms cold %ld ms\n",
 	        warm.page, cold.page, warm.auth_to_frame, cold.auth_to_frame, warm.auth_to_page,
-	        cold.auth_to_page);
+	        cold.auth_to_page, warm.login_to_frame, cold.login_to_frame);
 	ck_assert_int_eq(status_number("ready") + status_number("warming"), 0);
 	finish();
 }
