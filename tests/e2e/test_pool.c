@@ -3,15 +3,18 @@
  * short [pool] timeouts, logins over VNC (libvncclient) and RDP
  * (libfreerdp-client), and the built shojictl over the admin socket:
  * every timeout, each limit, takeover and refusal of a second login,
- * kill, drain, SIGHUP with a good and a bad config, a non-admin refused
- * on the admin socket, the JSON of `status` and `sessions`, reattachment
- * across protocols, and the session's files gone after it ended. Needs
+ * kill, drain, SIGHUP with a good and a bad config, an admin-group member
+ * served and a non-admin refused on the admin socket, the JSON of `status`
+ * and `sessions`, reattachment across protocols, the session's files gone
+ * after it ended, the notice a refused login sees (VNC and RDP), the
+ * Prometheus metrics, and the audit log reopened after a rename. Needs
  * root and is skipped otherwise.
  */
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -682,6 +685,39 @@ static void scrape(int port, char *out, size_t cap)
 	ck_assert_msg(strstr(out, "Content-Type: text/plain; version=0.0.4"), "%.300s", out);
 }
 
+/* The pid of the session's render process inside its sandbox ("shoji-render --inner"), or 0. */
+static pid_t inner_render(const char *id)
+{
+	char path[64], cmd[4096];
+	pid_t found = 0;
+	DIR *proc = opendir("/proc");
+
+	ck_assert_ptr_nonnull(proc);
+	for (struct dirent *e; !found && (e = readdir(proc));) {
+		pid_t pid = (pid_t)atoi(e->d_name);
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		cmd[n] = '\0';
+		bool inner = false, session = false;
+		for (char *a = cmd; a < cmd + n; a += strlen(a) + 1) {
+			inner = inner || !strcmp(a, "--inner");
+			session = session || !strcmp(a, id);
+		}
+		if (inner && session && strstr(cmd, "shoji-render"))
+			found = pid;
+	}
+	closedir(proc);
+	return found;
+}
+
 /*
  * [metrics]: scraped with a plain socket before and after a VNC login, the
  * counters moved; other paths and methods are refused. `shojictl sessions`
@@ -756,6 +792,21 @@ START_TEST(metrics_usage_and_audit_reopen)
 	ck_assert(shojid_audit_wait(&d, "\"event\":\"session_detach\"", id, NULL, 10000));
 	ck_assert(!audit_has(rotated, "\"event\":\"session_detach\"", id, NULL));
 	ck_assert(audit_has(rotated, "\"event\":\"session_attach\"", id, NULL));
+
+	/* The browser side dies: a render crash, whose session_end its supervisor
+	 * (passed the signal by shojid) writes to the new file. */
+	pid_t inner = inner_render(id);
+	ck_assert_msg(inner > 0, "no render process of session %s", id);
+	ck_assert_int_eq(kill(inner, SIGKILL), 0);
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"session_end\"", id, NULL, 20000));
+	ck_assert(!audit_has(rotated, "\"event\":\"session_end\"", id, NULL));
+	for (int t = 0; t < 100; t++) {
+		scrape(port, after, sizeof(after));
+		if (sample(after, "shoji_render_crashes_total") == 1)
+			break;
+		usleep(100000);
+	}
+	ck_assert_msg(sample(after, "shoji_render_crashes_total") == 1, "%s", after);
 	finish();
 }
 END_TEST
