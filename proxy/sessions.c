@@ -277,8 +277,18 @@ void session_sample_usage(struct session *s, struct limits *l)
 {
 	struct limits_usage u;
 
-	if (!l || s->state == SESSION_ENDING || limits_session_usage(l, s->id, &u) < 0)
+	/* A warming session's supervisor may not have made its cgroup yet; one that
+	 * cannot be read (each failure is logged) is not tried again and again. */
+	if (!l || s->state == SESSION_WARMING || s->state == SESSION_ENDING ||
+	    s->usage_failures >= SESSION_USAGE_TRIES)
 		return;
+	if (limits_session_usage(l, s->id, &u) < 0) {
+		if (++s->usage_failures == SESSION_USAGE_TRIES)
+			log_warn("session %s: its cgroup cannot be read; CPU and memory not shown",
+			         s->id);
+		return;
+	}
+	s->usage_failures = 0;
 	s->prev_cpu_usec = s->cpu_usec;
 	s->prev_cpu_ms = s->cpu_ms;
 	s->cpu_usec = u.cpu_usec;

@@ -26,6 +26,7 @@ enum session_state {
 };
 
 #define SESSION_RATE_SECONDS 10 /* `shojictl sessions` rates are over this many seconds */
+#define SESSION_USAGE_TRIES 3   /* failed cgroup reads before a session's usage is given up */
 
 struct conn;
 struct limits;
@@ -53,6 +54,7 @@ struct session {
 	uint64_t cpu_usec, cpu_ms, prev_cpu_usec, prev_cpu_ms;
 	uint64_t rss_bytes;
 	bool usage_known;
+	int usage_failures; /* reads of its cgroup that failed in a row */
 	struct session *next;
 };
 
