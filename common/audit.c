@@ -23,14 +23,32 @@ struct audit_log {
 	int fd;
 };
 
+static int open_log(const char *path)
+{
+	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+}
+
 struct audit_log *audit_open(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	int fd = open_log(path);
 	if (fd < 0)
 		return NULL;
 	struct audit_log *log = xcalloc(1, sizeof(*log));
 	log->fd = fd;
 	return log;
+}
+
+int audit_reopen(struct audit_log *log, const char *path)
+{
+	int fd = open_log(path);
+	if (fd < 0)
+		return -1;
+	/* dup3 swaps atomically: a writer on another thread never sees a closed fd. */
+	int rc = dup3(fd, log->fd, O_CLOEXEC);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc < 0 ? -1 : 0;
 }
 
 void audit_close(struct audit_log *log)
@@ -112,7 +130,7 @@ static void put_json_string(struct out *o, const char *s)
 
 static int format_va(char *buf, size_t cap, const char *time, const char *event, va_list ap)
 {
-	struct out o = { .buf = buf, .cap = cap };
+	struct out o = {.buf = buf, .cap = cap};
 	char num[32];
 
 	put_str(&o, "{\"time\":");

@@ -22,6 +22,12 @@ struct audit_log;
 struct audit_log *audit_open(const char *path);
 void audit_close(struct audit_log *log);
 
+/**
+ * Opens path again (after logrotate renamed the file) and writes there
+ * from now on; on error the old file stays in use. 0 or -1 (errno).
+ */
+int audit_reopen(struct audit_log *log, const char *path);
+
 /* Field kinds for audit_event(). */
 enum audit_field_kind { AUDIT_STR, AUDIT_INT, AUDIT_BOOL, AUDIT_END };
 

@@ -90,7 +90,6 @@ static const char *const bool_false[] = {"false", "no", "off", "0"};
 
 /* ---- small helpers ---------------------------------------------------- */
 
-
 static bool is_blank(char c)
 {
 	return c == ' ' || c == '\t';
@@ -1086,6 +1085,31 @@ static int check_listeners(const struct shoji_config *cfg, char *err, size_t err
 	return rc;
 }
 
+/* [metrics] listen: loopback only (127.0.0.0/8, ::1), and apart from the viewers' ports. */
+static int check_metrics(const struct shoji_config *cfg, char *err, size_t errlen)
+{
+	const struct shoji_strlist *m = &cfg->metrics_listen;
+	struct in6_addr a6;
+	struct in_addr a4;
+	char why[CFG_WHY_MAX];
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct listener l;
+		listener_init(&l, SHOJI_CFG_metrics_listen, m->items[i]);
+		bool loop =
+		    (inet_pton(AF_INET, l.host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127) ||
+		    (inet_pton(AF_INET6, l.host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6));
+		if (loop)
+			continue;
+		snprintf(why, sizeof(why), "%s is not a loopback address", m->items[i]);
+		return key_error(cfg, SHOJI_CFG_metrics_listen, why,
+		                 "127.0.0.1:PORT or [::1]:PORT (metrics are for a local scraper or "
+		                 "agent), or empty",
+		                 err, errlen);
+	}
+	return 0;
+}
+
 static int check_bookmarks(const struct shoji_config *cfg, char *err, size_t errlen)
 {
 	char why[CFG_WHY_MAX], q[CFG_QUOTE_MAX];
@@ -1117,7 +1141,7 @@ int config_validate(const struct shoji_config *cfg, char *err, size_t errlen)
 	if (check_at_most(cfg, SHOJI_CFG_display_height, cfg->display_height,
 	                  SHOJI_CFG_display_max_height, cfg->display_max_height, err, errlen) < 0)
 		return -1;
-	if (check_listeners(cfg, err, errlen) < 0)
+	if (check_listeners(cfg, err, errlen) < 0 || check_metrics(cfg, err, errlen) < 0)
 		return -1;
 	return check_bookmarks(cfg, err, errlen);
 }

@@ -68,8 +68,8 @@ struct shoji_range {
 	  "group allowed to open the admin socket")                                                \
 	X(server, log_level, ENUM, "info", 0, 0, "error|warn|info|debug",                          \
 	  "least severe log level written to stderr")                                              \
-	X(server, worker_user, STRING, "nobody", 0, 0, NULL,                                      \
-	  "unprivileged user connection workers run as")                                          \
+	X(server, worker_user, STRING, "nobody", 0, 0, NULL,                                       \
+	  "unprivileged user connection workers run as")                                           \
 	X(server, render_path, PATH, SHOJI_DEFAULT_RENDER_PATH, 0, 0, NULL,                        \
 	  "the shoji-render program started for each session")                                     \
 	X(tls, cert, PATH, "/etc/shoji/tls/server.crt", 0, 0, NULL,                                \
@@ -137,18 +137,21 @@ struct shoji_range {
 	X(pool, max_sessions, INT, "50", 1, 65536, NULL,                                           \
 	  "most sessions at once, warm ones included (at most the size of [sandbox] uid_range)")   \
 	X(pool, max_per_user, INT, "1", 1, 16, NULL,                                               \
-	  "sessions one user may hold at once; a login beyond it reattaches or takes over")       \
+	  "sessions one user may hold at once; a login beyond it reattaches or takes over")        \
 	X(pool, idle_timeout, INT, "1800", 0, 604800, NULL,                                        \
-	  "seconds without input from the viewer before a session is ended; 0 = never")           \
+	  "seconds without input from the viewer before a session is ended; 0 = never")            \
 	X(pool, reconnect_grace, INT, "600", 0, 604800, NULL,                                      \
-	  "seconds a detached session waits for its user to come back before it is ended")        \
+	  "seconds a detached session waits for its user to come back before it is ended")         \
 	X(pool, max_lifetime, INT, "43200", 0, 2592000, NULL,                                      \
-	  "seconds after its first login a session is ended however it is used; 0 = never")       \
+	  "seconds after its first login a session is ended however it is used; 0 = never")        \
 	X(pool, on_second_login, ENUM, "takeover", 0, 0, "takeover|refuse",                        \
-	  "a login of a user whose session has a viewer: take it over (the old viewer is told "   \
-	  "why and disconnected) or refuse the new one")                                            \
+	  "a login of a user whose session has a viewer: take it over (the old viewer is told "    \
+	  "why and disconnected) or refuse the new one")                                           \
 	X(audit, file, PATH, "/var/log/shoji/audit.log", 0, 0, NULL,                               \
-	  "audit log, one JSON object per line")
+	  "audit log, one JSON object per line")                                                   \
+	X(metrics, listen, LISTEN, "", 0, 0, NULL,                                                 \
+	  "Prometheus text metrics at GET /metrics on these loopback addresses (127.0.0.1:9464); " \
+	  "empty = off")
 
 #ifndef SHOJI_DEFAULT_RENDER_PATH
 #define SHOJI_DEFAULT_RENDER_PATH "/usr/local/libexec/shoji/shoji-render"
@@ -208,8 +211,8 @@ void config_destroy(struct shoji_config *cfg);
 /**
  * Checks that a single value cannot see: width <= max_width, height <=
  * max_height, at least one listener and no address:port given twice, each
- * bookmark NAME=URL. 0, or -1 with a message in err in the format above
- * (the line is the one that set the key, when a file did).
+ * bookmark NAME=URL, [metrics] listen on loopback addresses only. 0, or -1 with a message in err in
+ * the format above (the line is the one that set the key, when a file did).
  */
 int config_validate(const struct shoji_config *cfg, char *err, size_t errlen);
 

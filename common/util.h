@@ -63,6 +63,9 @@ static inline void put_le64(uint8_t *p, uint64_t v)
 /** Monotonic clock in milliseconds. */
 uint64_t now_ms(void);
 
+/* Monotonic microseconds, for measuring short intervals. */
+uint64_t now_us(void);
+
 /** Wall clock as RFC 3339 UTC with milliseconds into buf (>= 32 bytes). */
 void format_time_utc(char *buf, size_t len);
 

@@ -43,12 +43,31 @@ static const char *const numeric[] = {
     "uid",
     "pid",
     "ended",
+    "kbps_out",
+    "fps",
+    "cpu_percent",
+    "rss_mb",
 };
 
-/* The columns of `sessions` in human output. */
-static const char *const columns[] = {
-    "id", "user", "protocol", "address", "state", "started", "idle_s", "resolution",
+/* The columns of `sessions` in human output: field, heading, width (negative: left-aligned). */
+static const struct {
+	const char *field, *heading;
+	int width;
+} columns[] = {
+    {"id", "ID", -16},           {"user", "USER", -12},
+    {"protocol", "PROT", -4},    {"address", "ADDRESS", -21},
+    {"state", "STATE", -8},      {"started", "STARTED", -20},
+    {"idle_s", "IDLE_S", 6},     {"resolution", "RESOLUTION", -10},
+    {"kbps_out", "KBPS_OUT", 8}, {"fps", "FPS", 5},
+    {"cpu_percent", "CPU%", 6},  {"rss_mb", "RSS_MB", 6},
 };
+
+static void print_row(const char *const *v)
+{
+	for (size_t c = 0; c < ARRAY_SIZE(columns); c++)
+		printf(c + 1 < ARRAY_SIZE(columns) ? "%*s  " : "%*s\n", columns[c].width,
+		       v[c] ? v[c] : "");
+}
 
 static bool is_numeric(const char *name)
 {
@@ -73,6 +92,17 @@ static void json_string(const char *s)
 	putchar('"');
 }
 
+/* Digits with at most one '.' inside: printed as a JSON number, anything else as a string. */
+static bool looks_numeric(const char *v)
+{
+	size_t n = strspn(v, "0123456789");
+	if (n == 0)
+		return false;
+	if (v[n] == '.')
+		n += 1 + strspn(v + n + 1, "0123456789");
+	return v[n] == '\0' && v[n - 1] != '.';
+}
+
 static void json_record(const struct admin_field *f, int n)
 {
 	putchar('{');
@@ -80,8 +110,11 @@ static void json_record(const struct admin_field *f, int n)
 		printf("%s", i ? "," : "");
 		json_string(f[i].name);
 		putchar(':');
-		if (is_numeric(f[i].name) && f[i].value[0])
+		if (is_numeric(f[i].name) && looks_numeric(f[i].value))
 			printf("%s", f[i].value);
+		else if (is_numeric(f[i].name) && !f[i].value[0])
+			printf(
+			    "null"); /* not known (e.g. no cgroup to read a session's CPU from) */
 		else if (!strcmp(f[i].name, "drained"))
 			printf("%s", strcmp(f[i].value, "true") ? "false" : "true");
 		else
@@ -129,9 +162,12 @@ static int print_rows(const struct admin_target *t, enum admin_command cmd, char
 
 	if (list && t->json)
 		putchar('[');
-	else if (list)
-		printf("%-16s  %-12s  %-4s  %-21s  %-8s  %-20s  %6s  %s\n", "ID", "USER", "PROT",
-		       "ADDRESS", "STATE", "STARTED", "IDLE_S", "RESOLUTION");
+	else if (list) {
+		const char *h[ARRAY_SIZE(columns)];
+		for (size_t c = 0; c < ARRAY_SIZE(columns); c++)
+			h[c] = columns[c].heading;
+		print_row(h);
+	}
 	for (char *line = body, *nl; line && *line; line = nl ? nl + 1 : NULL) {
 		nl = strchr(line, '\n');
 		int n = admin_parse_record(line, nl ? (size_t)(nl - line) : strlen(line), f,
@@ -147,12 +183,9 @@ static int print_rows(const struct admin_target *t, enum admin_command cmd, char
 			const char *v[ARRAY_SIZE(columns)] = {0};
 			for (size_t c = 0; c < ARRAY_SIZE(columns); c++)
 				for (int i = 0; i < n; i++)
-					if (!strcmp(f[i].name, columns[c]))
-						v[c] = f[i].value;
-			printf("%-16s  %-12s  %-4s  %-21s  %-8s  %-20s  %6s  %s\n",
-			       v[0] ? v[0] : "", v[1] ? v[1] : "", v[2] ? v[2] : "",
-			       v[3] ? v[3] : "", v[4] ? v[4] : "", v[5] ? v[5] : "",
-			       v[6] ? v[6] : "", v[7] ? v[7] : "");
+					if (!strcmp(f[i].name, columns[c].field))
+						v[c] = f[i].value[0] ? f[i].value : "-";
+			print_row(v);
 		} else {
 			for (int i = 0; i < n; i++)
 				printf("%-18s %s\n", f[i].name, f[i].value);

@@ -52,12 +52,37 @@ static bool parse_note(const uint8_t *p, size_t len, struct ctl_msg *m)
 	       len == 4 + n && take_string(m->u.note.text, p + 4, n);
 }
 
+const uint32_t ctl_encode_bounds_us[CTL_ENCODE_BUCKETS - 1] = {
+    1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
+};
+
+unsigned ctl_encode_bucket(uint64_t us)
+{
+	unsigned i = 0;
+	while (i < CTL_ENCODE_BUCKETS - 1 && us > ctl_encode_bounds_us[i])
+		i++;
+	return i;
+}
+
+static bool parse_stats(const uint8_t *p, size_t len, struct ctl_msg *m)
+{
+	if (len != 20 + 4 * CTL_ENCODE_BUCKETS)
+		return false;
+	m->u.stats.bytes = get_le64(p);
+	m->u.stats.frames = get_le32(p + 8);
+	m->u.stats.encode_us = get_le64(p + 12);
+	for (size_t i = 0; i < CTL_ENCODE_BUCKETS; i++)
+		m->u.stats.encode[i] = get_le32(p + 20 + 4 * i);
+	return true;
+}
+
 static bool parse_result(const uint8_t *p, size_t len, struct ctl_msg *m)
 {
-	if (len < 3 || p[0] > 1)
+	if (len < 3 || p[0] > 2)
 		return false;
 	size_t rl = p[1], sl = p[2];
-	m->u.result.ok = p[0];
+	m->u.result.ok = p[0] == 1;
+	m->u.result.notice = p[0] == 2;
 	return rl <= CTL_MAX_TEXT && sl <= CTL_MAX_SESSION && len == 3 + rl + sl &&
 	       take_string(m->u.result.reason, p + 3, rl) &&
 	       take_string(m->u.result.session, p + 3 + rl, sl);
@@ -101,14 +126,32 @@ ssize_t ctl_parse(const uint8_t *buf, size_t len, struct ctl_msg *msg)
 	memset(msg, 0, sizeof(*msg));
 	msg->type = (enum ctl_type)type;
 	switch (type) {
-	case CTL_AUTH: ok = parse_auth(p, plen, msg); break;
-	case CTL_NOTE: ok = parse_note(p, plen, msg); break;
-	case CTL_ACTIVITY: ok = plen == 0; break;
-	case CTL_AUTH_RESULT: ok = parse_result(p, plen, msg); break;
-	case CTL_KICK: ok = parse_kick(p, plen, msg); break;
-	case CTL_NT_HASH_REQ: ok = parse_nt_req(p, plen, msg); break;
-	case CTL_NT_HASH: ok = parse_nt(p, plen, msg); break;
-	default: ok = false;
+	case CTL_AUTH:
+		ok = parse_auth(p, plen, msg);
+		break;
+	case CTL_NOTE:
+		ok = parse_note(p, plen, msg);
+		break;
+	case CTL_ACTIVITY:
+		ok = plen == 0;
+		break;
+	case CTL_STATS:
+		ok = parse_stats(p, plen, msg);
+		break;
+	case CTL_AUTH_RESULT:
+		ok = parse_result(p, plen, msg);
+		break;
+	case CTL_KICK:
+		ok = parse_kick(p, plen, msg);
+		break;
+	case CTL_NT_HASH_REQ:
+		ok = parse_nt_req(p, plen, msg);
+		break;
+	case CTL_NT_HASH:
+		ok = parse_nt(p, plen, msg);
+		break;
+	default:
+		ok = false;
 	}
 	return ok ? (ssize_t)(HEADER + plen) : -1;
 }
@@ -142,6 +185,20 @@ static void put_u16(struct writer *w, size_t v)
 	put(w, b, 2);
 }
 
+static void put_u32(struct writer *w, uint32_t v)
+{
+	uint8_t b[4];
+	put_le32(b, v);
+	put(w, b, 4);
+}
+
+static void put_u64(struct writer *w, uint64_t v)
+{
+	uint8_t b[8];
+	put_le64(b, v);
+	put(w, b, 8);
+}
+
 static bool encode_payload(const struct ctl_msg *m, struct writer *w)
 {
 	size_t a, b, c;
@@ -159,9 +216,20 @@ static bool encode_payload(const struct ctl_msg *m, struct writer *w)
 		return a <= CTL_MAX_TEXT;
 	case CTL_ACTIVITY:
 		return true;
+	case CTL_STATS:
+		put_u64(w, m->u.stats.bytes), put_u32(w, m->u.stats.frames);
+		put_u64(w, m->u.stats.encode_us);
+		for (size_t i = 0; i < CTL_ENCODE_BUCKETS; i++)
+			put_u32(w, m->u.stats.encode[i]);
+		return true;
 	case CTL_AUTH_RESULT:
+		if (m->u.result.ok && m->u.result.notice)
+			return false;
 		a = strlen(m->u.result.reason), b = strlen(m->u.result.session);
-		put_u8(w, m->u.result.ok), put_u8(w, a), put_u8(w, b);
+		put_u8(w, m->u.result.ok       ? 1
+		          : m->u.result.notice ? 2
+		                               : 0),
+		    put_u8(w, a), put_u8(w, b);
 		put(w, m->u.result.reason, a), put(w, m->u.result.session, b);
 		return a <= CTL_MAX_TEXT && b <= CTL_MAX_SESSION;
 	case CTL_KICK:
@@ -181,7 +249,7 @@ static bool encode_payload(const struct ctl_msg *m, struct writer *w)
 
 size_t ctl_encode(const struct ctl_msg *msg, uint8_t *buf, size_t cap)
 {
-	struct writer w = { .buf = buf, .cap = cap, .len = HEADER };
+	struct writer w = {.buf = buf, .cap = cap, .len = HEADER};
 	struct ctl_msg check;
 
 	if (cap < HEADER || !encode_payload(msg, &w) || w.overflow)

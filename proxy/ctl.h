@@ -11,7 +11,13 @@
  *   CTL_ACTIVITY       w->c  empty (the viewer sent input; at most one per
  *                            CTL_ACTIVITY_INTERVAL_MS, for [pool] idle_timeout)
  *   CTL_NT_HASH_REQ    w->c  u8 user_len, user (RDP NLA: the client says it is user)
- *   CTL_AUTH_RESULT    c->w  u8 ok, u8 reason_len, u8 session_len, reason, session id;
+ *   CTL_STATS          w->c  u64 bytes, u32 frames, u64 encode_us,
+ *                            u32 encode[CTL_ENCODE_BUCKETS]: what went to the viewer
+ *                            since the last one (at most one per CTL_STATS_INTERVAL_MS);
+ *                            encode[i] counts frames whose encoding took at most
+ *                            ctl_encode_bounds_us[i] (the last bucket: longer)
+ *   CTL_AUTH_RESULT    c->w  u8 flags (1 = ok, 2 = show the reason on screen; not both),
+ *                            u8 reason_len, u8 session_len, reason, session id;
  *                            carries the session's pixel-link socket when ok
  *   CTL_KICK           c->w  u16 len, reason (end the connection, e.g. taken over)
  *   CTL_NT_HASH        c->w  u8 ok, 16 bytes: that user's NT hash (zeros when not ok: no
@@ -37,6 +43,8 @@
 #define CTL_MAX_SESSION 32
 #define CTL_ACTIVITY_INTERVAL_MS 5000
 #define CTL_NT_HASH_LEN 16
+#define CTL_STATS_INTERVAL_MS 1000
+#define CTL_ENCODE_BUCKETS 9
 #define CTL_MAX_MSG (8 + 8 + CTL_MAX_USER + CTL_MAX_PASSWORD + CTL_MAX_ADDR + CTL_MAX_TEXT)
 
 enum ctl_type {
@@ -44,6 +52,7 @@ enum ctl_type {
 	CTL_NOTE = 2,
 	CTL_ACTIVITY = 3,
 	CTL_NT_HASH_REQ = 4,
+	CTL_STATS = 5,
 	CTL_AUTH_RESULT = 64,
 	CTL_KICK = 65,
 	CTL_NT_HASH = 66,
@@ -76,7 +85,13 @@ struct ctl_msg {
 			char text[CTL_MAX_TEXT + 1];
 		} note;
 		struct {
+			uint64_t bytes, encode_us;
+			uint32_t frames;
+			uint32_t encode[CTL_ENCODE_BUCKETS];
+		} stats;
+		struct {
 			bool ok;
+			bool notice; /* refused: the viewer should see the reason drawn on screen */
 			char reason[CTL_MAX_TEXT + 1];
 			char session[CTL_MAX_SESSION + 1];
 		} result;
@@ -92,6 +107,12 @@ struct ctl_msg {
 		} nt;
 	} u;
 };
+
+/* Upper bounds of the encode-time buckets in microseconds; the last is unbounded. */
+extern const uint32_t ctl_encode_bounds_us[CTL_ENCODE_BUCKETS - 1];
+
+/** The bucket of an encode time. Pure. */
+unsigned ctl_encode_bucket(uint64_t us);
 
 /**
  * Parses one message: bytes consumed, 0 if incomplete, -1 if malformed

@@ -25,102 +25,41 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "admin_proto.h"
 #include "audit.h"
 #include "auth.h"
+#include "cgroup_limits.h"
 #include "ctl.h"
 #include "daemon.h"
+#include "daemon_int.h"
 #include "listen.h"
 #include "log.h"
 #include "login_limit.h"
+#include "metrics.h"
 #include "pixlink.h"
 #include "pixlink_client.h"
 #include "sessions.h"
 #include "tls.h"
 #include "util.h"
 
-#define MAX_LISTENERS 16
-#define MAX_ADMIN 8
-#define ADMIN_TIMEOUT_MS 5000
-#define ADMIN_MAX_ANSWER (64 * 1024)
 #define MAX_CONNS 256
-#define REFUSAL_DELAY_MS 1000 /* a wrong password is answered after this */
+#define USAGE_INTERVAL_MS 5000 /* sessions' CPU and memory are sampled this often */
+#define REFUSAL_DELAY_MS 1000  /* a wrong password is answered after this */
 #define RESPAWN_DELAY_MS 2000
 #define SESSION_WAIT_MS 20000 /* a login waits this long for a cold session */
 
-struct listener {
-	int fd;
-	enum ctl_protocol proto;
-	char addr[64];
-};
-
-struct conn {
-	uint64_t id;
-	pid_t pid;
-	int ctl;
-	enum ctl_protocol proto;
-	char peer[CTL_MAX_ADDR + 1];
-	char user[CTL_MAX_USER + 1];
-	bool authing, authed;
-	bool nt_asked; /* an NT hash was asked for (RDP NLA): once per connection */
-	bool eof; /* the worker closed its end: wait for its exit */
-	uint64_t refuse_at; /* send the deferred refusal then; 0 = none */
-	char refusal[CTL_MAX_TEXT + 1];
-	uint64_t wait_until; /* logged in, waiting for a session to warm; 0 = not */
-	uint64_t check_at;   /* the user is backing off: check held_password then; 0 = not */
-	char *held_password; /* wiped and freed when checked or when the conn goes */
-	struct session *session;
-	struct conn *next;
-};
-
-/* A shojictl connection: one request, one answer. */
-struct admin_client {
-	int fd; /* -1 = free slot */
-	uid_t uid;
-	uint64_t deadline;
-	size_t len;
-	char buf[ADMIN_MAX_LINE];
-};
-
-struct shojid {
-	const struct shoji_config *cfg;
-	char self[4096]; /* this program, for exec'ing workers */
-	struct audit_log *audit;
-	struct auth_service *auth;
-	struct login_limit *limit;
-	int sig_fd;
-	bool stopping;
-	struct listener listeners[MAX_LISTENERS];
-	size_t nlisteners;
-	struct conn *conns;
-	size_t nconns;
-	uint64_t next_conn_id;
-	struct session_table sessions;
-	uint64_t next_spawn;
-	uint64_t started_ms;
-	struct shoji_config *reloaded; /* the config since the last good SIGHUP; ours */
-	bool drained;                  /* no new sessions; attached ones go on */
-	bool audit_failed;             /* the last attachment could not be audited */
-	long min_ready, max_sessions;  /* `shojictl pool set`; -1 = from the config */
-	bool reload;                   /* SIGHUP seen */
-	int admin_fd;
-	struct admin_client admin[MAX_ADMIN];
-};
-
-static long pool_min_ready(const struct shojid *d)
+long pool_min_ready(const struct shojid *d)
 {
 	return d->drained ? 0 : d->min_ready >= 0 ? d->min_ready : d->cfg->pool_min_ready;
 }
 
-/* [pool] max_sessions, never more than [sandbox] uid_range holds. */
-static size_t pool_max_sessions(const struct shojid *d)
+size_t pool_max_sessions(const struct shojid *d)
 {
 	long max = d->max_sessions >= 0 ? d->max_sessions : d->cfg->pool_max_sessions;
 	uint64_t uids = (uint64_t)d->cfg->sandbox_uid_range.hi - d->cfg->sandbox_uid_range.lo + 1;
 	return (uint64_t)max < uids ? (size_t)max : (size_t)uids;
 }
 
-static const char *proto_name(enum ctl_protocol p)
+const char *proto_name(enum ctl_protocol p)
 {
 	return p == CTL_PROTO_RDP ? "rdp" : "vnc";
 }
@@ -139,7 +78,7 @@ static void keep_warm(struct shojid *d)
 	if (d->stopping || now_ms() < d->next_spawn)
 		return;
 	size_t warm = session_count(&d->sessions, SESSION_READY) +
-		      session_count(&d->sessions, SESSION_WARMING);
+	              session_count(&d->sessions, SESSION_WARMING);
 	size_t total = session_total(&d->sessions);
 	while (warm < (size_t)pool_min_ready(d) && total < pool_max_sessions(d)) {
 		if (!session_spawn(&d->sessions)) {
@@ -166,8 +105,8 @@ static pid_t spawn_worker(struct shojid *d, int client, int ctl, const struct co
 		_exit(126);
 	close_range(5, ~0u, 0);
 	set_nonblock(3, false);
-	execl(d->self, "shojid", "--worker", proto_name(c->proto), "-c", d->cfg->source,
-	      "--peer", c->peer, (char *)NULL);
+	execl(d->self, "shojid", "--worker", proto_name(c->proto), "-c", d->cfg->source, "--peer",
+	      c->peer, (char *)NULL);
 	_exit(127);
 }
 
@@ -230,18 +169,23 @@ static void remove_conn(struct shojid *d, struct conn *c)
 	}
 }
 
-static void send_refusal(struct conn *c, const char *reason)
+static void send_refusal(struct conn *c, const char *reason, bool notice)
 {
-	struct ctl_msg m = { .type = CTL_AUTH_RESULT };
+	struct ctl_msg m = {.type = CTL_AUTH_RESULT};
+	m.u.result.notice = notice;
 	snprintf(m.u.result.reason, sizeof(m.u.result.reason), "%s", reason);
 	ctl_send(c->ctl, &m, -1);
 }
 
 static void audit_login(struct shojid *d, struct conn *c, bool ok, const char *reason)
 {
+	if (ok)
+		d->counters.logins_accepted++;
+	else
+		d->counters.logins_refused++;
 	audit_event(d->audit, ok ? "login_accepted" : "login_refused", AUDIT_STR, "user", c->user,
-		    AUDIT_STR, "address", c->peer, AUDIT_STR, "protocol", proto_name(c->proto),
-		    AUDIT_STR, "reason", reason, AUDIT_END);
+	            AUDIT_STR, "address", c->peer, AUDIT_STR, "protocol", proto_name(c->proto),
+	            AUDIT_STR, "reason", reason, AUDIT_END);
 }
 
 /* Ends the attachment of c's session (the worker is gone or kicked). */
@@ -255,15 +199,15 @@ static void detach(struct shojid *d, struct conn *c, const char *why)
 	s->state = SESSION_DETACHED;
 	s->since_ms = now_ms();
 	audit_event(d->audit, "session_detach", AUDIT_STR, "session", s->id, AUDIT_STR, "user",
-		    s->user, AUDIT_STR, "reason", why, AUDIT_END);
+	            s->user, AUDIT_STR, "reason", why, AUDIT_END);
 	log_info("session %s of %s detached: %s", s->id, s->user, why);
 }
 
 static void take_over(struct shojid *d, struct session *s, struct conn *c)
 {
-	struct ctl_msg kick = { .type = CTL_KICK };
+	struct ctl_msg kick = {.type = CTL_KICK};
 	snprintf(kick.u.kick.reason, sizeof(kick.u.kick.reason), "signed in again from %s",
-		 c->peer);
+	         c->peer);
 	ctl_send(s->conn->ctl, &kick, -1);
 	detach(d, s->conn, "taken over by a new login");
 }
@@ -282,8 +226,7 @@ static size_t count_waiting(struct shojid *d)
  * on_second_login = refuse), else a warm one. NULL with *why set refuses
  * the login; NULL with *why NULL means wait: a session is warming for it.
  */
-static struct session *pick_session(struct shojid *d, struct conn *c, const char **why,
-				    bool *fresh)
+static struct session *pick_session(struct shojid *d, struct conn *c, const char **why, bool *fresh)
 {
 	struct session *s = session_find_detached(&d->sessions, c->user);
 
@@ -293,7 +236,8 @@ static struct session *pick_session(struct shojid *d, struct conn *c, const char
 	if (session_count_user(&d->sessions, c->user) >= (size_t)d->cfg->pool_max_per_user) {
 		s = session_find_attached(&d->sessions, c->user);
 		if (s && d->cfg->pool_on_second_login == SHOJI_ON_SECOND_LOGIN_REFUSE)
-			*why = "you are already signed in from another terminal; sign out there first";
+			*why =
+			    "you are already signed in from another terminal; sign out there first";
 		else if (s)
 			take_over(d, s, c);
 		else
@@ -301,7 +245,8 @@ static struct session *pick_session(struct shojid *d, struct conn *c, const char
 		return s && !*why ? s : NULL;
 	}
 	if (d->drained) {
-		*why = "this server is not starting new sessions (maintenance); please try again later";
+		*why = "this server is not starting new sessions (maintenance); please try again "
+		       "later";
 		return NULL;
 	}
 	s = session_find_ready(&d->sessions);
@@ -313,7 +258,8 @@ static struct session *pick_session(struct shojid *d, struct conn *c, const char
 	if (warming > count_waiting(d))
 		return NULL; /* one is on its way */
 	if (session_total(&d->sessions) >= pool_max_sessions(d)) {
-		*why = "all browser sessions are in use (server limit reached); please try again later";
+		*why = "all browser sessions are in use (server limit reached); please try again "
+		       "later";
 		return NULL;
 	}
 	if (!session_spawn(&d->sessions))
@@ -321,7 +267,7 @@ static struct session *pick_session(struct shojid *d, struct conn *c, const char
 	return NULL;
 }
 
-static void refuse_login(struct shojid *d, struct conn *c, const char *why);
+static void refuse_login_as(struct shojid *d, struct conn *c, const char *why, bool notice);
 
 /*
  * Audits that c gets session s. When the audit log cannot be written (its
@@ -354,8 +300,11 @@ static void attach(struct shojid *d, struct conn *c, struct session *s, bool fre
 	uint64_t now = now_ms();
 
 	if (!audit_attach(d, c, s, fresh)) {
-		refuse_login(d, c, "the server cannot write its audit log, so it starts no "
-				   "session now; please try again later");
+		/* In the login's failure message: a notice on screen would need no audit. */
+		refuse_login_as(d, c,
+				"the server cannot write its audit log, so it starts no "
+				"session now; please try again later",
+				false);
 		return;
 	}
 	if (fresh) {
@@ -371,20 +320,30 @@ static void attach(struct shojid *d, struct conn *c, struct session *s, bool fre
 	c->wait_until = 0;
 	audit_login(d, c, true, "password");
 	c->authed = true;
-	struct ctl_msg m = { .type = CTL_AUTH_RESULT };
+	struct ctl_msg m = {.type = CTL_AUTH_RESULT};
 	m.u.result.ok = true;
 	snprintf(m.u.result.session, sizeof(m.u.result.session), "%s", s->id);
 	if (ctl_send(c->ctl, &m, s->link) < 0)
 		log_warn("cannot hand session %s to worker %d: %s", s->id, (int)c->pid,
-			 strerror(errno));
+		         strerror(errno));
 }
 
-static void refuse_login(struct shojid *d, struct conn *c, const char *why)
+/*
+ * A login with the right password that the pool cannot take (a limit, drain,
+ * no session in time): the viewer draws the reason on screen (refusal_notice.h).
+ */
+/* notice: the viewer is shown why on screen; else in the protocol's failure message. */
+static void refuse_login_as(struct shojid *d, struct conn *c, const char *why, bool notice)
 {
 	c->wait_until = 0;
 	audit_login(d, c, false, why);
 	log_info("login of %s from %s refused: %s", c->user, c->peer, why);
-	send_refusal(c, why);
+	send_refusal(c, why, notice);
+}
+
+static void refuse_login(struct shojid *d, struct conn *c, const char *why)
+{
+	refuse_login_as(d, c, why, true);
 }
 
 /* A checked login (or one waiting for a session): attach, refuse, or wait. */
@@ -481,8 +440,9 @@ static void serve_waiting(struct shojid *d, int *timeout)
 		if (!oldest)
 			return;
 		if (oldest->wait_until <= now) {
-			refuse_login(d, oldest, "no browser session became available in time; "
-						"please try again");
+			refuse_login(d, oldest,
+			             "no browser session became available in time; "
+			             "please try again");
 			continue;
 		}
 		/* Drained: place_login refuses it now rather than at its deadline. */
@@ -506,34 +466,33 @@ static void on_note(struct shojid *d, struct conn *c, const struct ctl_msg *m)
 		[CTL_NOTE_RDP_CHANNELS] = "rdp_channels",
 	};
 	audit_event(d->audit, events[m->u.note.code], AUDIT_STR, "address", c->peer, AUDIT_STR,
-		    "protocol", proto_name(c->proto), AUDIT_STR, "user", c->user, AUDIT_STR,
-		    "session", c->session ? c->session->id : "", AUDIT_STR, "detail",
-		    m->u.note.text, AUDIT_END);
+	            "protocol", proto_name(c->proto), AUDIT_STR, "user", c->user, AUDIT_STR,
+	            "session", c->session ? c->session->id : "", AUDIT_STR, "detail",
+	            m->u.note.text, AUDIT_END);
 }
 
 /*
  * Ends session s for why: its viewer (if any) is told and disconnected,
  * its supervisor stops everything in it and wipes its files.
  */
-static void end_session(struct shojid *d, struct session *s, const char *why)
+void end_session(struct shojid *d, struct session *s, const char *why)
 {
 	if (s->state == SESSION_ENDING)
 		return;
 	if (s->conn) {
-		struct ctl_msg kick = { .type = CTL_KICK };
+		struct ctl_msg kick = {.type = CTL_KICK};
 		snprintf(kick.u.kick.reason, sizeof(kick.u.kick.reason), "%s", why);
 		ctl_send(s->conn->ctl, &kick, -1);
 		detach(d, s->conn, why);
 	}
 	audit_event(d->audit, "session_close", AUDIT_STR, "session", s->id, AUDIT_STR, "user",
-		    s->user, AUDIT_STR, "reason", why, AUDIT_END);
+	            s->user, AUDIT_STR, "reason", why, AUDIT_END);
 	log_info("ending session %s (%s): %s", s->id, s->user[0] ? s->user : "no user", why);
 	session_end(s);
 }
 
 /* The moment s is due to end for one of [pool]'s timeouts, and why; 0 = none. */
-static uint64_t session_deadline(const struct shojid *d, const struct session *s,
-				 const char **why)
+static uint64_t session_deadline(const struct shojid *d, const struct session *s, const char **why)
 {
 	const struct shoji_config *cfg = d->cfg;
 	uint64_t due = 0;
@@ -577,7 +536,21 @@ static void on_resize_note(struct conn *c, const struct ctl_msg *m)
 {
 	if (c->session && m->u.note.code == CTL_NOTE_RESIZE)
 		snprintf(c->session->resolution, sizeof(c->session->resolution), "%.15s",
-			 m->u.note.text);
+		         m->u.note.text);
+}
+
+/* Output a worker reports: the metrics' counters and its session's rates. */
+static void on_stats(struct shojid *d, struct conn *c, const struct ctl_msg *m)
+{
+	struct shojid_counters *k = &d->counters;
+
+	k->bytes_out[c->proto] += m->u.stats.bytes;
+	k->frames[c->proto] += m->u.stats.frames;
+	k->encode_us += m->u.stats.encode_us;
+	for (size_t i = 0; i < CTL_ENCODE_BUCKETS; i++)
+		k->encode[i] += m->u.stats.encode[i];
+	if (c->session && c->session->conn == c)
+		session_add_output(c->session, m->u.stats.bytes, m->u.stats.frames);
 }
 
 /*
@@ -654,12 +627,16 @@ static void on_ctl(struct shojid *d, struct conn *c)
 			c->session->activity_ms = now_ms();
 		return;
 	}
+	if (ok && m.type == CTL_STATS) {
+		on_stats(d, c, &m);
+		return;
+	}
 	bool nt_req = ok && m.type == CTL_NT_HASH_REQ;
 	if (!ok || (m.type != CTL_AUTH && m.type != CTL_NOTE && !nt_req) ||
 	    (m.type == CTL_AUTH && (c->authing || c->authed || m.u.auth.protocol != c->proto)) ||
 	    (nt_req && (c->proto != CTL_PROTO_RDP || c->nt_asked || c->authing || c->authed))) {
 		log_warn("worker %d (%s) broke the control protocol; killing it", (int)c->pid,
-			 c->peer);
+		         c->peer);
 		kill(c->pid, SIGKILL);
 	} else if (m.type == CTL_NOTE) {
 		on_resize_note(c, &m);
@@ -706,6 +683,8 @@ static void drain_notes(struct shojid *d, struct conn *c)
 		OPENSSL_cleanse(buf, sizeof(buf));
 		if (ok && m.type == CTL_NOTE)
 			on_note(d, c, &m);
+		if (ok && m.type == CTL_STATS)
+			on_stats(d, c, &m);
 		if (ok)
 			ctl_wipe(&m);
 	}
@@ -735,7 +714,9 @@ static void on_child_exit(struct shojid *d, pid_t pid, int status)
 	if (!s)
 		return;
 	log_info("session %s (%s) ended with status 0x%x", s->id, session_state_name(s->state),
-		 status);
+	         status);
+	if (s->state != SESSION_ENDING || status != 0)
+		d->counters.render_crashes++;
 	if (s->conn)
 		s->conn->session = NULL;
 	session_remove(&d->sessions, s);
@@ -754,7 +735,9 @@ static void on_signals(struct shojid *d)
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			d->stopping = true;
 		else if (si.ssi_signo == SIGHUP)
-			d->reload = true;
+			d->reload = d->reopen_audit = true;
+		else if (si.ssi_signo == SIGUSR1)
+			d->reopen_audit = true;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 		on_child_exit(d, pid, status);
 }
@@ -766,7 +749,7 @@ static void send_due_refusals(struct shojid *d, int *timeout)
 		if (!c->refuse_at)
 			continue;
 		if (c->refuse_at <= now) {
-			send_refusal(c, c->refusal);
+			send_refusal(c, c->refusal, false);
 			c->refuse_at = 0;
 		} else if (*timeout < 0 || c->refuse_at - now < (uint64_t)*timeout) {
 			*timeout = (int)(c->refuse_at - now);
@@ -795,29 +778,36 @@ static void warn_pool_bounds(const struct shoji_config *cfg)
 	uint64_t uids = (uint64_t)cfg->sandbox_uid_range.hi - cfg->sandbox_uid_range.lo + 1;
 	if ((uint64_t)cfg->pool_max_sessions > uids)
 		log_warn("[pool] max_sessions = %ld but [sandbox] uid_range holds %llu uids: at "
-			 "most %llu sessions",
-			 cfg->pool_max_sessions, (unsigned long long)uids, (unsigned long long)uids);
+		         "most %llu sessions",
+		         cfg->pool_max_sessions, (unsigned long long)uids,
+		         (unsigned long long)uids);
 }
 
 /* What a reload cannot change without a restart: said in the log, old value kept in effect. */
 static void warn_restart_keys(const struct shoji_config *old, const struct shoji_config *cfg)
 {
-	const struct { const char *key; const char *a, *b; } paths[] = {
-		{ "[server] state_dir", old->server_state_dir, cfg->server_state_dir },
-		{ "[server] admin_socket", old->server_admin_socket, cfg->server_admin_socket },
-		{ "[auth] users_file", old->auth_users_file, cfg->auth_users_file },
-		{ "[audit] file", old->audit_file, cfg->audit_file },
+	const struct {
+		const char *key;
+		const char *a, *b;
+	} paths[] = {
+	    {"[server] state_dir", old->server_state_dir, cfg->server_state_dir},
+	    {"[server] admin_socket", old->server_admin_socket, cfg->server_admin_socket},
+	    {"[auth] users_file", old->auth_users_file, cfg->auth_users_file},
+	    {"[audit] file", old->audit_file, cfg->audit_file},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
 		if (strcmp(paths[i].a, paths[i].b))
 			log_warn("reload: %s changed; it takes effect at the next restart",
-				 paths[i].key);
-	bool listen_same = old->vnc_listen.n == cfg->vnc_listen.n &&
-			   old->rdp_listen.n == cfg->rdp_listen.n;
+			         paths[i].key);
+	bool listen_same =
+	    old->vnc_listen.n == cfg->vnc_listen.n && old->rdp_listen.n == cfg->rdp_listen.n;
 	for (size_t i = 0; listen_same && i < cfg->vnc_listen.n; i++)
 		listen_same = !strcmp(old->vnc_listen.items[i], cfg->vnc_listen.items[i]);
 	for (size_t i = 0; listen_same && i < cfg->rdp_listen.n; i++)
 		listen_same = !strcmp(old->rdp_listen.items[i], cfg->rdp_listen.items[i]);
+	listen_same = listen_same && old->metrics_listen.n == cfg->metrics_listen.n;
+	for (size_t i = 0; listen_same && i < cfg->metrics_listen.n; i++)
+		listen_same = !strcmp(old->metrics_listen.items[i], cfg->metrics_listen.items[i]);
 	if (!listen_same)
 		log_warn("reload: listen addresses changed; they take effect at the next restart");
 }
@@ -855,8 +845,8 @@ static void reload(struct shojid *d)
 	}
 	if (!cfg) {
 		log_error("reload refused, keeping the running config: %s", err);
-		audit_event(d->audit, "config_reload", AUDIT_BOOL, "ok", 0, AUDIT_STR, "reason", err,
-			    AUDIT_END);
+		audit_event(d->audit, "config_reload", AUDIT_BOOL, "ok", 0, AUDIT_STR, "reason",
+		            err, AUDIT_END);
 		return;
 	}
 	warn_restart_keys(d->cfg, cfg);
@@ -869,11 +859,10 @@ static void reload(struct shojid *d)
 	login_limit_set_params(d->limit, limit_params(cfg, &lp));
 	log_info("reloaded %s", cfg->source);
 	audit_event(d->audit, "config_reload", AUDIT_BOOL, "ok", 1, AUDIT_STR, "reason", "",
-		    AUDIT_END);
+	            AUDIT_END);
 }
 
-/* Stops (or resumes) new sessions; attached and detached ones go on. */
-static void set_drained(struct shojid *d, bool on)
+void set_drained(struct shojid *d, bool on)
 {
 	if (d->drained == on)
 		return;
@@ -887,304 +876,6 @@ static void set_drained(struct shojid *d, bool on)
 			end_session(d, s, "drained");
 }
 
-/* ---- the admin socket (admin_proto.h) ---- */
-
-struct answer {
-	char buf[ADMIN_MAX_ANSWER];
-	size_t len;
-	bool overflow;
-};
-
-static void __attribute__((format(printf, 2, 3))) say(struct answer *a, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (a->overflow)
-		return;
-	va_start(ap, fmt);
-	int n = vsnprintf(a->buf + a->len, sizeof(a->buf) - a->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(a->buf) - a->len)
-		a->overflow = true;
-	else
-		a->len += (size_t)n;
-}
-
-/* A field value: tabs and line ends, never expected, become spaces. */
-static const char *clean(char *out, size_t cap, const char *in)
-{
-	snprintf(out, cap, "%s", in);
-	for (char *p = out; *p; p++)
-		if (*p == '\t' || *p == '\n' || *p == '\r')
-			*p = ' ';
-	return out;
-}
-
-/* A monotonic moment as RFC 3339 UTC wall-clock time; "" for 0. */
-static const char *wall_time(char *out, size_t cap, uint64_t mono_ms)
-{
-	out[0] = '\0';
-	if (!mono_ms)
-		return out;
-	time_t t = time(NULL) - (time_t)((now_ms() - mono_ms) / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return out;
-}
-
-static void answer_status(struct shojid *d, struct answer *a)
-{
-	const struct shoji_config *cfg = d->cfg;
-	static const char *const on_second[] = { "takeover", "refuse" };
-
-	say(a, "ok\nversion=%s\tuptime_s=%llu\tdrained=%s\tconnections=%zu\tsessions=%zu",
-	    PACKAGE_VERSION, (unsigned long long)((now_ms() - d->started_ms) / 1000),
-	    d->drained ? "true" : "false", d->nconns, session_total(&d->sessions));
-	for (int st = 0; st < SESSION_NSTATES; st++)
-		say(a, "\t%s=%zu", session_state_name((enum session_state)st),
-		    session_count(&d->sessions, (enum session_state)st));
-	say(a, "\tmin_ready=%ld\tmax_sessions=%zu\tmax_per_user=%ld\tidle_timeout_s=%ld"
-	       "\treconnect_grace_s=%ld\tmax_lifetime_s=%ld\ton_second_login=%s\n",
-	    pool_min_ready(d), pool_max_sessions(d), cfg->pool_max_per_user,
-	    cfg->pool_idle_timeout, cfg->pool_reconnect_grace, cfg->pool_max_lifetime,
-	    on_second[cfg->pool_on_second_login ? 1 : 0]);
-}
-
-static void answer_session(struct answer *a, const struct session *s)
-{
-	char user[80], peer[80], res[20], started[32];
-	uint64_t now = now_ms();
-	bool in_use = s->state == SESSION_ATTACHED || s->state == SESSION_DETACHED;
-
-	say(a, "id=%s\tuser=%s\tprotocol=%s\taddress=%s\tstate=%s\tstarted=%s\tage_s=%llu"
-	       "\tidle_s=%llu\tresolution=%s\tuid=%u\tpid=%d\n",
-	    s->id, clean(user, sizeof(user), s->user), s->protocol, clean(peer, sizeof(peer), s->peer),
-	    session_state_name(s->state), wall_time(started, sizeof(started), s->started_ms),
-	    (unsigned long long)((now - s->created_ms) / 1000),
-	    (unsigned long long)(in_use && s->activity_ms ? (now - s->activity_ms) / 1000 : 0),
-	    clean(res, sizeof(res), s->resolution), s->uid, (int)s->pid);
-}
-
-static void admin_kill(struct shojid *d, struct admin_client *ac, const struct admin_request *r,
-		       struct answer *a)
-{
-	char why[ADMIN_MAX_REASON + 40];
-	size_t n = 0;
-
-	snprintf(why, sizeof(why), "ended by an administrator: %s", r->reason);
-	for (struct session *s = d->sessions.head; s; s = s->next) {
-		bool match = r->command == ADMIN_KILL ? !strcmp(s->id, r->args[0])
-						      : !strcmp(s->user, r->args[0]);
-		if (!match || s->state == SESSION_ENDING)
-			continue;
-		audit_event(d->audit, "admin_kill", AUDIT_STR, "session", s->id, AUDIT_STR, "user",
-			    s->user, AUDIT_INT, "by_uid", (long long)ac->uid, AUDIT_STR, "reason",
-			    r->reason, AUDIT_END);
-		end_session(d, s, why);
-		n++;
-	}
-	if (n == 0)
-		say(a, "error no such %s: %s\n", r->command == ADMIN_KILL ? "session" : "user",
-		    r->args[0]);
-	else
-		say(a, "ok\nended=%zu\n", n);
-}
-
-static void admin_pool(struct shojid *d, struct admin_client *ac, const struct admin_request *r,
-		       struct answer *a)
-{
-	for (size_t i = 0; i < r->nargs; i++) {
-		long v;
-		int k = admin_parse_pool_arg(r->args[i], &v);
-		if (k == 0)
-			d->min_ready = v;
-		else if (k == 1 && v >= 1)
-			d->max_sessions = v;
-		else {
-			say(a, "error bad value: %s\n", r->args[i]);
-			return;
-		}
-		audit_event(d->audit, "admin_pool", AUDIT_STR, "set", r->args[i], AUDIT_INT, "by_uid",
-			    (long long)ac->uid, AUDIT_END);
-	}
-	answer_status(d, a);
-}
-
-static void admin_answer(struct shojid *d, struct admin_client *ac, const struct admin_request *r,
-			 struct answer *a)
-{
-	struct session *s;
-
-	switch (r->command) {
-	case ADMIN_STATUS: answer_status(d, a); break;
-	case ADMIN_SESSIONS:
-		say(a, "ok\n");
-		for (s = d->sessions.head; s; s = s->next)
-			answer_session(a, s);
-		break;
-	case ADMIN_SHOW:
-		s = session_find_id(&d->sessions, r->args[0]);
-		if (s) {
-			say(a, "ok\n");
-			answer_session(a, s);
-		} else {
-			say(a, "error no such session: %s\n", r->args[0]);
-		}
-		break;
-	case ADMIN_KILL:
-	case ADMIN_KILL_USER: admin_kill(d, ac, r, a); break;
-	case ADMIN_DRAIN:
-	case ADMIN_UNDRAIN:
-		set_drained(d, r->command == ADMIN_DRAIN);
-		answer_status(d, a);
-		break;
-	case ADMIN_POOL: admin_pool(d, ac, r, a); break;
-	}
-}
-
-static void admin_close(struct admin_client *ac)
-{
-	close(ac->fd);
-	ac->fd = -1;
-}
-
-/* Sends what fits at once (answers are small; a client that does not read loses it). */
-static void admin_send(struct admin_client *ac, const char *buf, size_t len)
-{
-	send(ac->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	admin_close(ac);
-}
-
-static void on_admin_read(struct shojid *d, struct admin_client *ac)
-{
-	static struct answer a;
-	struct admin_request r;
-
-	ssize_t n = recv(ac->fd, ac->buf + ac->len, sizeof(ac->buf) - ac->len, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		admin_close(ac);
-		return;
-	}
-	ac->len += (size_t)n;
-	ssize_t used = admin_parse_request(ac->buf, ac->len, &r);
-	if (used == 0)
-		return;
-	if (used < 0) {
-		static const char bad[] = "error malformed request\n";
-		admin_send(ac, bad, sizeof(bad) - 1);
-		return;
-	}
-	a.len = 0;
-	a.overflow = false;
-	admin_answer(d, ac, &r, &a);
-	if (a.overflow)
-		log_warn("admin answer to %s truncated", admin_command_name(r.command));
-	admin_send(ac, a.buf, a.len);
-}
-
-/*
- * Root, the socket's group as primary group, or a member of it. The group
- * is looked up per connection so that a change to /etc/group counts at once.
- */
-static bool admin_allowed(const struct shojid *d, const struct ucred *cr)
-{
-	if (cr->uid == 0)
-		return true;
-	struct group *gr = getgrnam(d->cfg->server_admin_group);
-	if (!gr)
-		return false;
-	if (cr->gid == gr->gr_gid)
-		return true;
-	struct passwd *pw = getpwuid(cr->uid);
-	for (char **m = gr->gr_mem; pw && *m; m++)
-		if (!strcmp(*m, pw->pw_name))
-			return true;
-	return false;
-}
-
-static void on_admin_accept(struct shojid *d)
-{
-	struct ucred cr = { .uid = (uid_t)-1, .gid = (gid_t)-1 };
-	socklen_t crlen = sizeof(cr);
-	int fd = accept4(d->admin_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-	if (fd < 0)
-		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 || !admin_allowed(d, &cr)) {
-		static const char no[] = "error permission denied: root or [server] admin_group only\n";
-		send(fd, no, sizeof(no) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		audit_event(d->audit, "admin_refused", AUDIT_INT, "uid", (long long)cr.uid,
-			    AUDIT_END);
-		close(fd);
-		return;
-	}
-	for (size_t i = 0; i < MAX_ADMIN; i++) {
-		if (d->admin[i].fd >= 0)
-			continue;
-		d->admin[i] = (struct admin_client){ .fd = fd, .uid = cr.uid,
-						     .deadline = now_ms() + ADMIN_TIMEOUT_MS };
-		return;
-	}
-	close(fd); /* busy: shojictl says it could not get an answer */
-}
-
-static void admin_timeouts(struct shojid *d, int *timeout)
-{
-	uint64_t now = now_ms();
-	for (size_t i = 0; i < MAX_ADMIN; i++) {
-		struct admin_client *ac = &d->admin[i];
-		if (ac->fd < 0)
-			continue;
-		if (ac->deadline <= now)
-			admin_close(ac);
-		else if (*timeout < 0 || ac->deadline - now < (uint64_t)*timeout)
-			*timeout = (int)(ac->deadline - now);
-	}
-}
-
-/* [server] admin_socket: 0660 root:admin_group, or 0600 if that group does not exist. */
-static int open_admin(struct shojid *d)
-{
-	const struct shoji_config *cfg = d->cfg;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(sa.sun_path)];
-
-	for (size_t i = 0; i < MAX_ADMIN; i++)
-		d->admin[i].fd = -1;
-	if (strlen(cfg->server_admin_socket) >= sizeof(sa.sun_path)) {
-		log_error("[server] admin_socket %s: path too long", cfg->server_admin_socket);
-		return -1;
-	}
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", cfg->server_admin_socket);
-	snprintf(dir, sizeof(dir), "%s", cfg->server_admin_socket);
-	char *slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		mkdir_p(dir, 0755);
-	}
-	unlink(sa.sun_path);
-	d->admin_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (d->admin_fd < 0 || bind(d->admin_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(d->admin_fd, 16) < 0) {
-		log_error("cannot open [server] admin_socket %s: %s", sa.sun_path, strerror(errno));
-		return -1;
-	}
-	struct group *gr = getgrnam(cfg->server_admin_group);
-	if (!gr)
-		log_warn("[server] admin_group %s does not exist: the admin socket is for root only",
-			 cfg->server_admin_group);
-	if (chown(sa.sun_path, 0, gr ? gr->gr_gid : 0) < 0 ||
-	    chmod(sa.sun_path, gr ? 0660 : 0600) < 0) {
-		log_error("cannot set the owner of %s: %s", sa.sun_path, strerror(errno));
-		return -1;
-	}
-	log_info("admin socket %s", sa.sun_path);
-	return 0;
-}
-
 /* What each poll slot is for. */
 struct slot {
 	enum {
@@ -1194,44 +885,52 @@ struct slot {
 		SLOT_CONN,
 		SLOT_SESSION,
 		SLOT_ADMIN,
-		SLOT_ADMIN_CLIENT
+		SLOT_ADMIN_CLIENT,
+		SLOT_METRICS
 	} kind;
 	void *ptr;
 };
 
-#define MAX_SLOTS (3 + MAX_ADMIN + MAX_LISTENERS + MAX_CONNS + 1024)
+#define MAX_SLOTS (3 + MAX_ADMIN + MAX_LISTENERS + MAX_CONNS + 8 + MAX_METRICS_CLIENTS + 1024)
 
 static size_t build_poll(struct shojid *d, struct pollfd *p, struct slot *sl)
 {
 	size_t n = 0;
 
-	p[n] = (struct pollfd){ .fd = d->sig_fd, .events = POLLIN };
-	sl[n++] = (struct slot){ SLOT_SIGNAL, NULL };
-	p[n] = (struct pollfd){ .fd = auth_fd(d->auth), .events = POLLIN };
-	sl[n++] = (struct slot){ SLOT_AUTH, NULL };
+	p[n] = (struct pollfd){.fd = d->sig_fd, .events = POLLIN};
+	sl[n++] = (struct slot){SLOT_SIGNAL, NULL};
+	p[n] = (struct pollfd){.fd = auth_fd(d->auth), .events = POLLIN};
+	sl[n++] = (struct slot){SLOT_AUTH, NULL};
 	for (size_t i = 0; i < d->nlisteners && !d->stopping; i++) {
-		p[n] = (struct pollfd){ .fd = d->listeners[i].fd, .events = POLLIN };
-		sl[n++] = (struct slot){ SLOT_LISTENER, &d->listeners[i] };
+		p[n] = (struct pollfd){.fd = d->listeners[i].fd, .events = POLLIN};
+		sl[n++] = (struct slot){SLOT_LISTENER, &d->listeners[i]};
 	}
-	p[n] = (struct pollfd){ .fd = d->admin_fd, .events = POLLIN };
-	sl[n++] = (struct slot){ SLOT_ADMIN, NULL };
+	p[n] = (struct pollfd){.fd = d->admin_fd, .events = POLLIN};
+	sl[n++] = (struct slot){SLOT_ADMIN, NULL};
 	for (size_t i = 0; i < MAX_ADMIN; i++) {
 		if (d->admin[i].fd < 0)
 			continue;
-		p[n] = (struct pollfd){ .fd = d->admin[i].fd, .events = POLLIN };
-		sl[n++] = (struct slot){ SLOT_ADMIN_CLIENT, &d->admin[i] };
+		p[n] = (struct pollfd){.fd = d->admin[i].fd, .events = POLLIN};
+		sl[n++] = (struct slot){SLOT_ADMIN_CLIENT, &d->admin[i]};
+	}
+	int mfd[8 + MAX_METRICS_CLIENTS];
+	void *mptr[8 + MAX_METRICS_CLIENTS];
+	size_t nm = metrics_fds(d->metrics, mfd, mptr, ARRAY_SIZE(mfd));
+	for (size_t i = 0; i < nm; i++) {
+		p[n] = (struct pollfd){.fd = mfd[i], .events = POLLIN};
+		sl[n++] = (struct slot){SLOT_METRICS, mptr[i]};
 	}
 	for (struct conn *c = d->conns; c && n < MAX_SLOTS; c = c->next) {
 		if (c->eof)
 			continue;
-		p[n] = (struct pollfd){ .fd = c->ctl, .events = POLLIN };
-		sl[n++] = (struct slot){ SLOT_CONN, c };
+		p[n] = (struct pollfd){.fd = c->ctl, .events = POLLIN};
+		sl[n++] = (struct slot){SLOT_CONN, c};
 	}
 	for (struct session *s = d->sessions.head; s && n < MAX_SLOTS; s = s->next) {
 		if (!s->probe)
 			continue;
-		p[n] = (struct pollfd){ .fd = pixlink_client_fd(s->probe), .events = POLLIN };
-		sl[n++] = (struct slot){ SLOT_SESSION, s };
+		p[n] = (struct pollfd){.fd = pixlink_client_fd(s->probe), .events = POLLIN};
+		sl[n++] = (struct slot){SLOT_SESSION, s};
 	}
 	return n;
 }
@@ -1263,13 +962,58 @@ static void dispatch(struct shojid *d, struct pollfd *p, struct slot *sl, size_t
 			session_probe(sl[i].ptr);
 			break;
 		case SLOT_ADMIN:
-			on_admin_accept(d);
+			admin_on_accept(d);
 			break;
 		case SLOT_ADMIN_CLIENT:
-			on_admin_read(d, sl[i].ptr);
+			admin_on_read(d, sl[i].ptr);
+			break;
+		case SLOT_METRICS:
+			metrics_on_ready(d, sl[i].ptr);
 			break;
 		}
 	}
+}
+
+/*
+ * SIGUSR1 (logrotate's postrotate) or SIGHUP: [audit] file is opened again,
+ * so events go to the new file once the old one was renamed.
+ */
+static void reopen_audit(struct shojid *d)
+{
+	d->reopen_audit = false;
+	if (audit_reopen(d->audit, d->audit_path) < 0) {
+		log_error("cannot reopen [audit] file %s: %s; still writing to the old one",
+		          d->audit_path, strerror(errno));
+		return;
+	}
+	log_info("reopened [audit] file %s", d->audit_path);
+	/*
+	 * Each session's supervisor writes its own events (egress) to the same
+	 * file. A warming one may not block the signal yet (it would die of it);
+	 * it opened the file moments ago, so it writes to the new one anyway,
+	 * or, opened just before the rename, until its session ends.
+	 */
+	for (struct session *s = d->sessions.head; s; s = s->next)
+		if (s->state != SESSION_ENDING && s->state != SESSION_WARMING)
+			kill(s->pid, SIGUSR1);
+	audit_event(d->audit, "audit_reopen", AUDIT_STR, "file", d->audit_path, AUDIT_END);
+}
+
+/* Every USAGE_INTERVAL_MS: each session's CPU time and memory from its cgroup. */
+static void sample_usage(struct shojid *d, int *timeout)
+{
+	uint64_t now = now_ms();
+
+	if (!d->limits)
+		return;
+	if (now >= d->next_usage_ms) {
+		for (struct session *s = d->sessions.head; s; s = s->next)
+			session_sample_usage(s, d->limits);
+		d->next_usage_ms = now + USAGE_INTERVAL_MS;
+	}
+	uint64_t left = d->next_usage_ms - now;
+	if (*timeout < 0 || left < (uint64_t)*timeout)
+		*timeout = (int)left;
 }
 
 static void loop(struct shojid *d)
@@ -1278,14 +1022,18 @@ static void loop(struct shojid *d)
 	static struct slot sl[MAX_SLOTS];
 
 	while (!d->stopping) {
+		if (d->reopen_audit)
+			reopen_audit(d);
 		if (d->reload)
 			reload(d);
 		keep_warm(d);
 		int timeout = -1;
+		sample_usage(d, &timeout);
 		send_due_refusals(d, &timeout);
 		check_held(d, &timeout);
 		enforce_timeouts(d, &timeout);
 		admin_timeouts(d, &timeout);
+		metrics_timeouts(d->metrics, &timeout);
 		serve_waiting(d, &timeout);
 		size_t n = build_poll(d, p, sl);
 		if (poll(p, n, timeout) < 0 && errno != EINTR)
@@ -1296,9 +1044,12 @@ static void loop(struct shojid *d)
 
 static int open_listeners(struct shojid *d)
 {
-	const struct { const struct shoji_strlist *list; enum ctl_protocol proto; } groups[] = {
-		{ &d->cfg->vnc_listen, CTL_PROTO_VNC },
-		{ &d->cfg->rdp_listen, CTL_PROTO_RDP },
+	const struct {
+		const struct shoji_strlist *list;
+		enum ctl_protocol proto;
+	} groups[] = {
+	    {&d->cfg->vnc_listen, CTL_PROTO_VNC},
+	    {&d->cfg->rdp_listen, CTL_PROTO_RDP},
 	};
 	char err[256];
 
@@ -1331,6 +1082,7 @@ static int open_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -1346,17 +1098,28 @@ static int setup(struct shojid *d)
 	d->self[n] = '\0';
 	if (mkdir_p(cfg->server_state_dir, 0711) < 0) {
 		log_error("cannot create [server] state_dir %s: %s", cfg->server_state_dir,
-			  strerror(errno));
+		          strerror(errno));
 		return -1;
 	}
 	d->audit = audit_open(cfg->audit_file);
 	if (!d->audit) {
 		log_error("cannot open [audit] file %s: %s; refusing to run unaudited",
-			  cfg->audit_file, strerror(errno));
+		          cfg->audit_file, strerror(errno));
 		return -1;
 	}
-	if (check_tls(cfg) < 0 || open_listeners(d) < 0 || open_admin(d) < 0)
+	snprintf(d->audit_path, sizeof(d->audit_path), "%s", cfg->audit_file);
+	if (check_tls(cfg) < 0 || open_listeners(d) < 0 || admin_open(d) < 0)
 		return -1;
+	int failed;
+	d->metrics = metrics_open(d, &failed);
+	if (failed)
+		return -1;
+	/* Read-only: each session's supervisor makes and moves; we only read usage. */
+	d->limits = limits_open_readonly(
+	    cfg->sandbox_cgroup_root[0] ? cfg->sandbox_cgroup_root : NULL, NULL, LIMITS_NONE);
+	if (!d->limits)
+		log_warn("no cgroup hierarchy to read sessions' CPU and memory from: %s",
+		         strerror(errno));
 	warn_pool_bounds(cfg);
 	/* Before any thread starts, so that signals reach only the signalfd. */
 	d->sig_fd = open_signals();
@@ -1392,27 +1155,28 @@ static void shutdown_all(struct shojid *d)
 
 int shojid_run(const struct shoji_config *cfg)
 {
-	struct shojid d = { .cfg = cfg, .sig_fd = -1, .admin_fd = -1, .sessions = { .cfg = cfg },
-			    .min_ready = -1, .max_sessions = -1, .started_ms = now_ms() };
+	struct shojid d = {.cfg = cfg,
+	                   .sig_fd = -1,
+	                   .admin_fd = -1,
+	                   .sessions = {.cfg = cfg},
+	                   .min_ready = -1,
+	                   .max_sessions = -1,
+	                   .started_ms = now_ms()};
 	int rc = 1;
 
 	if (setup(&d) == 0) {
 		log_info("shojid %s started", PACKAGE_VERSION);
 		audit_event(d.audit, "daemon_start", AUDIT_STR, "version", PACKAGE_VERSION,
-			    AUDIT_END);
+		            AUDIT_END);
 		loop(&d);
 		log_info("stopping: ending connections and sessions");
 		shutdown_all(&d);
 		audit_event(d.audit, "daemon_stop", AUDIT_END);
 		rc = 0;
 	}
-	for (size_t i = 0; i < MAX_ADMIN; i++)
-		if (d.admin[i].fd >= 0)
-			close(d.admin[i].fd);
-	if (d.admin_fd >= 0) {
-		close(d.admin_fd);
-		unlink(cfg->server_admin_socket);
-	}
+	admin_close_all(&d);
+	metrics_destroy(d.metrics);
+	limits_close(d.limits);
 	auth_destroy(d.auth);
 	audit_close(d.audit);
 	config_destroy(d.reloaded);

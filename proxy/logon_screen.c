@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "logon_screen.h"
+#include "refusal_notice.h"
 
 #define TILE 64
 #define MERGE_SLACK (64 * 64)
@@ -83,6 +84,7 @@ struct logon_screen {
 	char password[LOGON_MAX_PASSWORD + 1];
 	char message[256];
 	bool message_error;
+	char notice[256]; /* logon_screen_notice: drawn instead of the form */
 	bool shift_l, shift_r, ctrl, alt, caps, num;
 	uint16_t high_surrogate;
 };
@@ -354,6 +356,10 @@ static void draw(struct logon_screen *ls, cairo_t *cr)
 {
 	int x, y;
 
+	if (ls->notice[0]) {
+		refusal_draw(cr, ls->notice, ls->width, ls->height);
+		return;
+	}
 	panel_origin(ls, &x, &y);
 	fill(cr, 0, 0, ls->width, ls->height, COLOUR_BACKGROUND);
 	fill(cr, x, y, PANEL_W, PANEL_H, COLOUR_PANEL);
@@ -613,6 +619,13 @@ void logon_screen_message(struct logon_screen *ls, const char *text, bool error)
 {
 	snprintf(ls->message, sizeof(ls->message), "%s", text);
 	ls->message_error = error;
+	ls->dirty = true;
+}
+
+void logon_screen_notice(struct logon_screen *ls, const char *reason)
+{
+	clear_field(ls, FIELD_PASSWORD);
+	snprintf(ls->notice, sizeof(ls->notice), "%s", reason);
 	ls->dirty = true;
 }
 

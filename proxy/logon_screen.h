@@ -83,5 +83,11 @@ const char *logon_screen_password(const struct logon_screen *ls);
 /** Shows a line in the message area (UTF-8); error draws it in red. */
 void logon_screen_message(struct logon_screen *ls, const char *text, bool error);
 
+/**
+ * The pool refused the login (host full): the whole screen shows the
+ * notice for reason (refusal_notice.h) instead of the form; the password is wiped.
+ */
+void logon_screen_notice(struct logon_screen *ls, const char *reason);
+
 /** The login failed: wipes and clears the password, focuses it, says why. */
 void logon_screen_refused(struct logon_screen *ls, const char *message);

@@ -60,6 +60,7 @@
 #include "log.h"
 #include "logon_screen.h"
 #include "notice.h"
+#include "refusal_notice.h"
 #include "pixlink.h"
 #include "rdp_output.h"
 #include "rdp_session.h"
@@ -96,7 +97,8 @@ struct rdp_conn {
 	struct logon_screen *logon; /* until a login from the logon screen succeeds */
 	uint64_t logon_deadline;
 	int logon_failures;
-	bool logon_submit; /* Enter or Sign in: check the fields in the main loop */
+	bool logon_submit;     /* Enter or Sign in: check the fields in the main loop */
+	uint64_t notice_until; /* the pool refused: the logon screen shows why until then */
 	struct rdp_output *out;
 	bool activated;
 	struct watchdog *watchdog;
@@ -474,6 +476,13 @@ static BOOL start_logon(struct rdp_conn *c)
 	return TRUE;
 }
 
+/* The pool refused a right password: the screen says why for REFUSAL_SHOW_MS, then we close. */
+static void show_notice(struct rdp_conn *c, const char *reason)
+{
+	logon_screen_notice(c->logon, reason);
+	c->notice_until = now_ms() + REFUSAL_SHOW_MS;
+}
+
 static BOOL on_post_connect(freerdp_peer *peer)
 {
 	struct rdp_conn *c = conn_of(peer->context);
@@ -510,6 +519,14 @@ static BOOL on_post_connect(freerdp_peer *peer)
 	int link = worker_authenticate(c->w, CTL_PROTO_RDP, st->Username, st->Password, reason,
 	                               sizeof(reason), AUTH_TIMEOUT_MS);
 	wipe_password(st);
+	if (link < 0 && c->w->notice) {
+		log_info("%s: login of %s refused by the pool: %s", c->w->peer, st->Username,
+		         reason);
+		if (!start_logon(c))
+			return FALSE;
+		show_notice(c, reason);
+		return TRUE;
+	}
 	if (link < 0) {
 		log_info("%s: login of %s refused: %s", c->w->peer, st->Username, reason);
 		c->refused = true;
@@ -920,6 +937,10 @@ static int logon_login(struct rdp_conn *c)
 	if (link < 0) {
 		log_info("%s: login of %s on the logon screen refused: %s", c->w->peer, user,
 		         reason);
+		if (c->w->notice) {
+			show_notice(c, reason);
+			return 0;
+		}
 		if (++c->logon_failures >= LOGON_MAX_FAILURES) {
 			worker_note(c->w, CTL_NOTE_HANDSHAKE_FAILED,
 			            "%d failed logins on the logon screen: disconnected",
@@ -971,10 +992,14 @@ static int pump_frames(struct rdp_conn *c)
 	region_init(&changes);
 	bool changed = rdp_session_take_changes(s, &changes);
 	/* With nothing new, a moving area may have stopped: refresh it lossless. */
-	if ((changed || nmoves > 0 || rdp_output_busy(c->out)) &&
-	    rdp_output_send(c->out, px, stride, rdp_session_width(s), rdp_session_height(s), moves,
-	                    nmoves, &changes) < 0)
-		return -1;
+	if (changed || nmoves > 0 || rdp_output_busy(c->out)) {
+		uint64_t t0 = now_us();
+		if (rdp_output_send(c->out, px, stride, rdp_session_width(s), rdp_session_height(s),
+		                    moves, nmoves, &changes) < 0)
+			return -1;
+		if (changed || nmoves > 0)
+			worker_stats_frame(c->w, now_us() - t0);
+	}
 	if (rdp_output_can_send(c->out))
 		rdp_session_want_frame(s);
 	return 0;
@@ -1057,7 +1082,12 @@ static bool run(struct rdp_conn *c)
 			            "no login on the logon screen in time: disconnected");
 			break;
 		}
-		if (c->logon && c->logon_submit && c->activated && logon_login(c) < 0)
+		if (c->notice_until && now_ms() >= c->notice_until) {
+			log_info("%s: notice shown; disconnecting", c->w->peer);
+			break;
+		}
+		if (c->logon && c->logon_submit && c->activated && !c->notice_until &&
+		    logon_login(c) < 0)
 			break;
 		if (!control_says_go_on(c))
 			break;
@@ -1073,7 +1103,10 @@ static bool run(struct rdp_conn *c)
 			break;
 		if (c->activated)
 			note_channels(c);
+		worker_stats_bytes(c->w, freerdp_get_transport_sent(&c->ctx, TRUE));
+		worker_stats_flush(c->w, false);
 	}
+	worker_stats_flush(c->w, true);
 	if (!client_gone)
 		show_ended(c);
 	if (link)

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup_limits.h"
 #include "log.h"
 #include "pixlink_client.h"
 #include "sessions.h"
@@ -20,8 +21,7 @@
 
 const char *session_state_name(enum session_state st)
 {
-	static const char *const names[] = { "warming", "ready", "attached", "detached",
-					      "ending" };
+	static const char *const names[] = {"warming", "ready", "attached", "detached", "ending"};
 	return names[st];
 }
 
@@ -87,7 +87,7 @@ struct session *session_spawn(struct session_table *t)
 		return NULL;
 	}
 	s->probe = pixlink_client_create(sv[0], (uint32_t)t->cfg->display_max_width,
-					 (uint32_t)t->cfg->display_max_height);
+	                                 (uint32_t)t->cfg->display_max_height);
 	s->state = SESSION_WARMING;
 	s->since_ms = s->created_ms = now_ms();
 	s->next = t->head;
@@ -108,7 +108,7 @@ bool session_probe(struct session *s)
 		pixlink_client_destroy(s->probe);
 		s->probe = NULL;
 		log_info("session %s ready after %llu ms", s->id,
-			 (unsigned long long)(now_ms() - s->since_ms));
+		         (unsigned long long)(now_ms() - s->since_ms));
 		s->state = SESSION_READY;
 		s->since_ms = now_ms();
 		return true;
@@ -132,7 +132,7 @@ struct session *session_find_pid(struct session_table *t, pid_t pid)
 
 /* The user's session in state st that entered it first. */
 static struct session *find_user_in(struct session_table *t, const char *user,
-				    enum session_state st)
+                                    enum session_state st)
 {
 	struct session *best = NULL;
 	for (struct session *s = t->head; s; s = s->next)
@@ -242,4 +242,69 @@ void session_stop_all(struct session_table *t, int timeout_ms)
 		(void)pid;
 		session_remove(t, t->head);
 	}
+}
+
+void session_add_output(struct session *s, uint64_t bytes, uint32_t frames)
+{
+	uint64_t sec = now_ms() / 1000;
+	size_t i = sec % SESSION_RATE_SECONDS;
+
+	if (s->out_sec[i] != sec) {
+		s->out_sec[i] = sec;
+		s->out_bytes[i] = 0;
+		s->out_frames[i] = 0;
+	}
+	s->out_bytes[i] += bytes;
+	s->out_frames[i] += frames;
+}
+
+void session_output_rate(const struct session *s, uint64_t *kbps_x10, uint64_t *fps_x10)
+{
+	uint64_t sec = now_ms() / 1000, bytes = 0, frames = 0;
+
+	for (size_t i = 0; i < SESSION_RATE_SECONDS; i++) {
+		if (s->out_sec[i] + SESSION_RATE_SECONDS <= sec)
+			continue;
+		bytes += s->out_bytes[i];
+		frames += s->out_frames[i];
+	}
+	/* bits / 1000 / seconds, times ten */
+	*kbps_x10 = bytes * 8 / (100 * SESSION_RATE_SECONDS);
+	*fps_x10 = frames * 10 / SESSION_RATE_SECONDS;
+}
+
+void session_sample_usage(struct session *s, struct limits *l)
+{
+	struct limits_usage u;
+
+	/* A warming session's supervisor may not have made its cgroup yet; one that
+	 * cannot be read (each failure is logged) is not tried again and again. */
+	if (!l || s->state == SESSION_WARMING || s->state == SESSION_ENDING ||
+	    s->usage_failures >= SESSION_USAGE_TRIES)
+		return;
+	if (limits_session_usage(l, s->id, &u) < 0) {
+		if (++s->usage_failures == SESSION_USAGE_TRIES)
+			log_warn("session %s: its cgroup cannot be read; CPU and memory not shown",
+			         s->id);
+		return;
+	}
+	s->usage_failures = 0;
+	s->prev_cpu_usec = s->cpu_usec;
+	s->prev_cpu_ms = s->cpu_ms;
+	s->cpu_usec = u.cpu_usec;
+	s->cpu_ms = now_ms();
+	s->rss_bytes = u.rss_bytes ? u.rss_bytes : u.memory_bytes;
+	s->usage_known = true;
+}
+
+bool session_usage(const struct session *s, uint64_t *cpu_x10, uint64_t *rss_bytes)
+{
+	*cpu_x10 = 0;
+	*rss_bytes = s->rss_bytes;
+	if (!s->usage_known)
+		return false;
+	if (s->prev_cpu_ms && s->cpu_ms > s->prev_cpu_ms && s->cpu_usec >= s->prev_cpu_usec)
+		/* usec / (ms * 1000) * 100 % * 10 = usec / ms */
+		*cpu_x10 = (s->cpu_usec - s->prev_cpu_usec) / (s->cpu_ms - s->prev_cpu_ms);
+	return true;
 }

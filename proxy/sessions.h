@@ -25,17 +25,21 @@ enum session_state {
 	SESSION_NSTATES
 };
 
+#define SESSION_RATE_SECONDS 10 /* `shojictl sessions` rates are over this many seconds */
+#define SESSION_USAGE_TRIES 3   /* failed cgroup reads before a session's usage is given up */
+
 struct conn;
+struct limits;
 
 struct session {
 	char id[17];
 	char user[65]; /* "" until assigned */
 	uint32_t uid;
-	pid_t pid;     /* the session supervisor (shoji-render) */
-	int link;      /* our duplicate of the pixel-link socket */
+	pid_t pid;                    /* the session supervisor (shoji-render) */
+	int link;                     /* our duplicate of the pixel-link socket */
 	struct pixlink_client *probe; /* reads the link while warming */
 	enum session_state state;
-	struct conn *conn; /* the attached worker */
+	struct conn *conn;    /* the attached worker */
 	uint64_t since_ms;    /* entered the current state */
 	uint64_t created_ms;  /* spawned */
 	uint64_t started_ms;  /* first login; 0 while warm ([pool] max_lifetime) */
@@ -43,6 +47,14 @@ struct session {
 	char protocol[8];     /* of the last viewer: "vnc", "rdp" */
 	char peer[65];        /* the last viewer's address */
 	char resolution[16];  /* "WxH" the viewer last asked for, or "" */
+	/* Output to its viewers, per second of the last SESSION_RATE_SECONDS (a ring). */
+	uint64_t out_sec[SESSION_RATE_SECONDS], out_bytes[SESSION_RATE_SECONDS];
+	uint32_t out_frames[SESSION_RATE_SECONDS];
+	/* Its sandbox's cgroup, sampled by session_sample_usage: CPU time then and before. */
+	uint64_t cpu_usec, cpu_ms, prev_cpu_usec, prev_cpu_ms;
+	uint64_t rss_bytes;
+	bool usage_known;
+	int usage_failures; /* reads of its cgroup that failed in a row */
 	struct session *next;
 };
 
@@ -87,6 +99,21 @@ void session_end(struct session *s);
 
 /** Removes the session from the table and frees it (render already gone). */
 void session_remove(struct session_table *t, struct session *s);
+
+/** Counts output sent to the session's viewer now. */
+void session_add_output(struct session *s, uint64_t bytes, uint32_t frames);
+
+/** Output over the last SESSION_RATE_SECONDS: kbit/s and frames/s, in tenths. */
+void session_output_rate(const struct session *s, uint64_t *kbps_x10, uint64_t *fps_x10);
+
+/** Reads the session's cgroup usage (limits_open_readonly) for the next two calls. */
+void session_sample_usage(struct session *s, struct limits *l);
+
+/**
+ * CPU use of the sandbox between the last two samples, in tenths of a percent of
+ * one core, and its anonymous memory in bytes; false until sampled (twice for CPU).
+ */
+bool session_usage(const struct session *s, uint64_t *cpu_x10, uint64_t *rss_bytes);
 
 /** Ends every session: closes the links, waits up to timeout_ms, then kills. */
 void session_stop_all(struct session_table *t, int timeout_ms);

@@ -27,10 +27,11 @@
 
 #define HANDSHAKE_TIMEOUT_S 30
 #define AUTH_TIMEOUT_MS 30000
-#define S2C_CAP (1u << 20)               /* libvncserver -> viewer, bytes in flight */
+#define S2C_CAP (1u << 20)                /* libvncserver -> viewer, bytes in flight */
 #define C2S_CAP (RFB_MAX_CLIENT_MSG + 64) /* viewer -> libvncserver, one whole message */
 /* A viewer that takes no byte of what waits for it this long is dropped. */
 #define VIEWER_STALL_MS 30000
+#define LOGIN_NOTICE (-2) /* login() and handshake(): show w->refusal on screen, then close */
 
 struct conn {
 	int fd;
@@ -108,13 +109,22 @@ static int start_tls(struct worker *w, struct conn *c)
 	return 0;
 }
 
-/* Checks the credentials; the session's pixel link, or -1. */
+/*
+ * Checks the credentials; the session's pixel link, -1, or LOGIN_NOTICE
+ * when the pool refused a right password (host full): the handshake then
+ * succeeds so that the viewer shows the notice (a viewer shows a failure
+ * reason, if at all, in a dialog that is easy to miss).
+ */
 static int login(struct worker *w, struct rfb_handshake *hs)
 {
 	char reason[CTL_MAX_TEXT + 1];
 	int link = worker_authenticate(w, CTL_PROTO_VNC, hs->user, hs->password, reason,
-				       sizeof(reason), AUTH_TIMEOUT_MS);
+	                               sizeof(reason), AUTH_TIMEOUT_MS);
 	rfb_hs_wipe_password(hs);
+	if (link < 0 && w->notice) {
+		rfb_hs_result(hs, true, NULL);
+		return LOGIN_NOTICE;
+	}
 	rfb_hs_result(hs, link >= 0, reason);
 	return link;
 }
@@ -137,13 +147,13 @@ static int feed(struct rfb_handshake *hs, uint8_t *in, size_t *inlen)
 
 /*
  * The viewer's handshake up to a successful login. Returns the session's
- * pixel link; bytes the viewer sent after the handshake (ClientInit) are
+ * pixel link (or LOGIN_NOTICE); bytes the viewer sent after the handshake (ClientInit) are
  * left in rest.
  */
 static int handshake(struct worker *w, struct conn *c, struct buf *rest)
 {
-	struct rfb_hs_options opt = { .tls_available = w->tls != NULL,
-				      .allow_plaintext = w->cfg->vnc_allow_plaintext };
+	struct rfb_hs_options opt = {.tls_available = w->tls != NULL,
+	                             .allow_plaintext = w->cfg->vnc_allow_plaintext};
 	struct rfb_handshake hs;
 	uint8_t in[RFB_HS_MAX_INPUT + 64], out[RFB_HS_MAX_OUTPUT];
 	size_t inlen = 0, n;
@@ -164,7 +174,7 @@ static int handshake(struct worker *w, struct conn *c, struct buf *rest)
 			link = login(w, &hs);
 			continue;
 		}
-		if (st == RFB_HS_DONE && link >= 0)
+		if (st == RFB_HS_DONE && (link >= 0 || link == LOGIN_NOTICE))
 			break;
 		if (st == RFB_HS_DONE || st == RFB_HS_FAILED)
 			goto fail;
@@ -215,7 +225,7 @@ static int inner_handshake(int fd, struct buf *s2c)
 			len -= (size_t)used;
 			continue;
 		}
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int left = (int)(end > now_ms() ? end - now_ms() : 0);
 		if (left == 0 || poll(&p, 1, left) <= 0)
 			return -1;
@@ -274,7 +284,7 @@ static bool put_encodings_without_clipboard(struct buf *b, struct rfb_client_msg
 /* SetDesktopSize as one screen at 0,0 of the size asked for. */
 static bool put_desktop_size(struct buf *b, const struct rfb_client_msg *m)
 {
-	uint8_t msg[8 + 16] = { RFB_MSG_SET_DESKTOP_SIZE };
+	uint8_t msg[8 + 16] = {RFB_MSG_SET_DESKTOP_SIZE};
 	uint16_t w = m->u.desktop.width, h = m->u.desktop.height;
 	uint32_t id = m->u.desktop.screens[0].id;
 
@@ -345,6 +355,7 @@ static void pump_viewer(struct relay *r, short revents)
 	while (r->s2c.len > 0 && (n = conn_write(r->c, r->s2c.data, r->s2c.len)) > 0) {
 		take(&r->s2c, (size_t)n);
 		r->viewer_read_ms = now_ms();
+		worker_stats_bytes(r->w, (uint64_t)n);
 	}
 	if (r->s2c.len > 0 && n < 0 && errno != EAGAIN)
 		r->done = true;
@@ -392,7 +403,8 @@ static void relay(struct relay *r)
 	r->viewer_read_ms = now_ms();
 	while (!r->done && !viewer_stalled(r)) {
 		struct pollfd p[2] = {
-			{ .fd = r->c->fd }, { .fd = r->inner },
+		    {.fd = r->c->fd},
+		    {.fd = r->inner},
 		};
 		if (r->c2s.len < r->c2s.cap)
 			p[0].events |= POLLIN;
@@ -404,12 +416,15 @@ static void relay(struct relay *r)
 			p[1].events |= POLLOUT;
 		if (!p[1].events)
 			p[1].fd = -1; /* full: a hang-up would wake poll at once, again and again */
-		int timeout = r->c->ssl && SSL_pending(r->c->ssl) ? 0 : r->s2c.len > 0 ? 1000 : -1;
+		/* Wakes at least once a second: statistics, and a viewer that stopped reading. */
+		int timeout = r->c->ssl && SSL_pending(r->c->ssl) ? 0 : CTL_STATS_INTERVAL_MS;
 		if (poll(p, 2, timeout) < 0 && errno != EINTR)
 			break;
 		pump_inner(r, p[1].revents);
 		pump_viewer(r, p[0].revents);
+		worker_stats_flush(r->w, false);
 	}
+	worker_stats_flush(r->w, true);
 }
 
 static bool buf_init(struct buf *b, size_t cap)
@@ -422,10 +437,10 @@ static bool buf_init(struct buf *b, size_t cap)
 
 static int vnc_serve(struct worker *w)
 {
-	struct conn c = { .fd = w->client_fd };
-	struct relay r = { .w = w, .c = &c, .inner = -1 };
+	struct conn c = {.fd = w->client_fd};
+	struct relay r = {.w = w, .c = &c, .inner = -1};
 	struct vnc_session *s = NULL;
-	struct timeval tv = { .tv_sec = HANDSHAKE_TIMEOUT_S };
+	struct timeval tv = {.tv_sec = HANDSHAKE_TIMEOUT_S};
 	int rc = 1;
 
 	if (!buf_init(&r.c2s, C2S_CAP) || !buf_init(&r.out, 65536) || !buf_init(&r.s2c, S2C_CAP))
@@ -434,12 +449,16 @@ static int vnc_serve(struct worker *w)
 	setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	int link = handshake(w, &c, &r.c2s);
-	if (link < 0)
-		goto out;
-	s = vnc_session_start(w, link, &r.inner);
+	if (link == LOGIN_NOTICE)
+		s = vnc_notice_start(w, w->refusal, &r.inner);
+	else if (link >= 0)
+		s = vnc_session_start(w, link, &r.inner);
 	if (!s || inner_handshake(r.inner, &r.s2c) < 0)
 		goto out;
-	log_info("%s: session %s attached over VNC", w->peer, w->session);
+	if (link == LOGIN_NOTICE)
+		log_info("%s: showing the notice: %s", w->peer, w->refusal);
+	else
+		log_info("%s: session %s attached over VNC", w->peer, w->session);
 	relay(&r);
 	rc = 0;
 out:
@@ -458,7 +477,7 @@ out:
 }
 
 const struct frontend vnc_frontend = {
-	.name = "vnc",
-	.protocol = CTL_PROTO_VNC,
-	.serve = vnc_serve,
+    .name = "vnc",
+    .protocol = CTL_PROTO_VNC,
+    .serve = vnc_serve,
 };

@@ -23,6 +23,7 @@
 #include "fbdiff.h"
 #include "log.h"
 #include "notice.h"
+#include "refusal_notice.h"
 #include "pixlink_client.h"
 #include "util.h"
 #include "vnc_session.h"
@@ -52,10 +53,14 @@ struct vnc_session {
 	uint64_t moves; /* scrolls sent as CopyRect */
 	bool thread_started;
 	char ended[CTL_MAX_TEXT + 160]; /* why the session ended under the viewer; "" = it did not */
+	uint64_t update_start_us; /* displayHook: an update is being encoded */
+	uint64_t notice_until;    /* a notice (no link): the moment to close; 0 = a session */
 };
 
 static void send_input(struct vnc_session *s, const struct pixlink_msg *m)
 {
+	if (!s->link)
+		return; /* a notice: input goes nowhere */
 	worker_activity(s->w);
 	if (pixlink_client_send(s->link, m) < 0 && errno != EAGAIN)
 		log_warn("pixel link: cannot send input: %s", strerror(errno));
@@ -64,16 +69,16 @@ static void send_input(struct vnc_session *s, const struct pixlink_msg *m)
 static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 {
 	struct vnc_session *s = cl->screen->screenData;
-	struct pixlink_msg m = { .type = PIXLINK_KEY };
-	m.u.key = (struct pixlink_key){ .keysym = (uint32_t)keysym, .down = down };
+	struct pixlink_msg m = {.type = PIXLINK_KEY};
+	m.u.key = (struct pixlink_key){.keysym = (uint32_t)keysym, .down = down};
 	send_input(s, &m);
 }
 
 static void wheel(struct vnc_session *s, int mask, int bit, int dx, int dy)
 {
 	if ((mask & bit) && !(s->last_mask & bit)) {
-		struct pixlink_msg m = { .type = PIXLINK_WHEEL };
-		m.u.wheel = (struct pixlink_wheel){ (int16_t)dx, (int16_t)dy };
+		struct pixlink_msg m = {.type = PIXLINK_WHEEL};
+		m.u.wheel = (struct pixlink_wheel){(int16_t)dx, (int16_t)dy};
 		send_input(s, &m);
 	}
 }
@@ -81,7 +86,7 @@ static void wheel(struct vnc_session *s, int mask, int bit, int dx, int dy)
 static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
 {
 	struct vnc_session *s = cl->screen->screenData;
-	struct pixlink_msg m = { .type = PIXLINK_POINTER };
+	struct pixlink_msg m = {.type = PIXLINK_POINTER};
 	uint32_t b = 0;
 
 	if (mask & RFB_LEFT)
@@ -92,7 +97,7 @@ static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
 		b |= PIXLINK_BUTTON_RIGHT;
 	x = MAX(0, MIN(x, cl->screen->width - 1));
 	y = MAX(0, MIN(y, cl->screen->height - 1));
-	m.u.pointer = (struct pixlink_pointer){ (uint16_t)x, (uint16_t)y, b };
+	m.u.pointer = (struct pixlink_pointer){(uint16_t)x, (uint16_t)y, b};
 	send_input(s, &m);
 	wheel(s, mask, RFB_WHEEL_UP, 0, -1);
 	wheel(s, mask, RFB_WHEEL_DOWN, 0, 1);
@@ -103,16 +108,18 @@ static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
 }
 
 static int on_set_desktop_size(int width, int height, int nscreens,
-			       struct rfbExtDesktopScreen *screens, rfbClientPtr cl)
+                               struct rfbExtDesktopScreen *screens, rfbClientPtr cl)
 {
 	struct vnc_session *s = cl->screen->screenData;
 	(void)nscreens;
 	(void)screens;
+	if (!s->link)
+		return rfbExtDesktopSize_ResizeProhibited;
 	if (width < 64 || height < 64 || width > s->w->cfg->display_max_width ||
 	    height > s->w->cfg->display_max_height)
 		return rfbExtDesktopSize_OutOfResources;
-	struct pixlink_msg m = { .type = PIXLINK_RESIZE };
-	m.u.size = (struct pixlink_size){ (uint16_t)width, (uint16_t)height };
+	struct pixlink_msg m = {.type = PIXLINK_RESIZE};
+	m.u.size = (struct pixlink_size){(uint16_t)width, (uint16_t)height};
 	send_input(s, &m);
 	worker_note(s->w, CTL_NOTE_RESIZE, "%dx%d", width, height);
 	return rfbExtDesktopSize_Success;
@@ -239,7 +246,7 @@ static bool handle_link(struct vnc_session *s)
 			break;
 		case PIXLINK_EV_NOTICE:
 			log_info("session notice %u: %.*s", ev.msg->u.notice.code,
-				 (int)ev.msg->u.notice.len, ev.msg->u.notice.text);
+			         (int)ev.msg->u.notice.len, ev.msg->u.notice.text);
 			break;
 		default:
 			break;
@@ -287,7 +294,7 @@ static void pace(struct vnc_session *s)
 {
 	rfbClientPtr cl = s->screen->clientHead;
 
-	if (!cl || pixlink_client_credit(s->link) > 0 || !pixlink_client_fb(s->link))
+	if (!cl || !s->link || pixlink_client_credit(s->link) > 0 || !pixlink_client_fb(s->link))
 		return;
 	if (sraRgnEmpty(cl->requestedRegion))
 		return;
@@ -334,10 +341,10 @@ static void *session_thread(void *arg)
 
 	while (running && s->screen->clientHead) {
 		struct pollfd p[4] = {
-			{ .fd = pixlink_client_fd(s->link), .events = POLLIN },
-			{ .fd = s->w->ctl_fd, .events = POLLIN },
-			{ .fd = s->lvs_fd, .events = POLLIN },
-			{ .fd = s->stop_pipe[0], .events = POLLIN },
+		    {.fd = s->link ? pixlink_client_fd(s->link) : -1, .events = POLLIN},
+		    {.fd = s->w->ctl_fd, .events = POLLIN},
+		    {.fd = s->lvs_fd, .events = POLLIN},
+		    {.fd = s->stop_pipe[0], .events = POLLIN},
 		};
 		if (poll(p, 4, 1000) < 0 && errno != EINTR)
 			break;
@@ -345,7 +352,7 @@ static void *session_thread(void *arg)
 			running = false;
 		if (p[1].revents && !handle_ctl(s))
 			running = false;
-		if (p[3].revents)
+		if (p[3].revents || (s->notice_until && now_ms() >= s->notice_until))
 			running = false;
 		/* Reads the viewer's messages, sends updates it asked for. */
 		while (rfbProcessEvents(s->screen, 0))
@@ -365,7 +372,7 @@ static int wait_first_frame(struct vnc_session *s)
 
 	while (!pixlink_client_fb(s->link)) {
 		int left = (int)(end > now_ms() ? end - now_ms() : 0);
-		struct pollfd p = { .fd = pixlink_client_fd(s->link), .events = POLLIN };
+		struct pollfd p = {.fd = pixlink_client_fd(s->link), .events = POLLIN};
 		if (left == 0 || poll(&p, 1, left) <= 0)
 			return -1;
 		int r;
@@ -377,16 +384,31 @@ static int wait_first_frame(struct vnc_session *s)
 	return 0;
 }
 
-static int make_screen(struct vnc_session *s)
+/* libvncserver starts a framebuffer update: encoding time starts. */
+static void on_update_start(rfbClientPtr cl)
 {
-	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+	struct vnc_session *s = cl->screen->screenData;
+	s->update_start_us = now_us();
+}
+
+/* The update was encoded and written to the relay: a frame for the counters. */
+static void on_update_done(rfbClientPtr cl, int result)
+{
+	struct vnc_session *s = cl->screen->screenData;
+	if (result && s->update_start_us)
+		worker_stats_frame(s->w, now_us() - s->update_start_us);
+	s->update_start_us = 0;
+}
+
+/* libvncserver's screen over s->fb (width x height, B G R X) and its one client. */
+static int make_screen(struct vnc_session *s, int width, int height)
+{
 	int argc = 0;
 
-	s->screen = rfbGetScreen(&argc, NULL, (int)fb->width, (int)fb->height, 8, 3, 4);
-	if (!s->screen)
-		return -1;
-	s->fb = copy_framebuffer(s);
 	if (!s->fb)
+		return -1;
+	s->screen = rfbGetScreen(&argc, NULL, width, height, 8, 3, 4);
+	if (!s->screen)
 		return -1;
 	rfbScreenInfoPtr sc = s->screen;
 	sc->frameBuffer = (char *)s->fb;
@@ -395,7 +417,7 @@ static int make_screen(struct vnc_session *s)
 	sc->serverFormat.blueShift = 0;
 	sc->desktopName = "shoji";
 	sc->screenData = s;
-	sc->port = 0;       /* no listening socket: one client, our socketpair */
+	sc->port = 0; /* no listening socket: one client, our socketpair */
 	sc->ipv6port = 0;
 	sc->httpPort = 0;
 	sc->autoPort = FALSE;
@@ -404,6 +426,8 @@ static int make_screen(struct vnc_session *s)
 	sc->kbdAddEvent = on_key;
 	sc->ptrAddEvent = on_pointer;
 	sc->setDesktopSizeHook = on_set_desktop_size;
+	sc->displayHook = on_update_start;
+	sc->displayFinishedHook = on_update_done;
 	sc->permitFileTransfer = FALSE;
 	rfbInitServer(sc);
 	if (!rfbNewClient(sc, s->lvs_fd))
@@ -414,27 +438,62 @@ static int make_screen(struct vnc_session *s)
 struct vnc_session *vnc_session_start(struct worker *w, int link_fd, int *fd)
 {
 	struct vnc_session *s = xcalloc(1, sizeof(*s));
-	int sv[2] = { -1, -1 };
+	int sv[2] = {-1, -1};
 
 	s->w = w;
 	s->lvs_fd = -1;
 	s->stop_pipe[0] = s->stop_pipe[1] = -1;
 	rfbLogEnable(shoji_log_get_level() >= SHOJI_LOG_DEBUG);
 	s->link = pixlink_client_create(link_fd, (uint32_t)w->cfg->display_max_width,
-					(uint32_t)w->cfg->display_max_height);
+	                                (uint32_t)w->cfg->display_max_height);
 	if (!s->link || pixlink_client_resync(s->link) < 0 || wait_first_frame(s) < 0) {
 		log_error("the session did not send a picture: %s",
-			  s->link ? pixlink_client_error(s->link) : strerror(errno));
+		          s->link ? pixlink_client_error(s->link) : strerror(errno));
 		goto fail;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    pipe2(s->stop_pipe, O_CLOEXEC) < 0)
 		goto fail;
 	s->lvs_fd = sv[0];
-	if (make_screen(s) < 0)
+	s->fb = copy_framebuffer(s);
+	if (make_screen(s, (int)pixlink_client_fb(s->link)->width,
+	                (int)pixlink_client_fb(s->link)->height) < 0)
 		goto fail;
 	/* The first credit: render answers with the whole screen. */
 	pixlink_client_grant(s->link, 1);
+	set_nonblock(w->ctl_fd, true);
+	if (pthread_create(&s->thread, NULL, session_thread, s) != 0)
+		goto fail;
+	s->thread_started = true;
+	*fd = sv[1];
+	return s;
+fail:
+	if (sv[1] >= 0)
+		close(sv[1]);
+	vnc_session_stop(s);
+	return NULL;
+}
+
+struct vnc_session *vnc_notice_start(struct worker *w, const char *reason, int *fd)
+{
+	struct vnc_session *s = xcalloc(1, sizeof(*s));
+	int sv[2] = {-1, -1};
+	size_t stride;
+
+	s->w = w;
+	s->lvs_fd = -1;
+	s->stop_pipe[0] = s->stop_pipe[1] = -1;
+	s->notice_until = now_ms() + REFUSAL_SHOW_MS;
+	rfbLogEnable(shoji_log_get_level() >= SHOJI_LOG_DEBUG);
+	s->fb = refusal_render(reason, REFUSAL_WIDTH, REFUSAL_HEIGHT, &stride);
+	if (!s->fb || stride != REFUSAL_WIDTH * 4)
+		goto fail;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    pipe2(s->stop_pipe, O_CLOEXEC) < 0)
+		goto fail;
+	s->lvs_fd = sv[0];
+	if (make_screen(s, REFUSAL_WIDTH, REFUSAL_HEIGHT) < 0)
+		goto fail;
 	set_nonblock(w->ctl_fd, true);
 	if (pthread_create(&s->thread, NULL, session_thread, s) != 0)
 		goto fail;

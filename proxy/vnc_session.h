@@ -19,5 +19,12 @@ struct vnc_session;
  */
 struct vnc_session *vnc_session_start(struct worker *w, int link_fd, int *fd);
 
+/**
+ * Instead of a session: libvncserver serving the notice for reason
+ * (refusal_notice.h) for REFUSAL_SHOW_MS, then closing; input is dropped. Same
+ * *fd and stop as vnc_session_start. NULL on error.
+ */
+struct vnc_session *vnc_notice_start(struct worker *w, const char *reason, int *fd);
+
 /** Asks the thread to stop, waits for it, frees everything. Accepts NULL. */
 void vnc_session_stop(struct vnc_session *s);

@@ -61,9 +61,9 @@ void worker_main(struct worker *w, const struct frontend *fe)
 }
 
 int worker_authenticate(struct worker *w, enum ctl_protocol proto, const char *user,
-			const char *password, char *reason, size_t reason_len, int timeout_ms)
+                        const char *password, char *reason, size_t reason_len, int timeout_ms)
 {
-	struct ctl_msg m = { .type = CTL_AUTH };
+	struct ctl_msg m = {.type = CTL_AUTH};
 	uint8_t buf[CTL_MAX_MSG];
 	int fd = -1;
 
@@ -74,9 +74,10 @@ int worker_authenticate(struct worker *w, enum ctl_protocol proto, const char *u
 	int rc = ctl_send(w->ctl_fd, &m, -1);
 	ctl_wipe(&m);
 	snprintf(reason, reason_len, "authentication is not available");
+	w->notice = false;
 	if (rc < 0)
 		return -1;
-	struct pollfd p = { .fd = w->ctl_fd, .events = POLLIN };
+	struct pollfd p = {.fd = w->ctl_fd, .events = POLLIN};
 	if (poll(&p, 1, timeout_ms) <= 0)
 		return -1;
 	ssize_t n = pixlink_recv(w->ctl_fd, buf, sizeof(buf), &fd);
@@ -88,6 +89,8 @@ int worker_authenticate(struct worker *w, enum ctl_protocol proto, const char *u
 		return -1;
 	}
 	snprintf(reason, reason_len, "%s", m.u.result.reason);
+	w->notice = m.u.result.notice;
+	snprintf(w->refusal, sizeof(w->refusal), "%s", m.u.result.reason);
 	if (!m.u.result.ok)
 		return -1;
 	snprintf(w->session, sizeof(w->session), "%s", m.u.result.session);
@@ -122,7 +125,7 @@ bool worker_nt_hash(struct worker *w, const char *user, uint8_t out[CTL_NT_HASH_
 
 void worker_note(struct worker *w, enum ctl_note_code code, const char *fmt, ...)
 {
-	struct ctl_msg m = { .type = CTL_NOTE };
+	struct ctl_msg m = {.type = CTL_NOTE};
 	va_list ap;
 
 	m.u.note.code = (uint16_t)code;

@@ -23,8 +23,13 @@ struct worker {
 	SSL_CTX *tls;  /* server certificate and key, loaded by the control process */
 	char peer[CTL_MAX_ADDR + 1];
 	char session[CTL_MAX_SESSION + 1]; /* after a successful login */
-	void *fe_data; /* the front-end's own, from its prepare() */
-	uint64_t activity_ms; /* when worker_activity last told the control process */
+	bool notice; /* the last refusal is the pool's: show its reason on screen (refusal_notice.h) */
+	char refusal[CTL_MAX_TEXT + 1]; /* the last refusal's reason */
+	void *fe_data;                  /* the front-end's own, from its prepare() */
+	uint64_t activity_ms;           /* when worker_activity last told the control process */
+	/* Output counted since the last CTL_STATS (worker_stats_*; atomic). */
+	uint64_t out_bytes, out_encode_us, stats_ms;
+	uint32_t out_frames, out_encode[CTL_ENCODE_BUCKETS];
 };
 
 /* A front-end: a protocol spoken to viewers. */
@@ -55,7 +60,7 @@ void worker_main(struct worker *w, const struct frontend *fe) __attribute__((nor
  * a reason for the viewer in reason. Waits at most timeout_ms.
  */
 int worker_authenticate(struct worker *w, enum ctl_protocol proto, const char *user,
-			const char *password, char *reason, size_t reason_len, int timeout_ms);
+                        const char *password, char *reason, size_t reason_len, int timeout_ms);
 
 /**
  * Asks the control process for user's NT hash (RDP NLA): true with the
@@ -68,7 +73,7 @@ bool worker_nt_hash(struct worker *w, const char *user, uint8_t out[CTL_NT_HASH_
 
 /** Reports something for the audit log (a refused message, the TLS version). */
 void worker_note(struct worker *w, enum ctl_note_code code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /**
  * The viewer sent input: tells the control process (for [pool]
@@ -77,3 +82,16 @@ void worker_note(struct worker *w, enum ctl_note_code code, const char *fmt, ...
  * Lives in worker_activity.c, in the proxy library, beside the front-ends.
  */
 void worker_activity(struct worker *w);
+
+/** Counts bytes sent to the viewer. Safe from any thread. */
+void worker_stats_bytes(struct worker *w, uint64_t n);
+
+/** Counts a frame sent to the viewer and how long encoding it took. Safe from any thread. */
+void worker_stats_frame(struct worker *w, uint64_t encode_us);
+
+/**
+ * Sends what was counted to the control process (CTL_STATS) if
+ * CTL_STATS_INTERVAL_MS passed since the last time, or now with force.
+ * From one thread only (the one that runs the connection's loop).
+ */
+void worker_stats_flush(struct worker *w, bool force);

@@ -42,6 +42,7 @@
 struct limits {
 	enum limits_backend backend;
 	bool fake;                   /* forced back-end over a stand-in tree */
+	bool readonly;               /* limits_open_readonly: usage only, nothing made or moved */
 	char *v2_base;               /* v2: absolute path of the delegated cgroup */
 	char v2_enable[32];          /* v2: what to write to cgroup.subtree_control */
 	char *dirs[LIMITS_MAX_DIRS]; /* parents of the session leaves */
@@ -313,16 +314,16 @@ static int read_u64(const char *path, uint64_t *out, bool required)
 	return rc < 0 ? -1 : 1;
 }
 
-/* "<key> <number>" from a flat keyed file, which must exist; a missing key
- * is an error when `required`, else reads as 0. 0 or -1. */
+/* "<key> <number>" from a flat keyed file; a missing key or file is an
+ * error when `required`, else reads as 0. 0 or -1. */
 static int read_keyed(const char *path, const char *key, uint64_t *out, bool required)
 {
 	size_t len;
-	char *buf = read_file(path, &len, false);
+	char *buf = read_file(path, &len, !required);
 
 	*out = 0;
 	if (!buf)
-		return -1;
+		return !required && errno == ENOENT ? 0 : -1;
 	int rc = parse_keyed_u64(buf, len, key, out);
 	free(buf);
 	if (rc < 0)
@@ -524,6 +525,13 @@ static int open_v2(struct limits *l, const char *root, const char *base)
 	    path_fmt(path, sizeof(path), "%s%.*s", root, base_len(base), base) < 0)
 		return -1;
 	l->v2_base = xstrdup(path);
+	if (l->readonly) {
+		if (path_fmt(path, sizeof(path), "%s/" LIMITS_PARENT, l->v2_base) < 0)
+			return -1;
+		l->dirs[l->ndirs++] = xstrdup(path);
+		l->mem = l->pids = l->cpu = 0;
+		return 0;
+	}
 	if (v2_pick_controllers(l) < 0 || v2_enter_supervisor(l) < 0)
 		return -1;
 	if (path_fmt(path, sizeof(path), "%s/cgroup.subtree_control", l->v2_base) < 0 ||
@@ -582,7 +590,7 @@ static int open_v1(struct limits *l, const char *root, const char *base)
 			return -1;
 		*index[i] = l->ndirs;
 		l->dirs[l->ndirs++] = xstrdup(path);
-		if (make_parent(l, *index[i]) < 0)
+		if (!l->readonly && make_parent(l, *index[i]) < 0)
 			return -1;
 	}
 	return 0;
@@ -591,6 +599,29 @@ static int open_v1(struct limits *l, const char *root, const char *base)
 struct limits *limits_open(const char *fs_root, const char *base)
 {
 	return limits_open_backend(fs_root, base, LIMITS_NONE);
+}
+
+struct limits *limits_open_readonly(const char *fs_root, const char *base,
+                                    enum limits_backend forced)
+{
+	const char *root = fs_root ? fs_root : LIMITS_DEFAULT_ROOT;
+	enum limits_backend backend = forced != LIMITS_NONE ? forced : detect(root);
+
+	if (backend == LIMITS_NONE) {
+		errno = ENOTSUP;
+		return NULL;
+	}
+	struct limits *l = xcalloc(1, sizeof(*l));
+	l->backend = backend;
+	l->readonly = true;
+	l->mem = l->pids = l->cpu = -1;
+	if ((backend == LIMITS_V2 ? open_v2(l, root, base) : open_v1(l, root, base)) < 0) {
+		int saved = errno;
+		limits_close(l);
+		errno = saved;
+		return NULL;
+	}
+	return l;
 }
 
 struct limits *limits_open_backend(const char *fs_root, const char *base,
@@ -641,7 +672,7 @@ void limits_close(struct limits *l)
 		return;
 	for (int i = 0; i < l->ndirs; i++) {
 		/* Busy or not empty: sessions (or another instance's) are still there. */
-		if (rmdir(l->dirs[i]) < 0 && errno != EBUSY && errno != ENOTEMPTY &&
+		if (!l->readonly && rmdir(l->dirs[i]) < 0 && errno != EBUSY && errno != ENOTEMPTY &&
 		    errno != ENOENT)
 			log_warn("limits: rmdir %s: %s", l->dirs[i], strerror(errno));
 		free(l->dirs[i]);
@@ -844,6 +875,7 @@ static int usage_v2(const struct limits *l, const char *id, struct limits_usage 
 {
 	const struct usage_field fields[] = {
 	    {l->mem, "memory.current", NULL, &u->memory_bytes, true},
+	    {l->mem, "memory.stat", "anon", &u->rss_bytes, false},
 	    {l->mem, "memory.peak", NULL, &u->memory_peak, false},       /* >= 5.19 */
 	    {l->mem, "memory.events", "oom_kill", &u->oom_kills, false}, /* >= 4.13 */
 	    {l->mem, "memory.events", "max", &u->memory_limit_hits, false},
@@ -859,6 +891,7 @@ static int usage_v1(const struct limits *l, const char *id, struct limits_usage 
 	uint64_t ns = 0;
 	const struct usage_field fields[] = {
 	    {l->mem, "memory.usage_in_bytes", NULL, &u->memory_bytes, true},
+	    {l->mem, "memory.stat", "total_rss", &u->rss_bytes, false},
 	    {l->mem, "memory.max_usage_in_bytes", NULL, &u->memory_peak, true},
 	    {l->mem, "memory.oom_control", "oom_kill", &u->oom_kills, false}, /* >= 4.13 */
 	    {l->mem, "memory.failcnt", NULL, &u->memory_limit_hits, true},

@@ -52,6 +52,7 @@ struct limits_values {
 struct limits_usage {
 	uint64_t cpu_usec;     /* CPU time used by the session so far (v1: 0 without cpuacct) */
 	uint64_t memory_bytes; /* current memory use (RSS plus page cache charged) */
+	uint64_t rss_bytes;    /* anonymous memory (v2 memory.stat anon, v1 total_rss), or 0 */
 	uint64_t memory_peak;  /* highest memory use seen, if the kernel reports it, else 0 */
 	uint64_t oom_kills;    /* processes the kernel killed at the memory limit, if reported */
 	/* Times use reached the limit: v2 memory.events "max", v1 memory.failcnt.
@@ -92,6 +93,17 @@ struct limits *limits_open(const char *fs_root, const char *base);
  */
 struct limits *limits_open_backend(const char *fs_root, const char *base,
                                    enum limits_backend forced);
+
+/**
+ * Opens the back-end for limits_session_usage only, as shojid's control
+ * process does to show each session's CPU and memory: detects like
+ * limits_open and finds the same base (NULL: from /proc/self/cgroup), but
+ * creates, moves and enables nothing, and limits_close removes nothing.
+ * The other calls must not be used on it. `forced` as for
+ * limits_open_backend (tests); LIMITS_NONE detects. NULL with errno.
+ */
+struct limits *limits_open_readonly(const char *fs_root, const char *base,
+                                    enum limits_backend forced);
 
 enum limits_backend limits_backend(const struct limits *l);
 /** "cgroup v1" or "cgroup v2". */

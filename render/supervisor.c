@@ -62,7 +62,7 @@ static int make_dirs(struct supervisor *sv)
 	if (mkdir_p(path, 0711) < 0)
 		goto fail;
 	snprintf(sv->dir, sizeof(sv->dir), "%s/sessions/%s", sv->cfg->server_state_dir,
-		 sv->a->session_id);
+	         sv->a->session_id);
 	remove_tree(sv->dir); /* leftovers of a crash */
 	if (mkdir(sv->dir, 0711) < 0)
 		goto fail;
@@ -81,11 +81,11 @@ static void *egress_main(void *arg)
 {
 	struct supervisor *sv = arg;
 	struct egress_proxy_opts o = {
-		.session_id = sv->a->session_id,
-		.policy = sv->policy,
-		.upstream = sv->cfg->browser_upstream_proxy,
-		.audit = sv->audit,
-		.max_connections = EGRESS_MAX_CONNECTIONS,
+	    .session_id = sv->a->session_id,
+	    .policy = sv->policy,
+	    .upstream = sv->cfg->browser_upstream_proxy,
+	    .audit = sv->audit,
+	    .max_connections = EGRESS_MAX_CONNECTIONS,
 	};
 	egress_proxy_run(sv->egress[0], &o);
 	return NULL;
@@ -105,7 +105,7 @@ static char **inner_args(const struct supervisor *sv)
 	snprintf(buf, sizeof(buf), "--size=%ux%u", sv->a->width, sv->a->height);
 	v[n++] = xstrdup(buf);
 	snprintf(buf, sizeof(buf), "--max-size=%ldx%ld", c->display_max_width,
-		 c->display_max_height);
+	         c->display_max_height);
 	v[n++] = xstrdup(buf);
 	snprintf(buf, sizeof(buf), "--log-level=%d", sv->a->log_level);
 	v[n++] = xstrdup(buf);
@@ -152,10 +152,10 @@ static int start_sandbox(struct supervisor *sv)
 		return -1;
 	self[n] = '\0';
 	char **inner = inner_args(sv);
-	struct sandbox_spec spec = { .session_dir = sv->dir,
-				     .render_binary = self,
-				     .timezone = sv->cfg->browser_timezone,
-				     .inner_args = inner };
+	struct sandbox_spec spec = {.session_dir = sv->dir,
+	                            .render_binary = self,
+	                            .timezone = sv->cfg->browser_timezone,
+	                            .inner_args = inner};
 	char **argv = sandbox_argv(&spec);
 	sv->child = fork();
 	if (sv->child == 0)
@@ -177,7 +177,7 @@ static int setup(struct supervisor *sv)
 	sv->audit = audit_open(c->audit_file);
 	if (!sv->audit) {
 		log_error("cannot open the audit log %s: %s; refusing to run unaudited",
-			  c->audit_file, strerror(errno));
+		          c->audit_file, strerror(errno));
 		return -1;
 	}
 	sv->policy = egress_policy_create(&c->egress_allow, &c->egress_deny, err, sizeof(err));
@@ -185,9 +185,8 @@ static int setup(struct supervisor *sv)
 		log_error("%s", err);
 		return -1;
 	}
-	sv->limits = limits_open(c->sandbox_cgroup_root[0] ? c->sandbox_cgroup_root
-							    : "/sys/fs/cgroup",
-				 NULL);
+	sv->limits = limits_open(
+	    c->sandbox_cgroup_root[0] ? c->sandbox_cgroup_root : "/sys/fs/cgroup", NULL);
 	if (!sv->limits) {
 		log_error("no usable cgroup hierarchy for session limits: %s", strerror(errno));
 		return -1;
@@ -213,6 +212,7 @@ static void block_signals(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -228,6 +228,13 @@ static const char *wait_sandbox(struct supervisor *sv, const sigset_t *set, int 
 		siginfo_t si;
 		if (sigwaitinfo(set, &si) < 0)
 			continue;
+		if (si.si_signo == SIGUSR1) {
+			/* shojid passes on logrotate's signal: write to the new file. */
+			if (audit_reopen(sv->audit, sv->cfg->audit_file) < 0)
+				log_warn("cannot reopen %s: %s", sv->cfg->audit_file,
+				         strerror(errno));
+			continue;
+		}
 		if (si.si_signo == SIGTERM || si.si_signo == SIGINT) {
 			stopping = true;
 			limits_session_destroy(sv->limits, sv->a->session_id, DESTROY_TIMEOUT_MS);
@@ -244,7 +251,7 @@ static const char *wait_sandbox(struct supervisor *sv, const sigset_t *set, int 
 		return "closed";
 	if (WIFEXITED(status))
 		snprintf(reason, sizeof(reason), "render failed (exit status %d)",
-			 WEXITSTATUS(status));
+		         WEXITSTATUS(status));
 	else
 		snprintf(reason, sizeof(reason), "render killed by signal %d", WTERMSIG(status));
 	return reason;
@@ -269,7 +276,7 @@ static void teardown(struct supervisor *sv)
 
 int supervisor_run(const struct shoji_config *cfg, const struct supervisor_args *a)
 {
-	struct supervisor sv = { .cfg = cfg, .a = a, .egress = { -1, -1 }, .child = -1 };
+	struct supervisor sv = {.cfg = cfg, .a = a, .egress = {-1, -1}, .child = -1};
 	sigset_t set;
 	int status = 0, rc = 1;
 	const char *reason = "could not start";
@@ -281,10 +288,10 @@ int supervisor_run(const struct shoji_config *cfg, const struct supervisor_args 
 	if (pthread_create(&sv.egress_thread, NULL, egress_main, &sv) == 0)
 		sv.egress_started = true;
 	audit_event(sv.audit, "session_start", AUDIT_STR, "session", a->session_id, AUDIT_INT,
-		    "uid", (long long)a->uid, AUDIT_INT, "width", (long long)a->width, AUDIT_INT,
-		    "height", (long long)a->height, AUDIT_END);
+	            "uid", (long long)a->uid, AUDIT_INT, "width", (long long)a->width, AUDIT_INT,
+	            "height", (long long)a->height, AUDIT_END);
 	log_info("session %s started as uid %u (%s cgroups)", a->session_id, a->uid,
-		 limits_backend_name(sv.limits));
+	         limits_backend_name(sv.limits));
 	reason = wait_sandbox(&sv, &set, &status);
 	rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 out:
@@ -292,7 +299,7 @@ out:
 	teardown(&sv);
 	log_info("session %s ended: %s", a->session_id, reason);
 	audit_event(sv.audit, "session_end", AUDIT_STR, "session", a->session_id, AUDIT_STR,
-		    "reason", reason, AUDIT_END);
+	            "reason", reason, AUDIT_END);
 	audit_close(sv.audit);
 	return rc;
 }

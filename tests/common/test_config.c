@@ -20,7 +20,7 @@
 #define ERRLEN 1024
 #define ALL_SECTIONS                                                                               \
 	"[server], [tls], [auth], [vnc], [rdp], [sandbox], [browser], [egress], [display], "       \
-	"[pool], [audit]"
+	"[pool], [audit], [metrics]"
 
 static char err[ERRLEN];
 
@@ -646,6 +646,27 @@ START_TEST(test_validate_listeners)
 }
 END_TEST
 
+START_TEST(test_validate_metrics_loopback)
+{
+	ck_assert_str_eq(validate_error("[metrics]\nlisten = 0.0.0.0:9464\n"),
+	                 "shoji.conf:2: [metrics] listen: 0.0.0.0:9464 is not a loopback address; "
+	                 "allowed: 127.0.0.1:PORT or [::1]:PORT (metrics are for a local scraper "
+	                 "or agent), or empty");
+	ck_assert_msg(strstr(validate_error("[metrics]\nlisten = 127.0.0.1:9464, [::]:9464\n"),
+	                     "[::]:9464 is not a loopback address") != NULL,
+	              "%s", err);
+	ck_assert_msg(strstr(validate_error("[metrics]\nlisten = localhost:9464\n"),
+	                     "is not a loopback address") != NULL,
+	              "%s", err);
+	struct shoji_config *cfg = parse_ok("[metrics]\nlisten = 127.0.0.1:9464, [::1]:9464\n");
+	ck_assert_uint_eq(cfg->metrics_listen.n, 2);
+	config_destroy(cfg);
+	cfg = parse_ok("");
+	ck_assert_uint_eq(cfg->metrics_listen.n, 0); /* off by default */
+	config_destroy(cfg);
+}
+END_TEST
+
 START_TEST(test_validate_bookmarks)
 {
 	ck_assert_str_eq(validate_error("[browser]\nbookmarks = Portal=https://p.example/, Map\n"),
@@ -869,6 +890,7 @@ Suite *suite_config(void)
 	tcase_add_test(bad, test_error_path_relative);
 	tcase_add_test(bad, test_error_bad_values_per_type);
 	tcase_add_test(bad, test_error_listen);
+	tcase_add_test(bad, test_validate_metrics_loopback);
 	tcase_add_test(bad, test_error_too_many_listeners);
 	tcase_add_test(bad, test_error_long_values_are_cut);
 	tcase_add_test(bad, test_error_small_buffers);

@@ -23,6 +23,8 @@ struct viewer {
 	struct viewer_stats stats;
 	GotCopyRectProc copy_rect; /* libvncclient's own */
 	bool closed;
+	uint64_t auth_ms;         /* when libvncclient took the user name and password */
+	uint64_t first_update_ms; /* when the first framebuffer update was complete */
 };
 
 static FILE *client_log;
@@ -61,6 +63,7 @@ static rfbCredential *get_credential(rfbClient *cl, int type)
 		c->x509Credential.x509CACertFile = strdup(v->ca_file);
 		c->x509Credential.x509CrlVerifyMode = rfbX509CrlVerifyNone;
 	} else if (type == rfbCredentialTypeUser) {
+		v->auth_ms = now_ms();
 		c->userCredential.username = strdup(v->user);
 		c->userCredential.password = strdup(v->password);
 	} else {
@@ -91,6 +94,8 @@ static void update_done(rfbClient *cl)
 	struct viewer *v = rfbClientGetClientData(cl, &viewer_tag);
 	v->updates++;
 	v->stats.updates++;
+	if (!v->first_update_ms)
+		v->first_update_ms = now_ms();
 }
 
 /* Every rectangle of pixels (CopyRect included), whatever its encoding. */
@@ -197,6 +202,16 @@ int viewer_pump(struct viewer *v, int timeout_ms)
 		}
 	} while (now_ms() < end);
 	return 0;
+}
+
+uint64_t viewer_auth_ms(const struct viewer *v)
+{
+	return v->auth_ms;
+}
+
+uint64_t viewer_first_update_ms(const struct viewer *v)
+{
+	return v->first_update_ms;
 }
 
 bool viewer_closed(const struct viewer *v)

@@ -44,6 +44,12 @@ void viewer_destroy(struct viewer *v);
  */
 int viewer_pump(struct viewer *v, int timeout_ms);
 
+/** now_ms() when the viewer handed over user name and password (after TLS); 0 before. */
+uint64_t viewer_auth_ms(const struct viewer *v);
+
+/** now_ms() when the first framebuffer update was complete; 0 before. */
+uint64_t viewer_first_update_ms(const struct viewer *v);
+
 /** Whether the server has closed the connection. */
 bool viewer_closed(const struct viewer *v);
 

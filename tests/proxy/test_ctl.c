@@ -11,7 +11,7 @@ static uint8_t buf[CTL_MAX_MSG];
 
 static struct ctl_msg auth_msg(void)
 {
-	struct ctl_msg m = { .type = CTL_AUTH };
+	struct ctl_msg m = {.type = CTL_AUTH};
 	m.u.auth.protocol = CTL_PROTO_VNC;
 	strcpy(m.u.auth.user, "tanaka");
 	strcpy(m.u.auth.password, "pässwörd with spaces");
@@ -21,7 +21,7 @@ static struct ctl_msg auth_msg(void)
 
 START_TEST(round_trips)
 {
-	struct ctl_msg in[4] = { auth_msg() }, out;
+	struct ctl_msg in[4] = {auth_msg()}, out;
 	in[1].type = CTL_NOTE;
 	in[1].u.note.code = CTL_NOTE_MESSAGE_REFUSED;
 	strcpy(in[1].u.note.text, "client message 7 (file transfer) is not allowed");
@@ -69,7 +69,7 @@ START_TEST(refuses_malformed)
 	put_le32(buf + 4, CTL_MAX_MSG); /* longer than any message */
 	ck_assert_int_eq(ctl_parse(buf, 8, &out), -1);
 
-	struct ctl_msg note = { .type = CTL_NOTE };
+	struct ctl_msg note = {.type = CTL_NOTE};
 	note.u.note.code = CTL_NOTE_MAX + 1;
 	ck_assert_uint_eq(ctl_encode(&note, buf, sizeof(buf)), 0);
 	memset(m.u.auth.user, 'a', CTL_MAX_USER);
@@ -82,7 +82,7 @@ END_TEST
 
 START_TEST(activity_is_empty)
 {
-	struct ctl_msg m = { .type = CTL_ACTIVITY }, out;
+	struct ctl_msg m = {.type = CTL_ACTIVITY}, out;
 	size_t n = ctl_encode(&m, buf, sizeof(buf));
 
 	ck_assert_uint_eq(n, 8);
@@ -126,6 +126,43 @@ START_TEST(nt_hash_messages)
 }
 END_TEST
 
+START_TEST(stats_and_notice)
+{
+	struct ctl_msg m = {.type = CTL_STATS}, out;
+
+	m.u.stats.bytes = 5000000000ull; /* past 32 bits */
+	m.u.stats.frames = 42;
+	m.u.stats.encode_us = 123456;
+	for (size_t i = 0; i < CTL_ENCODE_BUCKETS; i++)
+		m.u.stats.encode[i] = (uint32_t)i * 3;
+	size_t n = ctl_encode(&m, buf, sizeof(buf));
+	ck_assert_uint_eq(n, 8 + 20 + 4 * CTL_ENCODE_BUCKETS);
+	ck_assert_int_eq(ctl_parse(buf, n, &out), (ssize_t)n);
+	ck_assert(out.u.stats.bytes == 5000000000ull);
+	ck_assert_uint_eq(out.u.stats.frames, 42);
+	ck_assert(out.u.stats.encode_us == 123456);
+	ck_assert_uint_eq(out.u.stats.encode[CTL_ENCODE_BUCKETS - 1], 3 * (CTL_ENCODE_BUCKETS - 1));
+	put_le32(buf + 4, (uint32_t)(n - 8 - 1)); /* one short */
+	ck_assert_int_eq(ctl_parse(buf, n - 1, &out), -1);
+
+	ck_assert_uint_eq(ctl_encode_bucket(0), 0);
+	ck_assert_uint_eq(ctl_encode_bucket(1000), 0);
+	ck_assert_uint_eq(ctl_encode_bucket(1001), 1);
+	ck_assert_uint_eq(ctl_encode_bucket(10000000), CTL_ENCODE_BUCKETS - 1);
+
+	struct ctl_msg r = {.type = CTL_AUTH_RESULT};
+	r.u.result.notice = true;
+	strcpy(r.u.result.reason, "all browser sessions are in use");
+	n = ctl_encode(&r, buf, sizeof(buf));
+	ck_assert_int_eq(ctl_parse(buf, n, &out), (ssize_t)n);
+	ck_assert(out.u.result.notice && !out.u.result.ok);
+	buf[8] = 3; /* ok and notice at once */
+	ck_assert_int_eq(ctl_parse(buf, n, &out), -1);
+	r.u.result.ok = true; /* a notice is a refusal: encode refuses both */
+	ck_assert_uint_eq(ctl_encode(&r, buf, sizeof(buf)), 0);
+}
+END_TEST
+
 Suite *suite_ctl(void)
 {
 	Suite *s = suite_create("ctl");
@@ -134,6 +171,7 @@ Suite *suite_ctl(void)
 	tcase_add_test(tc, refuses_malformed);
 	tcase_add_test(tc, activity_is_empty);
 	tcase_add_test(tc, nt_hash_messages);
+	tcase_add_test(tc, stats_and_notice);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -575,6 +575,69 @@ START_TEST(v2_destroy_uses_cgroup_kill)
 }
 END_TEST
 
+/* shojid's view: usage only; nothing made, moved, enabled or removed. */
+START_TEST(v2_readonly_usage)
+{
+	struct limits_usage u;
+	struct fake f;
+	char leaf[PATH_MAX];
+
+	fake_v2(&f, "cpu memory pids\n", false);
+	struct limits *l = limits_open_readonly(f.root, BASE, LIMITS_V2);
+	ck_assert_ptr_nonnull(l);
+	ck_assert(!exists(pathf("%s/supervisor", f.base)));
+	ck_assert(!exists(pathf("%s/shoji", f.base)));
+	ck_assert(!exists(pathf("%s/cgroup.subtree_control", f.base)));
+	ck_assert_str_eq(slurp(pathf("%s/cgroup.procs", f.base)),
+	                 pathf("%d\n" OTHER_PID "\n", (int)getpid()));
+	errno = 0;
+	ck_assert_int_eq(limits_session_usage(l, "r", &u), -1);
+	ck_assert_int_eq(errno, ENOENT);
+
+	snprintf(leaf, sizeof(leaf), "%s", pathf("%s/shoji/r", f.base));
+	ck_assert_int_eq(mkdir_p(leaf, 0755), 0);
+	put_v2_usage(leaf);
+	ck_assert_int_eq(limits_session_usage(l, "r", &u), 0);
+	ck_assert_uint_eq(u.cpu_usec, 123456);
+	ck_assert_uint_eq(u.memory_bytes, 1048576);
+	ck_assert_uint_eq(u.rss_bytes, 0); /* no memory.stat: not known */
+	put(pathf("%s/memory.stat", leaf), "anon 524288\nfile 4096\nkernel 8192\n");
+	ck_assert_int_eq(limits_session_usage(l, "r", &u), 0);
+	ck_assert_uint_eq(u.rss_bytes, 524288);
+	limits_close(l);
+	ck_assert(exists(leaf));
+	ck_assert(exists(pathf("%s/shoji", f.base)));
+}
+END_TEST
+
+START_TEST(v1_readonly_usage)
+{
+	char root[PATH_MAX];
+	struct limits_usage u;
+
+	new_root(root, sizeof(root));
+	ck_assert_int_eq(mkdir_p(pathf("%s/memory/test/shoji/r", root), 0755), 0);
+	ck_assert_int_eq(mkdir_p(pathf("%s/pids/test/shoji/r", root), 0755), 0);
+	ck_assert_int_eq(mkdir_p(pathf("%s/cpuacct/test/shoji/r", root), 0755), 0);
+	struct limits *l = limits_open_readonly(root, "/test", LIMITS_V1);
+	ck_assert_ptr_nonnull(l);
+	put(pathf("%s/memory/test/shoji/r/memory.usage_in_bytes", root), "3145728\n");
+	put(pathf("%s/memory/test/shoji/r/memory.max_usage_in_bytes", root), "4194304\n");
+	put(pathf("%s/memory/test/shoji/r/memory.failcnt", root), "0\n");
+	put(pathf("%s/memory/test/shoji/r/memory.stat", root),
+	    "cache 1048576\nrss 2097152\ntotal_cache 1048576\ntotal_rss 2097152\n");
+	put(pathf("%s/pids/test/shoji/r/pids.current", root), "9\n");
+	put(pathf("%s/cpuacct/test/shoji/r/cpuacct.usage", root), "2500000000\n");
+	ck_assert_int_eq(limits_session_usage(l, "r", &u), 0);
+	ck_assert_uint_eq(u.cpu_usec, 2500000);
+	ck_assert_uint_eq(u.rss_bytes, 2097152);
+	ck_assert_uint_eq(u.memory_bytes, 3145728);
+	ck_assert_uint_eq(u.pids, 9);
+	limits_close(l);
+	ck_assert(exists(pathf("%s/memory/test/shoji/r", root)));
+}
+END_TEST
+
 START_TEST(autodetect_refuses_plain_directories)
 {
 	char root[PATH_MAX];
@@ -1089,6 +1152,8 @@ Suite *suite_limits(void)
 	tcase_add_test(fake, v2_cpu_max);
 	tcase_add_test(fake, rejects_bad_session_ids);
 	tcase_add_test(fake, v2_usage);
+	tcase_add_test(fake, v2_readonly_usage);
+	tcase_add_test(fake, v1_readonly_usage);
 	tcase_add_test(fake, v2_usage_malformed);
 	tcase_add_test(fake, v2_destroy);
 	tcase_add_test(fake, v2_destroy_uses_cgroup_kill);
