@@ -62,6 +62,8 @@ struct conn {
 	char user[CTL_MAX_USER + 1];
 	bool authing, authed;
 	bool nt_asked; /* an NT hash was asked for (RDP NLA): once per connection */
+	bool nt_given; /* and handed over */
+	bool auth_seen; /* the worker sent credentials (after NLA: it succeeded) */
 	bool eof; /* the worker closed its end: wait for its exit */
 	uint64_t refuse_at; /* send the deferred refusal then; 0 = none */
 	char refusal[CTL_MAX_TEXT + 1];
@@ -367,6 +369,7 @@ static void send_nt_hash(struct shojid *d, struct conn *c, const uint8_t *hash)
 	struct ctl_msg m = { .type = CTL_NT_HASH };
 
 	if (hash) {
+		c->nt_given = true;
 		m.u.nt.ok = true;
 		memcpy(m.u.nt.hash, hash, sizeof(m.u.nt.hash));
 		log_info("NT hash of %s handed to worker %d for NLA", c->user, (int)c->pid);
@@ -553,6 +556,7 @@ static void on_ctl(struct shojid *d, struct conn *c)
 			send_nt_hash(d, c, NULL);
 	} else {
 		c->authing = true;
+		c->auth_seen = true;
 		snprintf(c->user, sizeof(c->user), "%s", m.u.auth.user);
 		auth_submit(d->auth, c->id, m.u.auth.user, m.u.auth.password);
 	}
@@ -581,6 +585,7 @@ static void drain_notes(struct shojid *d, struct conn *c)
 		OPENSSL_cleanse(buf, sizeof(buf));
 		if (ok && m.type == CTL_NOTE)
 			on_note(d, c, &m);
+		c->auth_seen |= ok && m.type == CTL_AUTH;
 		if (ok)
 			ctl_wipe(&m);
 	}
@@ -592,6 +597,9 @@ static void on_child_exit(struct shojid *d, pid_t pid, int status)
 		if (c->pid != pid)
 			continue;
 		drain_notes(d, c);
+		/* NTLM failed in the worker, which never got as far as the password. */
+		if (c->nt_given && !c->auth_seen)
+			audit_login(d, c, false, "NLA logon failed: wrong password, or the client left");
 		detach(d, c, WIFSIGNALED(status) ? "worker crashed" : "viewer disconnected");
 		log_info("worker %d (%s) ended", (int)pid, c->peer);
 		remove_conn(d, c);
