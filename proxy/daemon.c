@@ -371,6 +371,7 @@ static void send_nt_hash(struct shojid *d, struct conn *c, const uint8_t *hash)
 	struct ctl_msg m = { .type = CTL_NT_HASH };
 
 	if (hash) {
+		c->nt_given = true;
 		m.u.nt.ok = true;
 		memcpy(m.u.nt.hash, hash, sizeof(m.u.nt.hash));
 		log_info("NT hash of %s handed to worker %d for NLA", c->user, (int)c->pid);
@@ -656,6 +657,7 @@ static void on_ctl(struct shojid *d, struct conn *c)
 			send_nt_hash(d, c, NULL);
 		}
 	} else {
+		c->auth_seen = true;
 		begin_auth(d, c, &m);
 	}
 	if (ok)
@@ -685,6 +687,7 @@ static void drain_notes(struct shojid *d, struct conn *c)
 			on_note(d, c, &m);
 		if (ok && m.type == CTL_STATS)
 			on_stats(d, c, &m);
+		c->auth_seen |= ok && m.type == CTL_AUTH;
 		if (ok)
 			ctl_wipe(&m);
 	}
@@ -701,9 +704,9 @@ static void on_child_exit(struct shojid *d, pid_t pid, int status)
 		 * that got an NT hash and never came to a login failed it, and
 		 * counts towards the address's lockout like a wrong password.
 		 */
-		if (c->nt_asked && !c->authing && !c->authed) {
+		if (c->nt_given && !c->auth_seen) {
 			record_result(d, c, false);
-			audit_login(d, c, false, "NLA did not complete");
+			audit_login(d, c, false, "NLA logon failed: wrong password, or the client left");
 		}
 		detach(d, c, WIFSIGNALED(status) ? "worker crashed" : "viewer disconnected");
 		log_info("worker %d (%s) ended", (int)pid, c->peer);

@@ -36,6 +36,8 @@ struct conn {
 	char user[CTL_MAX_USER + 1];
 	bool authing, authed;
 	bool nt_asked;      /* an NT hash was asked for (RDP NLA): once per connection */
+	bool nt_given;      /* and handed over */
+	bool auth_seen;     /* the worker sent credentials (after NLA: it succeeded) */
 	bool eof;           /* the worker closed its end: wait for its exit */
 	uint64_t refuse_at; /* send the deferred refusal then; 0 = none */
 	char refusal[CTL_MAX_TEXT + 1];

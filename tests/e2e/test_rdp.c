@@ -651,6 +651,8 @@ START_TEST(nla_login)
 	ck_assert_ptr_null(rdp_client_connect(&opt));
 	ck_assert(shojid_audit_wait(&d, "\"event\":\"handshake_failed\"", "NLA logon of nla failed",
 	                            NULL, 10000));
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"login_refused\"", "\"user\":\"nla\"",
+	                            "NLA logon failed", 10000));
 	/* A user without a stored NT hash cannot use NLA, even with the right password. */
 	opt.user = "demo";
 	opt.password = DEMO_PASSWORD;

@@ -14,6 +14,7 @@
  * to look at. While the /gfx one is connected, xfreerdp with standard RDP
  * security and with a wrong password are refused and audited; the
  * /dynamic-resolution one has its window resized and the page follows.
+ * With [rdp] nla = true, xfreerdp /sec:nla logs in over NLA.
  * Needs root, Xvfb, xfreerdp, xdotool and ImageMagick; skipped without.
  */
 #include "autoconfig.h"
@@ -433,6 +434,63 @@ START_TEST(xfreerdp_shows_the_page_and_shares_nothing)
 }
 END_TEST
 
+/*
+ * [rdp] nla = true and a user with an NT hash: xfreerdp /sec:nla logs in
+ * over NLA and shows the page; a wrong password fails inside NTLM and is
+ * refused and audited.
+ */
+START_TEST(xfreerdp_over_nla)
+{
+	char env_display[32], env_home[160], target[64], log[160];
+	char *wrong[] = {"/u:demo", "/p:not-the-password", "/sec:nla", NULL};
+	struct xscreen_image img = {0};
+	pid_t xvfb = -1;
+	int x, y;
+
+	ck_assert_msg(shojid_setup(&d, "[rdp]\nnla = true\n") == 0, "harness setup failed (%s)",
+	              d.root);
+	fprintf(stderr, "xfreerdp: NLA test files in %s\n", d.root);
+	ck_assert_int_eq(shojid_add_nla_user(&d, "demo", PASSWORD), 0);
+	ck_assert_msg(shojid_launch(&d, 120000) == 0, "shojid did not get ready (%s)", d.log_path);
+	int display =
+	    xscreen_start_xvfb(SCREEN_W, SCREEN_H, path_of("xvfb.log", log, sizeof(log)), &xvfb);
+	ck_assert_msg(display > 0, "no Xvfb display could be started (%s)", log);
+
+	snprintf(env_display, sizeof(env_display), "DISPLAY=:%d", display);
+	snprintf(env_home, sizeof(env_home), "HOME=%s/home", d.root);
+	mkdir(env_home + 5, 0700);
+	snprintf(target, sizeof(target), "/v:127.0.0.1:%d", d.rdp_port);
+	char *env[] = {env_display, env_home, NULL};
+	char *argv[] = {"xfreerdp",     target,     "/u:demo",        "/p:" PASSWORD,
+	                "/cert:ignore", "/sec:nla", "/size:1024x768", NULL};
+	pid_t viewer = xscreen_spawn(argv, env, path_of("xfreerdp-nla.log", log, sizeof(log)));
+	ck_assert_int_gt(viewer, 0);
+	ck_assert_msg(
+	    shojid_audit_wait(&d, "\"event\":\"session_attach\"", "\"user\":\"demo\"", NULL, 60000),
+	    "xfreerdp /sec:nla did not log in (%s, %s)", log, d.log_path);
+	bool shown = wait_page(display, &img, &x, &y, 60000);
+	keep_png("nla");
+	ck_assert_msg(shown, "xfreerdp nla: the page is not on the screen "
+	                     "(/tmp/shoji-e2e-xfreerdp-nla.png)");
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"rdp_channels\"", "security=nla", NULL, 10000));
+	ck_assert(audit_has(d.audit_path, "\"event\":\"rdp_request\"", "cookie=demo", "hybrid"));
+	xscreen_end(viewer);
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"session_detach\"", "\"user\":\"demo\"", NULL,
+	                            15000));
+
+	expect_refused(display, "nla-wrong-password", wrong);
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"login_refused\"", "\"user\":\"demo\"",
+	                            "NLA logon failed", 15000));
+	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"login_accepted\"", NULL), 1);
+
+	xscreen_image_free(&img);
+	xscreen_end(xvfb);
+	int rc = shojid_stop(&d, 30000);
+	ck_assert_msg(rc == 0, "shojid exited with %d (%s)", rc, d.log_path);
+	shojid_cleanup(&d);
+}
+END_TEST
+
 Suite *suite_xfreerdp(void)
 {
 	static const char *const progs[] = {"Xvfb", "xfreerdp", "import", "convert", "xdotool"};
@@ -453,5 +511,6 @@ Suite *suite_xfreerdp(void)
 		}
 	}
 	tcase_add_test(tc, xfreerdp_shows_the_page_and_shares_nothing);
+	tcase_add_test(tc, xfreerdp_over_nla);
 	return s;
 }
