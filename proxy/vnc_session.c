@@ -344,6 +344,19 @@ static int wait_first_frame(struct vnc_session *s)
 	return 0;
 }
 
+/*
+ * Pixels stay exact: TigerVNC's viewer asks for JPEG (quality 6) on a slow
+ * link, and libvncserver's Tight would then blur text and page chrome and
+ * leave them so. Called before each update is sent, after any SetEncodings
+ * the viewer sent before it.
+ */
+static void keep_lossless(rfbClientPtr cl, rfbFramebufferUpdateRequestMsg *req)
+{
+	(void)req;
+	cl->tightQualityLevel = -1;
+	cl->turboQualityLevel = -1;
+}
+
 static int make_screen(struct vnc_session *s)
 {
 	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
@@ -373,8 +386,10 @@ static int make_screen(struct vnc_session *s)
 	sc->setDesktopSizeHook = on_set_desktop_size;
 	sc->permitFileTransfer = FALSE;
 	rfbInitServer(sc);
-	if (!rfbNewClient(sc, s->lvs_fd))
+	rfbClientPtr cl = rfbNewClient(sc, s->lvs_fd);
+	if (!cl)
 		return -1;
+	cl->clientFramebufferUpdateRequestHook = keep_lossless;
 	return 0;
 }
 
