@@ -47,7 +47,6 @@ struct vnc_session {
 	int stop_pipe[2];
 	pthread_t thread;
 	int last_mask;
-	uint64_t moves; /* scrolls sent as CopyRect */
 	bool thread_started;
 };
 
@@ -131,7 +130,6 @@ static size_t apply_rect(struct vnc_session *s, struct fbdiff_image *prev,
 		struct rect d = fbdiff_move_dest(&m);
 		fbdiff_apply_move(prev, &m);
 		rfbScheduleCopyRect(s->screen, d.x, d.y, d.x + d.w, d.y + d.h, 0, m.dy);
-		s->moves++;
 		log_debug("scroll by %d: rows %d..%d of columns %d..%d", m.dy, d.y, d.y + d.h - 1,
 		          d.x, d.x + d.w - 1);
 	}
@@ -148,6 +146,7 @@ static size_t apply_rect(struct vnc_session *s, struct fbdiff_image *prev,
 static void apply_damage(struct vnc_session *s, const struct pixlink_damage *d)
 {
 	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+	/* fbdiff only reads cur, which is mapped read-only. */
 	struct fbdiff_image cur = {(uint8_t *)pixlink_client_pixels(s->link), fb->stride,
 	                           (int32_t)fb->width, (int32_t)fb->height};
 	struct fbdiff_image prev = {s->fb, fb->stride, (int32_t)fb->width, (int32_t)fb->height};
