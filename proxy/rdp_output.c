@@ -390,11 +390,11 @@ static int gfx_fill(struct rdp_output *o, const struct rect *t, uint32_t bgrx)
 static int gfx_tile(void *arg, const struct rect *t)
 {
 	struct frame *f = arg;
+	UINT32 size;
 	uint32_t bgrx;
 
 	if (solid_tile(f->pixels, f->stride, t, &bgrx))
 		return gfx_fill(f->o, t, bgrx);
-	UINT32 size;
 	BYTE *data = compress_tile(f->o, f->pixels, f->stride, t, true, &size);
 	RDPGFX_SURFACE_COMMAND cmd = {
 	    .surfaceId = GFX_SURFACE_ID,
