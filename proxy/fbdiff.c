@@ -227,6 +227,21 @@ static bool scan(struct scroll_scan *s, struct fbdiff_move *m)
 	return true;
 }
 
+/* Widens a move found without the edge columns to all of r's if they moved too. */
+static void widen(const struct fbdiff_image *prev, const struct fbdiff_image *cur,
+                  const struct rect *r, struct fbdiff_move *m)
+{
+	int32_t x = m->src.x + m->src.w, n = r->x + r->w - x;
+
+	if (n <= 0)
+		return;
+	for (int32_t i = 0; i < m->src.h; i++)
+		if (!rows_equal(pixel_at(cur, x, m->src.y + m->dy + i),
+		                pixel_at(prev, x, m->src.y + i), n))
+			return;
+	m->src.w += n;
+}
+
 bool fbdiff_find_scroll(const struct fbdiff_image *prev, const struct fbdiff_image *cur,
                         const struct rect *r, struct fbdiff_move *m)
 {
@@ -252,6 +267,8 @@ bool fbdiff_find_scroll(const struct fbdiff_image *prev, const struct fbdiff_ima
 	free(s.hc);
 	free(s.slot);
 	free(s.votes);
+	if (found)
+		widen(prev, cur, r, m);
 	return found;
 }
 

@@ -32,7 +32,11 @@
 #define FBDIFF_SCROLL_MIN_ROWS 16
 /* ...of a rectangle at least this wide. */
 #define FBDIFF_SCROLL_MIN_WIDTH 64
-/* Columns at the right edge of a wide rectangle left out of a move (scroll bars). */
+/*
+ * Columns at the right edge of a wide rectangle left out of the search (a
+ * scroll bar's thumb moves otherwise); the move covers them too when they
+ * moved with the rest.
+ */
 #define FBDIFF_SCROLL_EDGE 32
 
 struct fbdiff_image {

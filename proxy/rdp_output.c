@@ -526,13 +526,50 @@ static bool covers(const struct region *reg, const struct rect *t)
 	return area == rect_area(t);
 }
 
+/* Whether every pixel of tile t has the same colour; that colour in *bgrx. */
+static bool solid_tile(const uint8_t *pixels, size_t stride, const struct rect *t, uint32_t *bgrx)
+{
+	const uint8_t *row = pixels + (size_t)t->y * stride + (size_t)t->x * 4;
+	uint32_t first, p;
+
+	memcpy(&first, row, 4);
+	first &= 0x00ffffffu;
+	for (int32_t y = 0; y < t->h; y++, row += stride) {
+		for (int32_t x = 0; x < t->w; x++) {
+			memcpy(&p, row + (size_t)x * 4, 4);
+			if ((p & 0x00ffffffu) != first)
+				return false;
+		}
+	}
+	*bgrx = first;
+	return true;
+}
+
+/* A tile of one colour (a page's background, a block): SolidFill, a few bytes. */
+static int gfx_fill(struct rdp_output *o, const struct rect *t, uint32_t bgrx)
+{
+	RECTANGLE_16 r = {(UINT16)t->x, (UINT16)t->y, (UINT16)(t->x + t->w), (UINT16)(t->y + t->h)};
+	RDPGFX_SOLID_FILL_PDU pdu = {
+	    .surfaceId = GFX_SURFACE_ID,
+	    .fillPixel = {(BYTE)bgrx, (BYTE)(bgrx >> 8), (BYTE)(bgrx >> 16), 0xff},
+	    .fillRectCount = 1,
+	    .fillRects = &r,
+	};
+
+	return o->gfx->SolidFill(o->gfx, &pdu) == CHANNEL_RC_OK ? 0 : -1;
+}
+
 static int gfx_tile(void *arg, const struct rect *t)
 {
 	struct frame *f = arg;
 	UINT32 size;
+	uint32_t bgrx;
 
+	/* Under the H.264 area first: a SolidFill there would paint over the video. */
 	if (f->lossy && covers(f->lossy, t))
 		return 0;
+	if (solid_tile(f->pixels, f->stride, t, &bgrx))
+		return gfx_fill(f->o, t, bgrx);
 	BYTE *data = compress_tile(f->o, f->pixels, f->stride, t, true, &size);
 	RDPGFX_SURFACE_COMMAND cmd = {
 	    .surfaceId = GFX_SURFACE_ID,

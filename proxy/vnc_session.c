@@ -50,7 +50,6 @@ struct vnc_session {
 	int stop_pipe[2];
 	pthread_t thread;
 	int last_mask;
-	uint64_t moves; /* scrolls sent as CopyRect */
 	bool thread_started;
 	char ended[CTL_MAX_TEXT + 160]; /* why the session ended under the viewer; "" = it did not */
 	uint64_t update_start_us; /* displayHook: an update is being encoded */
@@ -141,7 +140,6 @@ static size_t apply_rect(struct vnc_session *s, struct fbdiff_image *prev,
 		struct rect d = fbdiff_move_dest(&m);
 		fbdiff_apply_move(prev, &m);
 		rfbScheduleCopyRect(s->screen, d.x, d.y, d.x + d.w, d.y + d.h, 0, m.dy);
-		s->moves++;
 		log_debug("scroll by %d: rows %d..%d of columns %d..%d", m.dy, d.y, d.y + d.h - 1,
 		          d.x, d.x + d.w - 1);
 	}
@@ -158,6 +156,7 @@ static size_t apply_rect(struct vnc_session *s, struct fbdiff_image *prev,
 static void apply_damage(struct vnc_session *s, const struct pixlink_damage *d)
 {
 	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+	/* fbdiff only reads cur, which is mapped read-only. */
 	struct fbdiff_image cur = {(uint8_t *)pixlink_client_pixels(s->link), fb->stride,
 	                           (int32_t)fb->width, (int32_t)fb->height};
 	struct fbdiff_image prev = {s->fb, fb->stride, (int32_t)fb->width, (int32_t)fb->height};
@@ -400,6 +399,19 @@ static void on_update_done(rfbClientPtr cl, int result)
 	s->update_start_us = 0;
 }
 
+/*
+ * Pixels stay exact: TigerVNC's viewer asks for JPEG (quality 6) on a slow
+ * link, and libvncserver's Tight would then blur text and page chrome and
+ * leave them so. Called before each update is sent, after any SetEncodings
+ * the viewer sent before it.
+ */
+static void keep_lossless(rfbClientPtr cl, rfbFramebufferUpdateRequestMsg *req)
+{
+	(void)req;
+	cl->tightQualityLevel = -1;
+	cl->turboQualityLevel = -1;
+}
+
 /* libvncserver's screen over s->fb (width x height, B G R X) and its one client. */
 static int make_screen(struct vnc_session *s, int width, int height)
 {
@@ -430,8 +442,10 @@ static int make_screen(struct vnc_session *s, int width, int height)
 	sc->displayFinishedHook = on_update_done;
 	sc->permitFileTransfer = FALSE;
 	rfbInitServer(sc);
-	if (!rfbNewClient(sc, s->lvs_fd))
+	rfbClientPtr cl = rfbNewClient(sc, s->lvs_fd);
+	if (!cl)
 		return -1;
+	cl->clientFramebufferUpdateRequestHook = keep_lossless;
 	return 0;
 }
 

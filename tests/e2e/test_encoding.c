@@ -51,8 +51,11 @@ static void finish(void)
 	shojid_cleanup(&d);
 }
 
-/* Lossless encodings and the cursor as a shape, as TigerVNC's viewer asks. */
-static struct viewer *login(void)
+/*
+ * The cursor as a shape and, with jpeg_quality, lossy JPEG allowed, as
+ * TigerVNC's viewer asks on a slow link (quality 6).
+ */
+static struct viewer *login(int jpeg_quality)
 {
 	struct viewer_options opt = {
 	    .port = d.port,
@@ -61,6 +64,7 @@ static struct viewer *login(void)
 	    .password = PASSWORD,
 	    .encodings = "copyrect tight zrle raw",
 	    .cursor_shape = true,
+	    .jpeg_quality = jpeg_quality,
 	};
 	struct viewer *v = viewer_connect(&opt);
 	ck_assert_msg(v, "could not log in (%s/vncclient.log, %s)", d.root, d.log_path);
@@ -102,7 +106,7 @@ START_TEST(repaint_without_change_sends_nothing)
 	int ox, oy;
 
 	start();
-	struct viewer *v = login();
+	struct viewer *v = login(6);
 	page_origin(v, &ox, &oy);
 	ck_assert_int_eq(viewer_click(v, ox + 100, oy + 75), 0);
 	ck_assert_msg(settle(v), "the picture never settled (%s)", d.log_path);
@@ -143,7 +147,7 @@ START_TEST(scroll_arrives_as_copyrect_and_ends_exact)
 	int ox, oy, at = 0;
 
 	start();
-	struct viewer *v = login();
+	struct viewer *v = login(6);
 	page_origin(v, &ox, &oy);
 	ck_assert_int_eq(viewer_click(v, ox + 100, oy + 75), 0);
 	ck_assert_msg(settle(v), "the picture never settled (%s)", d.log_path);
@@ -169,7 +173,7 @@ START_TEST(scroll_arrives_as_copyrect_and_ends_exact)
 	uint32_t *seen = viewer_snapshot(v);
 	ck_assert_ptr_nonnull(seen);
 	viewer_destroy(v);
-	v = login();
+	v = login(0);
 	ck_assert(viewer_wait_size(v, w, h, 30000));
 	ck_assert_msg(settle(v), "the picture never settled after reconnecting (%s)", d.log_path);
 	uint32_t *fresh = viewer_snapshot(v);

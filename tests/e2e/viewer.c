@@ -156,7 +156,10 @@ struct viewer *viewer_connect(const struct viewer_options *opt)
 	cl->GotCopyRect = got_copy_rect;
 	cl->readTimeout = READ_TIMEOUT_S;
 	cl->appData.encodingsString = opt->encodings;
-	cl->appData.enableJPEG = FALSE; /* lossless: the tests compare exact colours */
+	/* Lossless unless asked: the tests compare exact colours. */
+	cl->appData.enableJPEG = opt->jpeg_quality > 0;
+	if (opt->jpeg_quality > 0)
+		cl->appData.qualityLevel = MIN(opt->jpeg_quality, 9);
 	cl->appData.useRemoteCursor = opt->cursor_shape;
 	rfbClientSetClientData(cl, &viewer_tag, v);
 	log_line("connecting to 127.0.0.1:%d as %s\n", opt->port, opt->user);

@@ -23,6 +23,7 @@ struct viewer_options {
 	const char *password;
 	const char *encodings; /* libvncclient's list ("tight zrle raw"); NULL = its default */
 	bool cursor_shape;     /* ask for the cursor as a shape; else the server draws it in */
+	int jpeg_quality;      /* 1..9: allow lossy JPEG at that quality, as TigerVNC does; 0: lossless */
 };
 
 /** Sends libvncclient's log to path (appended); NULL keeps it quiet. */

@@ -201,6 +201,27 @@ START_TEST(scroll_down_found)
 }
 END_TEST
 
+START_TEST(scroll_without_scroll_bar_covers_the_edge)
+{
+	struct pic prev, cur;
+	struct fbdiff_move m;
+	struct rect damage = {0, BANNER, W, H - BANNER};
+
+	pic_init(&prev);
+	pic_init(&cur);
+	for (int y = BANNER; y < H; y++)
+		for (int x = 0; x < W; x++) {
+			put(&prev, x, y, article(y, x));
+			put(&cur, x, y, article(y + 30, x));
+		}
+	ck_assert(fbdiff_find_scroll(&prev.img, &cur.img, &damage, &m));
+	ck_assert_int_eq(m.dy, -30);
+	ck_assert_int_eq(m.src.w, W);
+	free(prev.mem);
+	free(cur.mem);
+}
+END_TEST
+
 START_TEST(scroll_up_found)
 {
 	check_scroll(120, 48);
@@ -271,6 +292,7 @@ Suite *suite_fbdiff(void)
 	tcase_add_test(tc, x_bytes_ignored_but_copied);
 	tcase_add_test(tc, scroll_down_found);
 	tcase_add_test(tc, scroll_up_found);
+	tcase_add_test(tc, scroll_without_scroll_bar_covers_the_edge);
 	tcase_add_test(tc, no_scroll_where_none);
 	tcase_add_test(tc, partial_rect_scroll_stays_inside);
 	suite_add_tcase(s, tc);
