@@ -347,9 +347,14 @@ static void *session_thread(void *arg)
 		};
 		if (poll(p, 4, 1000) < 0 && errno != EINTR)
 			break;
-		if (p[0].revents && !handle_link(s))
-			running = false;
+		/*
+		 * The control process first: after a takeover it kicks this worker
+		 * before the new one asks render to resync, so the link may already
+		 * hold the new reader's answer; a kicked worker must not take it.
+		 */
 		if (p[1].revents && !handle_ctl(s))
+			running = false;
+		else if (p[0].revents && !handle_link(s))
 			running = false;
 		if (p[3].revents || (s->notice_until && now_ms() >= s->notice_until))
 			running = false;

@@ -246,7 +246,7 @@ static bool wait_closed(struct viewer *v, int timeout_ms)
 /*
  * The refused-login notice (proxy/notice.c) on a viewer's screen: its
  * background, its panel and its red heading are all there, which neither a
- * blank screen nor a browser page nor the logon form has.
+ * blank screen nor a browser page has, and the logon form's blue is not.
  */
 static bool near_rgb(uint32_t a, uint32_t b)
 {
@@ -262,15 +262,16 @@ typedef uint32_t (*pixel_at)(const void *c, int x, int y);
 
 static bool looks_like_notice(pixel_at px, const void *c, int w, int h)
 {
-	int background = 0, panel = 0, red = 0;
+	int background = 0, panel = 0, red = 0, blue = 0;
 	for (int y = 0; y < h; y += 2)
 		for (int x = 0; x < w; x += 2) {
 			uint32_t p = px(c, x, y);
 			background += near_rgb(p, 0x1f3a5f);
 			panel += near_rgb(p, 0xf4f4f4);
 			red += near_rgb(p, 0xc00000);
+			blue += near_rgb(p, 0x2a6fdb); /* the logon form's focus and button */
 		}
-	return background > 1000 && panel > 1000 && red > 20;
+	return background > 1000 && panel > 1000 && red > 20 && blue < 20;
 }
 
 static uint32_t vnc_px(const void *c, int x, int y)
@@ -506,6 +507,31 @@ START_TEST(limits_refusal_kill_drain)
 	rdp_client_destroy(r);
 	ck_assert_int_eq(
 	    shojid_audit_count(&d, "\"event\":\"login_refused\"", "\"protocol\":\"rdp\""), 1);
+	/* The same from the logon screen (a client that sent no password). */
+	ro.password = NULL;
+	r = rdp_client_connect(&ro);
+	ck_assert_msg(r, "clerk over RDP without a password: no logon screen (%s)", d.log_path);
+	for (int t = 0; t < 100 && !rdp_client_closed(r); t++)
+		rdp_client_pump(r, 100); /* the logon screen arrives */
+	ck_assert(!looks_like_notice(rdp_px, r, rdp_client_width(r), rdp_client_height(r)));
+	ck_assert_int_eq(rdp_client_type_unicode(r, CLERK_PASSWORD), 0);
+	ck_assert_int_eq(rdp_client_key(r, 0x1c, true), 0); /* Enter */
+	ck_assert_int_eq(rdp_client_key(r, 0x1c, false), 0);
+	seen = false;
+	for (int t = 0; t < 200 && !seen && !rdp_client_closed(r); t++) {
+		rdp_client_pump(r, 100);
+		seen = looks_like_notice(rdp_px, r, rdp_client_width(r), rdp_client_height(r));
+	}
+	if (!seen) {
+		char shot[160];
+		rdp_client_dump_ppm(r, shojid_path(&d, "notice-logon.ppm", shot, sizeof(shot)));
+	}
+	ck_assert_msg(seen, "RDP logon screen: no notice (%s)", d.root);
+	rdp_client_destroy(r);
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"login_refused\"", "\"protocol\":\"rdp\"",
+	                            "limit reached", 5000));
+	ck_assert_int_eq(
+	    shojid_audit_count(&d, "\"event\":\"login_refused\"", "\"protocol\":\"rdp\""), 2);
 	/* on_second_login = refuse: the first viewer stays. */
 	expect_vnc_notice("demo", DEMO_PASSWORD);
 	ck_assert(shojid_audit_wait(&d, "\"event\":\"login_refused\"", "\"user\":\"demo\"",
