@@ -28,6 +28,7 @@
 
 #define FIRST_FRAME_TIMEOUT_MS 15000
 #define NOTICE_HOLD_MS 3000 /* the end-of-session notice is shown this long before closing */
+#define BANNER_MS 6000      /* a notice from the session (browser restarted) is shown this long */
 
 /* RFB pointer mask bits. */
 #define RFB_LEFT 1
@@ -49,6 +50,9 @@ struct vnc_session {
 	int last_mask;
 	bool thread_started;
 	char ended[CTL_MAX_TEXT + 160]; /* why the session ended under the viewer; "" = it did not */
+	const char *banner;    /* a notice from the session over the picture, until banner_until */
+	uint64_t banner_until; /* 0 = none */
+	int banner_y0, banner_y1;
 };
 
 static void send_input(struct vnc_session *s, const struct pixlink_msg *m)
@@ -115,6 +119,47 @@ static int on_set_desktop_size(int width, int height, int nscreens,
 	return rfbExtDesktopSize_Success;
 }
 
+/*
+ * Draws the session's notice band over the picture again (the browser
+ * paints under it), or, once its time is over, puts the picture back.
+ */
+static void refresh_banner(struct vnc_session *s)
+{
+	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+
+	if (!s->banner_until || !fb)
+		return;
+	if (now_ms() < s->banner_until) {
+		if (notice_draw(s->fb, (int)fb->width, (int)fb->height, fb->stride, s->banner,
+				&s->banner_y0, &s->banner_y1) == 0)
+			rfbMarkRectAsModified(s->screen, 0, s->banner_y0, (int)fb->width,
+					      s->banner_y1);
+		return;
+	}
+	s->banner_until = 0;
+	if (s->banner_y1 <= s->banner_y0 || (uint32_t)s->banner_y1 > fb->height)
+		return;
+	size_t off = (size_t)s->banner_y0 * fb->stride;
+	memcpy(s->fb + off, pixlink_client_pixels(s->link) + off,
+	       (size_t)(s->banner_y1 - s->banner_y0) * fb->stride);
+	rfbMarkRectAsModified(s->screen, 0, s->banner_y0, (int)fb->width, s->banner_y1);
+}
+
+static void on_notice(struct vnc_session *s, const struct pixlink_notice *n)
+{
+	log_info("session notice %u: %.*s", n->code, (int)n->len, n->text);
+	if (n->code == PIXLINK_NOTICE_BROWSER_RESTARTED)
+		s->banner = "ブラウザが異常終了したため、再起動しました。\n"
+			    "The browser stopped unexpectedly and was restarted.";
+	else if (n->code == PIXLINK_NOTICE_BROWSER_FAILING)
+		s->banner = "ブラウザが繰り返し異常終了しています。\n"
+			    "The browser keeps failing; this session will end.";
+	else
+		return;
+	s->banner_until = now_ms() + BANNER_MS;
+	refresh_banner(s);
+}
+
 /* Copies the damaged rectangles out of render's framebuffer into ours. */
 static void apply_damage(struct vnc_session *s, const struct pixlink_damage *d)
 {
@@ -133,6 +178,7 @@ static void apply_damage(struct vnc_session *s, const struct pixlink_damage *d)
 		const struct pixlink_rect *r = &d->rects[i];
 		rfbMarkRectAsModified(s->screen, r->x, r->y, r->x + r->w, r->y + r->h);
 	}
+	refresh_banner(s);
 }
 
 static uint8_t *copy_framebuffer(struct vnc_session *s)
@@ -201,13 +247,13 @@ static bool handle_link(struct vnc_session *s)
 			break;
 		case PIXLINK_EV_FRAMEBUFFER:
 			new_framebuffer(s);
+			refresh_banner(s);
 			break;
 		case PIXLINK_EV_CURSOR:
 			set_cursor(s, &ev.msg->u.cursor);
 			break;
 		case PIXLINK_EV_NOTICE:
-			log_info("session notice %u: %.*s", ev.msg->u.notice.code,
-				 (int)ev.msg->u.notice.len, ev.msg->u.notice.text);
+			on_notice(s, &ev.msg->u.notice);
 			break;
 		default:
 			break;
@@ -288,6 +334,8 @@ static void *session_thread(void *arg)
 			running = false;
 		if (p[3].revents)
 			running = false;
+		if (s->banner_until && now_ms() >= s->banner_until)
+			refresh_banner(s);
 		/* Reads the viewer's messages, sends updates it asked for. */
 		while (rfbProcessEvents(s->screen, 0))
 			;
