@@ -791,6 +791,24 @@ START_TEST(kill_render_rdp)
 	ck_assert_msg(c, "demo could not log in over RDP (%s)", d.log_path);
 	ck_assert_msg(rdp_client_wait_color(c, RED, PAGE_TIMEOUT_MS, &x, &y),
 	              "the page never appeared over RDP");
+
+	/* The browser: restarted, and the client told so over its picture. */
+	uid_t uid = (uid_t)session_field("demo", "uid");
+	pid_t browser = -1;
+	for (int i = 0; i < 100 && browser < 0; i++, usleep(100000))
+		browser = find_browser(uid);
+	ck_assert_msg(browser > 0, "no browser process of uid %u", (unsigned)uid);
+	ck_assert_int_eq(kill(browser, SIGKILL), 0);
+	if (!rdp_client_wait_pixel(c, 2, rdp_client_height(c) / 2, NOTICE_BAND_RGB, 4, 60000)) {
+		rdp_client_dump_ppm(
+		    c, shojid_path(&d, "no-restart-notice-rdp.ppm", shot, sizeof(shot)));
+		ck_abort_msg("no notice of the browser's restart over RDP (%s)", shot);
+	}
+	ck_assert_msg(rdp_client_wait_color(c, RED, PAGE_TIMEOUT_MS, &x, &y),
+	              "the page did not come back over RDP");
+	ck_assert(!rdp_client_closed(c));
+
+	/* shoji-render: the session ends, the client is told, the rest goes on. */
 	pid_t render = (pid_t)session_field("demo", "pid");
 	ck_assert_int_gt(render, 1);
 	ck_assert_int_eq(kill(render, SIGKILL), 0);
