@@ -13,6 +13,7 @@
 #include "config.h"
 #include "fbdiff.h"
 #include "log.h"
+#include "notice.h"
 #include "pixlink_client.h"
 #include "rdp_session.h"
 #include "util.h"
@@ -22,6 +23,7 @@
 #define MAX_HELD_KEYS 32
 /* Changed rectangles are merged when that costs at most this many extra pixels. */
 #define MERGE_SLACK (64 * 64)
+#define BANNER_MS 6000 /* a notice from the session (browser restarted) is shown this long */
 
 struct rdp_session {
 	struct worker *w;
@@ -41,6 +43,9 @@ struct rdp_session {
 	uint32_t buttons;
 	uint16_t x, y;
 	uint16_t high_surrogate;
+	const char *banner;    /* a notice from the session over the picture, until banner_until */
+	uint64_t banner_until; /* 0 = none */
+	int banner_y0, banner_y1;
 };
 
 static void send_msg(struct rdp_session *s, const struct pixlink_msg *m)
@@ -165,11 +170,45 @@ static void on_cursor(struct rdp_session *s, const struct pixlink_cursor *c)
 	s->cursor_changed = true;
 }
 
+/*
+ * Draws the session's notice band over the picture again (the browser
+ * paints under it), or, once its time is over, puts the picture back.
+ */
+static void refresh_banner(struct rdp_session *s)
+{
+	struct rect all = desktop(s);
+
+	if (!s->banner_until || !s->have_fb)
+		return;
+	if (now_ms() < s->banner_until) {
+		if (notice_draw(s->pixels, s->width, s->height, s->stride, s->banner, &s->banner_y0,
+		                &s->banner_y1) == 0) {
+			struct rect band = {0, s->banner_y0, s->width, s->banner_y1 - s->banner_y0};
+			region_add(&s->changes, &band, &all, MERGE_SLACK);
+		}
+		return;
+	}
+	s->banner_until = 0;
+	copy_rect(s, (struct rect){0, s->banner_y0, s->width, s->banner_y1 - s->banner_y0});
+}
+
 static void on_notice(struct rdp_session *s, const struct pixlink_notice *n)
 {
 	log_info("session notice %u: %.*s", n->code, (int)n->len, n->text);
-	if (n->code == PIXLINK_NOTICE_RESIZE_REFUSED)
+	if (n->code == PIXLINK_NOTICE_RESIZE_REFUSED) {
 		s->settled = true; /* show what there is, cropped or padded */
+		return;
+	}
+	if (n->code == PIXLINK_NOTICE_BROWSER_RESTARTED)
+		s->banner = "ブラウザが異常終了したため、再起動しました。\n"
+		            "The browser stopped unexpectedly and was restarted.";
+	else if (n->code == PIXLINK_NOTICE_BROWSER_FAILING)
+		s->banner = "ブラウザが繰り返し異常終了しています。\n"
+		            "The browser keeps failing; this session will end.";
+	else
+		return;
+	s->banner_until = now_ms() + BANNER_MS;
+	refresh_banner(s);
 }
 
 int rdp_session_read(struct rdp_session *s)
@@ -177,13 +216,17 @@ int rdp_session_read(struct rdp_session *s)
 	struct pixlink_event ev;
 	int r;
 
+	if (s->banner_until && now_ms() >= s->banner_until)
+		refresh_banner(s);
 	while ((r = pixlink_client_read(s->link, &ev)) > 0) {
 		switch (ev.type) {
 		case PIXLINK_EV_FRAMEBUFFER:
 			on_framebuffer(s);
+			refresh_banner(s);
 			break;
 		case PIXLINK_EV_DAMAGE:
 			on_damage(s, &ev.msg->u.damage);
+			refresh_banner(s);
 			break;
 		case PIXLINK_EV_CURSOR:
 			on_cursor(s, &ev.msg->u.cursor);

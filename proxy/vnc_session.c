@@ -31,6 +31,7 @@
 
 #define FIRST_FRAME_TIMEOUT_MS 15000
 #define NOTICE_HOLD_MS 3000 /* the end-of-session notice is shown this long before closing */
+#define BANNER_MS 6000      /* a notice from the session (browser restarted) is shown this long */
 
 /* RFB pointer mask bits. */
 #define RFB_LEFT 1
@@ -54,6 +55,9 @@ struct vnc_session {
 	char ended[CTL_MAX_TEXT + 160]; /* why the session ended under the viewer; "" = it did not */
 	uint64_t update_start_us; /* displayHook: an update is being encoded */
 	uint64_t notice_until;    /* a notice (no link): the moment to close; 0 = a session */
+	const char *banner;    /* a notice from the session over the picture, until banner_until */
+	uint64_t banner_until; /* 0 = none */
+	int banner_y0, banner_y1;
 };
 
 static void send_input(struct vnc_session *s, const struct pixlink_msg *m)
@@ -152,7 +156,48 @@ static size_t apply_rect(struct vnc_session *s, struct fbdiff_image *prev,
 	return (size_t)region_area(&changed);
 }
 
-/* Takes the damaged rectangles out of render's framebuffer into ours. */
+/*
+ * Draws the session's notice band over the picture again (the browser
+ * paints under it), or, once its time is over, puts the picture back.
+ */
+static void refresh_banner(struct vnc_session *s)
+{
+	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+
+	if (!s->banner_until || !fb)
+		return;
+	if (now_ms() < s->banner_until) {
+		if (notice_draw(s->fb, (int)fb->width, (int)fb->height, fb->stride, s->banner,
+				&s->banner_y0, &s->banner_y1) == 0)
+			rfbMarkRectAsModified(s->screen, 0, s->banner_y0, (int)fb->width,
+					      s->banner_y1);
+		return;
+	}
+	s->banner_until = 0;
+	if (s->banner_y1 <= s->banner_y0 || (uint32_t)s->banner_y1 > fb->height)
+		return;
+	size_t off = (size_t)s->banner_y0 * fb->stride;
+	memcpy(s->fb + off, pixlink_client_pixels(s->link) + off,
+	       (size_t)(s->banner_y1 - s->banner_y0) * fb->stride);
+	rfbMarkRectAsModified(s->screen, 0, s->banner_y0, (int)fb->width, s->banner_y1);
+}
+
+static void on_notice(struct vnc_session *s, const struct pixlink_notice *n)
+{
+	log_info("session notice %u: %.*s", n->code, (int)n->len, n->text);
+	if (n->code == PIXLINK_NOTICE_BROWSER_RESTARTED)
+		s->banner = "ブラウザが異常終了したため、再起動しました。\n"
+			    "The browser stopped unexpectedly and was restarted.";
+	else if (n->code == PIXLINK_NOTICE_BROWSER_FAILING)
+		s->banner = "ブラウザが繰り返し異常終了しています。\n"
+			    "The browser keeps failing; this session will end.";
+	else
+		return;
+	s->banner_until = now_ms() + BANNER_MS;
+	refresh_banner(s);
+}
+
+/* Copies the damaged rectangles out of render's framebuffer into ours. */
 static void apply_damage(struct vnc_session *s, const struct pixlink_damage *d)
 {
 	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
@@ -171,6 +216,7 @@ static void apply_damage(struct vnc_session *s, const struct pixlink_damage *d)
 	}
 	log_debug("damage %u: %u rectangles, %lld pixels damaged, %zu changed", d->seq, d->nrects,
 	          (long long)damaged, changed);
+	refresh_banner(s);
 }
 
 static uint8_t *copy_framebuffer(struct vnc_session *s)
@@ -239,13 +285,13 @@ static bool handle_link(struct vnc_session *s)
 			break;
 		case PIXLINK_EV_FRAMEBUFFER:
 			new_framebuffer(s);
+			refresh_banner(s);
 			break;
 		case PIXLINK_EV_CURSOR:
 			set_cursor(s, &ev.msg->u.cursor);
 			break;
 		case PIXLINK_EV_NOTICE:
-			log_info("session notice %u: %.*s", ev.msg->u.notice.code,
-			         (int)ev.msg->u.notice.len, ev.msg->u.notice.text);
+			on_notice(s, &ev.msg->u.notice);
 			break;
 		default:
 			break;
@@ -358,6 +404,8 @@ static void *session_thread(void *arg)
 			running = false;
 		if (p[3].revents || (s->notice_until && now_ms() >= s->notice_until))
 			running = false;
+		if (s->banner_until && now_ms() >= s->banner_until)
+			refresh_banner(s);
 		/* Reads the viewer's messages, sends updates it asked for. */
 		while (rfbProcessEvents(s->screen, 0))
 			;

@@ -435,6 +435,12 @@ START_TEST(kill_render_and_browser)
 		browser = find_browser(uid);
 	ck_assert_msg(browser > 0, "no browser process of uid %u", (unsigned)uid);
 	ck_assert_int_eq(kill(browser, SIGKILL), 0);
+	/* demo's viewer is told over its picture while the browser comes back. */
+	char shot[160];
+	if (!viewer_wait_pixel(v, 2, viewer_height(v) / 2, NOTICE_BAND_RGB, 4, 60000)) {
+		viewer_dump_ppm(v, shojid_path(&d, "no-restart-notice.ppm", shot, sizeof(shot)));
+		ck_abort_msg("no notice of the browser's restart on demo's screen (%s)", shot);
+	}
 	ck_assert_msg(shojid_log_wait(&d, "session notice 1: the browser was restarted", 60000),
 	              "no restart notice reached demo's worker (%s)", d.log_path);
 	ck_assert_msg(!viewer_closed(v), "the browser's crash cut demo's viewer off");
@@ -446,7 +452,6 @@ START_TEST(kill_render_and_browser)
 	ck_assert_int_gt(render, 1);
 	ck_assert_int_eq(kill(render, SIGKILL), 0);
 	/* The viewer is told, over its picture, before the connection closes. */
-	char shot[160];
 	if (!viewer_wait_pixel(v, 2, viewer_height(v) / 2, NOTICE_BAND_RGB, 4, 30000)) {
 		viewer_dump_ppm(v, shojid_path(&d, "no-notice.ppm", shot, sizeof(shot)));
 		ck_abort_msg("no end-of-session notice on demo's screen (%s)", shot);
@@ -786,6 +791,24 @@ START_TEST(kill_render_rdp)
 	ck_assert_msg(c, "demo could not log in over RDP (%s)", d.log_path);
 	ck_assert_msg(rdp_client_wait_color(c, RED, PAGE_TIMEOUT_MS, &x, &y),
 	              "the page never appeared over RDP");
+
+	/* The browser: restarted, and the client told so over its picture. */
+	uid_t uid = (uid_t)session_field("demo", "uid");
+	pid_t browser = -1;
+	for (int i = 0; i < 100 && browser < 0; i++, usleep(100000))
+		browser = find_browser(uid);
+	ck_assert_msg(browser > 0, "no browser process of uid %u", (unsigned)uid);
+	ck_assert_int_eq(kill(browser, SIGKILL), 0);
+	if (!rdp_client_wait_pixel(c, 2, rdp_client_height(c) / 2, NOTICE_BAND_RGB, 4, 60000)) {
+		rdp_client_dump_ppm(
+		    c, shojid_path(&d, "no-restart-notice-rdp.ppm", shot, sizeof(shot)));
+		ck_abort_msg("no notice of the browser's restart over RDP (%s)", shot);
+	}
+	ck_assert_msg(rdp_client_wait_color(c, RED, PAGE_TIMEOUT_MS, &x, &y),
+	              "the page did not come back over RDP");
+	ck_assert(!rdp_client_closed(c));
+
+	/* shoji-render: the session ends, the client is told, the rest goes on. */
 	pid_t render = (pid_t)session_field("demo", "pid");
 	ck_assert_int_gt(render, 1);
 	ck_assert_int_eq(kill(render, SIGKILL), 0);
