@@ -44,7 +44,7 @@ START_TEST(address_locked_after_failures_then_freed)
 {
 	struct login_limit *l = login_limit_create(&params);
 	uint64_t until, t = 1000000;
-	char user[16];
+	char user[24];
 
 	/* Different user names, so no backoff gets in the way. */
 	for (int i = 0; i < 4; i++) {
@@ -71,7 +71,7 @@ START_TEST(failures_outside_the_window_do_not_add_up)
 {
 	struct login_limit *l = login_limit_create(&params);
 	uint64_t t = 5000;
-	char user[16];
+	char user[24];
 
 	for (int i = 0; i < 20; i++) {
 		snprintf(user, sizeof(user), "u%d", i);
