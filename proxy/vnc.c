@@ -270,7 +270,8 @@ static bool put(struct buf *b, const uint8_t *p, size_t n)
 /*
  * SetEncodings without the extended clipboard: libvncserver would otherwise
  * offer it, and the viewer would send clipboard messages the whitelist
- * refuses. The clipboard is closed, so nothing is lost.
+ * refuses. Classic (ISO 8859-1) cut text still passes where [policy]
+ * allows it.
  */
 static bool put_encodings_without_clipboard(struct buf *b, struct rfb_client_msg *m)
 {
@@ -295,6 +296,32 @@ static bool put_desktop_size(struct buf *b, const struct rfb_client_msg *m)
 	msg[10] = (uint8_t)(id >> 8), msg[11] = (uint8_t)id;
 	msg[16] = msg[2], msg[17] = msg[3], msg[18] = msg[4], msg[19] = msg[5];
 	return put(b, msg, sizeof(msg));
+}
+
+/*
+ * ClientCutText under [policy] clipboard_to_browser: dropped (and audited
+ * as refused) when it is off; otherwise relayed cut to clipboard_max_bytes
+ * (Latin-1 never gets shorter as UTF-8, so nothing past that could pass
+ * the filter anyway), for vnc_session's setXCutText hook to filter and
+ * audit. False if libvncserver is behind.
+ */
+static bool put_cut_text(struct relay *r, const struct rfb_client_msg *m)
+{
+	const struct shoji_config *cfg = r->w->cfg;
+	uint32_t n = m->u.cut_text.len;
+
+	if (cfg->policy_clipboard_to_browser != SHOJI_CLIPBOARD_TEXT) {
+		worker_note(r->w, CTL_NOTE_CLIPBOARD, "to_browser %u 0 refused", n);
+		return true;
+	}
+	uint32_t keep = (uint32_t)MIN((uint64_t)n, (uint64_t)cfg->policy_clipboard_max_bytes);
+	if ((size_t)keep + 8 > r->out.cap - r->out.len)
+		return false;
+	uint8_t head[8] = {RFB_MSG_CUT_TEXT, 0, 0, 0, (uint8_t)(keep >> 24), (uint8_t)(keep >> 16),
+	                   (uint8_t)(keep >> 8), (uint8_t)keep};
+	put(&r->out, head, sizeof(head));
+	put(&r->out, r->c2s.data + m->u.cut_text.offset, keep);
+	return true;
 }
 
 /* Moves whole, allowed viewer messages from c2s to out. */
@@ -329,7 +356,8 @@ static void filter(struct relay *r)
 			continue;
 		}
 		if (m.type == RFB_MSG_CUT_TEXT) {
-			/* The clipboard is closed towards the browser: dropped whole. */
+			if (!put_cut_text(r, &m))
+				return;
 			take(&r->c2s, (size_t)n);
 			continue;
 		}
