@@ -128,8 +128,8 @@ static int on_set_desktop_size(int width, int height, int nscreens,
 
 /*
  * The viewer's cut text (ISO 8859-1), relayed only when [policy]
- * clipboard_to_browser allows it (vnc.c): filtered, sent to the browser,
- * audited with its sizes.
+ * clipboard_to_browser allows it, and audited, by vnc.c: filtered and sent
+ * to the browser.
  */
 static void on_cut_text(char *str, int len, rfbClientPtr cl)
 {
@@ -139,16 +139,13 @@ static void on_cut_text(char *str, int len, rfbClientPtr cl)
 
 	if (!s->link || len < 0)
 		return;
-	if (cfg->policy_clipboard_to_browser != SHOJI_CLIPBOARD_TEXT) {
-		worker_note(s->w, CTL_NOTE_CLIPBOARD, "to_browser %d 0 refused", len);
-		return;
-	}
+	if (cfg->policy_clipboard_to_browser != SHOJI_CLIPBOARD_TEXT)
+		return; /* vnc.c does not relay it: never here */
 	uint8_t *text = xcalloc(1, max);
 	size_t n = cliptext_filter((const uint8_t *)str, (size_t)len, CLIPTEXT_LATIN1, text, max);
 	struct pixlink_msg m = {.type = PIXLINK_CLIPBOARD_IN};
 	m.u.clip = (struct pixlink_clipboard){.len = (uint32_t)n, .text = text};
 	send_input(s, &m);
-	worker_note(s->w, CTL_NOTE_CLIPBOARD, "to_browser %d %zu allowed", len, n);
 	free(text);
 }
 
