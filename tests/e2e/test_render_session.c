@@ -106,6 +106,27 @@ START_TEST(page_appears_and_reacts)
 }
 END_TEST
 
+/*
+ * The sandbox enforces [policy] on its own: clipboard text that shojid
+ * sends while clipboard_to_browser is off is refused there too.
+ */
+START_TEST(clipboard_refused_inside_when_off)
+{
+	struct pixlink_msg m = { .type = PIXLINK_CLIPBOARD_IN };
+	int ox, oy;
+
+	start(NULL, 1280, 800);
+	page_origin(&ox, &oy);
+	m.u.clip = (struct pixlink_clipboard){ .len = 3, .text = (const uint8_t *)"qzj" };
+	ck_assert_int_eq(session_send(&sp, &m), 0);
+	ck_assert_msg(session_log_has(&sp, "clipboard text of 3 bytes from shojid refused: "
+				      "[policy] clipboard_to_browser is off", 10000),
+		      "the sandbox did not refuse clipboard text (%s)", sp.log_path);
+	ck_assert(session_pump(&sp, 200) == 0);
+	finish();
+}
+END_TEST
+
 START_TEST(resize_follows_viewer)
 {
 	start(NULL, 1280, 800);
@@ -270,6 +291,7 @@ Suite *suite_render_session(void)
 		return s;
 	}
 	tcase_add_test(tc, page_appears_and_reacts);
+	tcase_add_test(tc, clipboard_refused_inside_when_off);
 	tcase_add_test(tc, resize_follows_viewer);
 	tcase_add_test(tc, browser_restarts_when_closed);
 	tcase_add_test(tc, sandbox_holds);
