@@ -172,6 +172,8 @@ static void on_converted(struct clipboard *c, const XSelectionEvent *e)
 	}
 	if (data)
 		XFree(data);
+	/* Deleted above only when read whole: drop the rest of a longer one. */
+	XDeleteProperty(c->dpy, c->win, e->property);
 }
 
 bool clipboard_handle_event(struct clipboard *c, const XEvent *ev)
