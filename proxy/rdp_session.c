@@ -191,6 +191,11 @@ int rdp_session_read(struct rdp_session *s)
 		case PIXLINK_EV_NOTICE:
 			on_notice(s, &ev.msg->u.notice);
 			break;
+		case PIXLINK_EV_CLIPBOARD:
+			/* No RDP clipboard channel yet: the browser's copy stays in the session. */
+			worker_note(s->w, CTL_NOTE_CLIPBOARD, "to_terminal %u 0 refused",
+			            ev.msg->u.clip.len);
+			break;
 		default:
 			break;
 		}
