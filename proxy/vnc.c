@@ -317,6 +317,8 @@ static bool put_cut_text(struct relay *r, const struct rfb_client_msg *m)
 	uint32_t n = m->u.cut_text.len;
 	const uint8_t *text = r->c2s.data + m->u.cut_text.offset;
 
+	if (!r->w->session[0])
+		return true; /* a notice after a refused login: no browser behind it */
 	if (cfg->policy_clipboard_to_browser != SHOJI_CLIPBOARD_TEXT) {
 		worker_note(r->w, CTL_NOTE_CLIPBOARD, "to_browser %u 0 refused", n);
 		return true;
