@@ -147,6 +147,12 @@ struct shoji_range {
 	X(pool, on_second_login, ENUM, "takeover", 0, 0, "takeover|refuse",                        \
 	  "a login of a user whose session has a viewer: take it over (the old viewer is told "    \
 	  "why and disconnected) or refuse the new one")                                           \
+	X(policy, clipboard_to_browser, ENUM, "off", 0, 0, "off|text",                             \
+	  "the viewer's clipboard into the browser: off, or plain text (filtered, audited)")      \
+	X(policy, clipboard_to_terminal, ENUM, "off", 0, 0, "off|text",                            \
+	  "the browser's clipboard out to the viewer: off, or plain text (filtered, audited)")    \
+	X(policy, clipboard_max_bytes, INT, "8192", 1, 65536, NULL,                                \
+	  "longest clipboard text passed, in bytes of UTF-8; longer text is cut")                  \
 	X(audit, file, PATH, "/var/log/shoji/audit.log", 0, 0, NULL,                               \
 	  "audit log, one JSON object per line")                                                   \
 	X(metrics, listen, LISTEN, "", 0, 0, NULL,                                                 \
@@ -161,6 +167,9 @@ struct shoji_range {
 enum shoji_on_second_login { SHOJI_ON_SECOND_LOGIN_TAKEOVER, SHOJI_ON_SECOND_LOGIN_REFUSE };
 /* [display] h264_encoder: an index into "off|x264enc|openh264enc|vaapih264enc". */
 enum shoji_h264_encoder { SHOJI_H264_OFF, SHOJI_H264_X264, SHOJI_H264_OPENH264, SHOJI_H264_VAAPI };
+
+/* [policy] clipboard_to_browser and clipboard_to_terminal: "off|text". */
+enum shoji_clipboard_policy { SHOJI_CLIPBOARD_OFF, SHOJI_CLIPBOARD_TEXT };
 
 /* A config file larger than this is refused (it cannot be a real one). */
 #define SHOJI_CONFIG_MAX_SIZE (1024 * 1024)

@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "cliptext.h"
 #include "pixlink.h"
 #include "util.h"
 
@@ -29,37 +30,6 @@ struct type_info {
 
 /* --- UTF-8 of NOTICE text --- */
 
-/* Length of the UTF-8 sequence starting at p, or 0 if it is not one. */
-static size_t utf8_seq(const uint8_t *p, size_t len, uint32_t *cp)
-{
-	size_t n;
-	uint32_t c = p[0], min;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	} else if ((c & 0xe0) == 0xc0) {
-		n = 2, c &= 0x1f, min = 0x80;
-	} else if ((c & 0xf0) == 0xe0) {
-		n = 3, c &= 0x0f, min = 0x800;
-	} else if ((c & 0xf8) == 0xf0) {
-		n = 4, c &= 0x07, min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
 /* Text that is shown to the viewer and logged: strict UTF-8, no controls. */
 static bool notice_text_ok(const uint8_t *p, size_t len)
 {
@@ -67,7 +37,7 @@ static bool notice_text_ok(const uint8_t *p, size_t len)
 
 	while (i < len) {
 		uint32_t cp;
-		size_t n = utf8_seq(p + i, len - i, &cp);
+		size_t n = utf8_decode(p + i, len - i, &cp);
 		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
 			return false;
 		i += n;
@@ -229,6 +199,22 @@ static void encode_notice(const struct pixlink_msg *msg, uint8_t *p, size_t len)
 		memcpy(p + NOTICE_HEAD_LEN, n->text, n->len);
 }
 
+/* CLIPBOARD in either direction: filtered text (cliptext.h), nothing else. */
+static int parse_clipboard(const uint8_t *p, size_t len, struct pixlink_msg *msg)
+{
+	if (!cliptext_ok(p, len))
+		return -1;
+	msg->u.clip.len = (uint32_t)len;
+	msg->u.clip.text = len ? p : NULL;
+	return 0;
+}
+
+static void encode_clipboard(const struct pixlink_msg *msg, uint8_t *p, size_t len)
+{
+	if (len > 0)
+		memcpy(p, msg->u.clip.text, len);
+}
+
 /* PING and PONG */
 static int parse_seq(const uint8_t *p, size_t len, struct pixlink_msg *msg)
 {
@@ -354,6 +340,8 @@ static const struct type_info types[] = {
     [PIXLINK_PONG] = {"PONG", 4, 4, parse_seq, encode_seq},
     [PIXLINK_NOTICE] = {"NOTICE", NOTICE_HEAD_LEN, NOTICE_HEAD_LEN + PIXLINK_MAX_NOTICE,
                         parse_notice, encode_notice},
+    [PIXLINK_CLIPBOARD_OUT] = {"CLIPBOARD_OUT", 0, PIXLINK_MAX_CLIPBOARD, parse_clipboard,
+                               encode_clipboard},
     [PIXLINK_CREDIT] = {"CREDIT", 4, 4, parse_credit, encode_credit},
     [PIXLINK_KEY] = {"KEY", 12, 12, parse_key, encode_key},
     [PIXLINK_UNICODE] = {"UNICODE", 4, 4, parse_unicode, encode_unicode},
@@ -363,10 +351,14 @@ static const struct type_info types[] = {
     [PIXLINK_PING] = {"PING", 4, 4, parse_seq, encode_seq},
     [PIXLINK_REFRESH] = {"REFRESH", 0, 0, parse_empty, encode_empty},
     [PIXLINK_RESYNC] = {"RESYNC", 4, 4, parse_token, encode_seq},
+    [PIXLINK_CLIPBOARD_IN] = {"CLIPBOARD_IN", 0, PIXLINK_MAX_CLIPBOARD, parse_clipboard,
+                              encode_clipboard},
 };
 
 _Static_assert(CURSOR_MAX_LEN + PIXLINK_HEADER_LEN <= PIXLINK_MAX_MSG,
                "the largest cursor must fit in one message");
+_Static_assert(PIXLINK_MAX_CLIPBOARD + PIXLINK_HEADER_LEN <= PIXLINK_MAX_MSG,
+               "the longest clipboard text must fit in one message");
 
 static const struct type_info *type_info(uint32_t type)
 {
@@ -383,7 +375,7 @@ const char *pixlink_type_name(uint32_t type)
 
 bool pixlink_from_render(enum pixlink_type type)
 {
-	return type >= PIXLINK_HELLO && type <= PIXLINK_NOTICE;
+	return type >= PIXLINK_HELLO && type <= PIXLINK_CLIPBOARD_OUT;
 }
 
 ssize_t pixlink_parse(const uint8_t *buf, size_t len, struct pixlink_msg *msg)
@@ -436,6 +428,13 @@ static bool payload_len(const struct pixlink_msg *msg, const struct type_info *t
 		    (msg->u.notice.len > 0 && !msg->u.notice.text))
 			return false;
 		return ckd_add_size(out, msg->u.notice.len, NOTICE_HEAD_LEN);
+	case PIXLINK_CLIPBOARD_OUT:
+	case PIXLINK_CLIPBOARD_IN:
+		if (msg->u.clip.len > PIXLINK_MAX_CLIPBOARD ||
+		    (msg->u.clip.len > 0 && !msg->u.clip.text))
+			return false;
+		*out = msg->u.clip.len;
+		return true;
 	default:
 		*out = t->min_len;
 		return true;

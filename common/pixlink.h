@@ -53,6 +53,11 @@
  *   PING         4            u32 seq
  *   REFRESH      0
  *   RESYNC       4            u32 token (non-zero)
+ *   CLIPBOARD_OUT, CLIPBOARD_IN
+ *                0..PIXLINK_MAX_CLIPBOARD
+ *                             clipboard text, already filtered (cliptext.h):
+ *                             UTF-8 without control characters but tab and
+ *                             LF; anything else is malformed
  *
  * FRAMEBUFFER geometry must pass pixlink_fb_geometry_ok() with
  * PIXLINK_MAX_DIM; DAMAGE rectangles are checked against the framebuffer
@@ -73,6 +78,8 @@
 #define PIXLINK_MAX_DIM 8192
 #define PIXLINK_MAX_CREDIT 4
 #define PIXLINK_MAX_NOTICE 200 /* bytes of UTF-8 text */
+/* Bytes of clipboard text in one message ([policy] clipboard_max_bytes is at most this). */
+#define PIXLINK_MAX_CLIPBOARD 65536
 /* Bytes a framebuffer memfd may hold beyond stride*height (page rounding). */
 #define PIXLINK_FB_MAX_SLACK 65536
 
@@ -87,6 +94,7 @@ enum pixlink_type {
 	PIXLINK_CURSOR = 4,      /* cursor image changed */
 	PIXLINK_PONG = 5,        /* answer to PING */
 	PIXLINK_NOTICE = 6,      /* something the viewer should be told (browser restarted) */
+	PIXLINK_CLIPBOARD_OUT = 7, /* the browser's clipboard, for the terminal */
 
 	/* shojid -> render */
 	PIXLINK_CREDIT = 64,  /* render may send `count` more DAMAGE */
@@ -98,6 +106,7 @@ enum pixlink_type {
 	PIXLINK_PING = 70,
 	PIXLINK_REFRESH = 71, /* send the whole framebuffer as damage with the next credit */
 	PIXLINK_RESYNC = 72,  /* a new reader took the link over: start afresh (see below) */
+	PIXLINK_CLIPBOARD_IN = 73, /* the viewer's clipboard, for the browser */
 };
 
 /* Reasons in PIXLINK_NOTICE. */
@@ -178,6 +187,17 @@ struct pixlink_size {
 	uint16_t width, height;
 };
 
+/*
+ * Clipboard text. Each side sends it only when its own copy of [policy]
+ * allows that direction, and each side refuses (drops) it when its own copy
+ * does not: a compromised render cannot open the clipboard towards the
+ * terminal, nor shojid towards the browser.
+ */
+struct pixlink_clipboard {
+	uint32_t len;
+	const uint8_t *text; /* not NUL-terminated; points into the parsed buffer */
+};
+
 struct pixlink_msg {
 	enum pixlink_type type;
 	union {
@@ -193,6 +213,7 @@ struct pixlink_msg {
 		struct pixlink_pointer pointer;
 		struct pixlink_wheel wheel;
 		struct pixlink_size size; /* RESIZE */
+		struct pixlink_clipboard clip; /* CLIPBOARD_OUT, CLIPBOARD_IN */
 	} u;
 };
 

@@ -68,7 +68,8 @@ enum ctl_note_code {
 	CTL_NOTE_RESIZE = 4,           /* text: "WxH" the viewer asked for */
 	CTL_NOTE_RDP_REQUEST = 5,      /* text: "cookie=alice protocols=ssl,hybrid" */
 	CTL_NOTE_RDP_CHANNELS = 6,     /* text: "security=tls listed=rdpdr,drdynvc opened=..." */
-	CTL_NOTE_MAX = 6,
+	CTL_NOTE_CLIPBOARD = 7,        /* text: "to_browser|to_terminal OFFERED BYTES allowed|refused" */
+	CTL_NOTE_MAX = 7,
 };
 
 struct ctl_msg {

@@ -456,6 +456,29 @@ static void serve_waiting(struct shojid *d, int *timeout)
 		*timeout = (int)(oldest->wait_until - now);
 }
 
+/*
+ * A clipboard transfer the worker saw: direction and sizes, never the
+ * text (the worker never sends it here). An unreadable note is audited as
+ * it came, so nothing is lost.
+ */
+static bool audit_clipboard(struct shojid *d, struct conn *c, const char *text)
+{
+	char dir[16], verdict[16];
+	unsigned offered, bytes;
+	int end = 0;
+
+	if (sscanf(text, "%15s %u %u %15s%n", dir, &offered, &bytes, verdict, &end) != 4 ||
+	    text[end] != '\0' || (strcmp(dir, "to_browser") != 0 && strcmp(dir, "to_terminal") != 0) ||
+	    (strcmp(verdict, "allowed") != 0 && strcmp(verdict, "refused") != 0))
+		return false;
+	audit_event(d->audit, "clipboard", AUDIT_STR, "session", c->session ? c->session->id : "",
+	            AUDIT_STR, "user", c->user, AUDIT_STR, "protocol", proto_name(c->proto),
+	            AUDIT_STR, "direction", dir, AUDIT_INT, "offered", (long long)offered, AUDIT_INT,
+	            "bytes", (long long)bytes, AUDIT_BOOL, "allowed", strcmp(verdict, "allowed") == 0,
+	            AUDIT_END);
+	return true;
+}
+
 static void on_note(struct shojid *d, struct conn *c, const struct ctl_msg *m)
 {
 	static const char *const events[] = {
@@ -465,7 +488,10 @@ static void on_note(struct shojid *d, struct conn *c, const struct ctl_msg *m)
 		[CTL_NOTE_RESIZE] = "resize",
 		[CTL_NOTE_RDP_REQUEST] = "rdp_request",
 		[CTL_NOTE_RDP_CHANNELS] = "rdp_channels",
+		[CTL_NOTE_CLIPBOARD] = "clipboard",
 	};
+	if (m->u.note.code == CTL_NOTE_CLIPBOARD && audit_clipboard(d, c, m->u.note.text))
+		return;
 	audit_event(d->audit, events[m->u.note.code], AUDIT_STR, "address", c->peer, AUDIT_STR,
 	            "protocol", proto_name(c->proto), AUDIT_STR, "user", c->user, AUDIT_STR,
 	            "session", c->session ? c->session->id : "", AUDIT_STR, "detail",

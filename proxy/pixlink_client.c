@@ -297,6 +297,9 @@ static int dispatch(struct pixlink_client *c, size_t len, int fd, struct pixlink
 	case PIXLINK_NOTICE:
 		ev->type = PIXLINK_EV_NOTICE;
 		break;
+	case PIXLINK_CLIPBOARD_OUT:
+		ev->type = PIXLINK_EV_CLIPBOARD;
+		break;
 	default:
 		return fail(c, "render sent %s, which only shojid may send", name);
 	}

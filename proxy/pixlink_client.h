@@ -33,6 +33,7 @@ enum pixlink_event_type {
 	PIXLINK_EV_CURSOR,
 	PIXLINK_EV_PONG,
 	PIXLINK_EV_NOTICE,
+	PIXLINK_EV_CLIPBOARD, /* the browser's clipboard text (filtered); the caller applies policy */
 };
 
 struct pixlink_event {

@@ -1097,6 +1097,9 @@ static bool run(struct rdp_conn *c)
 			         "The browser session has ended. Please connect again.");
 			break;
 		}
+		uint32_t dropped = c->session ? rdp_session_take_dropped_clipboard(c->session) : 0;
+		if (dropped)
+			worker_note(c->w, CTL_NOTE_CLIPBOARD, "to_terminal %u 0 refused", dropped);
 		if (c->activated && (c->logon ? pump_logon(c) : pump_frames(c)) < 0)
 			break;
 		if (c->activated && follow_resize(c) < 0)

@@ -27,6 +27,7 @@
 
 struct rdp_session {
 	struct worker *w;
+	uint32_t clip_dropped; /* bytes of the browser's last clipboard text, not passed on */
 	struct pixlink_client *link;
 	uint16_t width, height;
 	uint8_t *pixels; /* width x height, B G R X */
@@ -234,6 +235,10 @@ int rdp_session_read(struct rdp_session *s)
 		case PIXLINK_EV_NOTICE:
 			on_notice(s, &ev.msg->u.notice);
 			break;
+		case PIXLINK_EV_CLIPBOARD:
+			/* No RDP clipboard channel yet: the browser's copy stays in the session. */
+			s->clip_dropped = ev.msg->u.clip.len;
+			break;
 		default:
 			break;
 		}
@@ -304,6 +309,14 @@ void rdp_session_destroy(struct rdp_session *s)
 	pixlink_client_destroy(s->link);
 	free(s->pixels);
 	free(s);
+}
+
+uint32_t rdp_session_take_dropped_clipboard(struct rdp_session *s)
+{
+	uint32_t n = s->clip_dropped;
+
+	s->clip_dropped = 0;
+	return n;
 }
 
 int rdp_session_fd(const struct rdp_session *s)

@@ -51,6 +51,13 @@ int rdp_session_resize(struct rdp_session *s, uint16_t width, uint16_t height);
 /** Releases held keys and buttons, closes the link, frees. Accepts NULL. */
 void rdp_session_destroy(struct rdp_session *s);
 
+/**
+ * Bytes of the browser's clipboard text that came since the last call
+ * (the last one, if several) and were dropped, for the audit: RDP has no
+ * clipboard channel yet. 0 if none.
+ */
+uint32_t rdp_session_take_dropped_clipboard(struct rdp_session *s);
+
 /** The link's socket, for the caller's wait (readable: rdp_session_read). */
 int rdp_session_fd(const struct rdp_session *s);
 

@@ -17,7 +17,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "cliptext.h"
 #include "log.h"
+#include "pixlink.h"
 #include "rfb_filter.h"
 #include "rfb_handshake.h"
 #include "tls.h"
@@ -29,6 +31,9 @@
 #define AUTH_TIMEOUT_MS 30000
 #define S2C_CAP (1u << 20)                /* libvncserver -> viewer, bytes in flight */
 #define C2S_CAP (RFB_MAX_CLIENT_MSG + 64) /* viewer -> libvncserver, one whole message */
+/* Filtered messages for libvncserver: room for the longest cut text relayed. */
+#define OUT_CAP (PIXLINK_MAX_CLIPBOARD + 4096)
+#define CUT_TEXT_HEAD_LEN 8
 /* A viewer that takes no byte of what waits for it this long is dropped. */
 #define VIEWER_STALL_MS 30000
 #define LOGIN_NOTICE (-2) /* login() and handshake(): show w->refusal on screen, then close */
@@ -270,7 +275,8 @@ static bool put(struct buf *b, const uint8_t *p, size_t n)
 /*
  * SetEncodings without the extended clipboard: libvncserver would otherwise
  * offer it, and the viewer would send clipboard messages the whitelist
- * refuses. The clipboard is closed, so nothing is lost.
+ * refuses. Classic (ISO 8859-1) cut text still passes where [policy]
+ * allows it.
  */
 static bool put_encodings_without_clipboard(struct buf *b, struct rfb_client_msg *m)
 {
@@ -295,6 +301,43 @@ static bool put_desktop_size(struct buf *b, const struct rfb_client_msg *m)
 	msg[10] = (uint8_t)(id >> 8), msg[11] = (uint8_t)id;
 	msg[16] = msg[2], msg[17] = msg[3], msg[18] = msg[4], msg[19] = msg[5];
 	return put(b, msg, sizeof(msg));
+}
+
+/*
+ * ClientCutText under [policy] clipboard_to_browser: dropped when it is
+ * off; otherwise relayed cut to clipboard_max_bytes (ISO 8859-1 never gets
+ * shorter as UTF-8, so nothing past that could pass the filter anyway) for
+ * vnc_session's setXCutText hook, which filters it again and sends it to
+ * the browser. Audited here either way, with what the viewer offered and
+ * what the filter lets through. False if libvncserver is behind.
+ */
+static bool put_cut_text(struct relay *r, const struct rfb_client_msg *m)
+{
+	const struct shoji_config *cfg = r->w->cfg;
+	uint32_t n = m->u.cut_text.len;
+	const uint8_t *text = r->c2s.data + m->u.cut_text.offset;
+
+	if (!r->w->session[0])
+		return true; /* a notice after a refused login: no browser behind it */
+	if (cfg->policy_clipboard_to_browser != SHOJI_CLIPBOARD_TEXT) {
+		worker_note(r->w, CTL_NOTE_CLIPBOARD, "to_browser %u 0 refused", n);
+		return true;
+	}
+	uint32_t keep = (uint32_t)MIN((uint64_t)n, (uint64_t)cfg->policy_clipboard_max_bytes);
+	if ((size_t)keep + CUT_TEXT_HEAD_LEN > r->out.cap - r->out.len)
+		return false;
+	uint8_t head[CUT_TEXT_HEAD_LEN] = {RFB_MSG_CUT_TEXT,    0, 0, 0, (uint8_t)(keep >> 24),
+	                                   (uint8_t)(keep >> 16), (uint8_t)(keep >> 8),
+	                                   (uint8_t)keep};
+	put(&r->out, head, sizeof(head));
+	put(&r->out, text, keep);
+	/* What the hook will pass, for the audit: the same filter over the same bytes. */
+	uint8_t *scratch = xcalloc(1, (size_t)cfg->policy_clipboard_max_bytes);
+	size_t passed = cliptext_filter(text, keep, CLIPTEXT_LATIN1, scratch,
+	                                (size_t)cfg->policy_clipboard_max_bytes);
+	free(scratch);
+	worker_note(r->w, CTL_NOTE_CLIPBOARD, "to_browser %u %zu allowed", n, passed);
+	return true;
 }
 
 /* Moves whole, allowed viewer messages from c2s to out. */
@@ -329,7 +372,8 @@ static void filter(struct relay *r)
 			continue;
 		}
 		if (m.type == RFB_MSG_CUT_TEXT) {
-			/* The clipboard is closed towards the browser: dropped whole. */
+			if (!put_cut_text(r, &m))
+				return;
 			take(&r->c2s, (size_t)n);
 			continue;
 		}
@@ -443,7 +487,7 @@ static int vnc_serve(struct worker *w)
 	struct timeval tv = {.tv_sec = HANDSHAKE_TIMEOUT_S};
 	int rc = 1;
 
-	if (!buf_init(&r.c2s, C2S_CAP) || !buf_init(&r.out, 65536) || !buf_init(&r.s2c, S2C_CAP))
+	if (!buf_init(&r.c2s, C2S_CAP) || !buf_init(&r.out, OUT_CAP) || !buf_init(&r.s2c, S2C_CAP))
 		goto out;
 	/* Every handshake step has a deadline: a silent viewer ends here. */
 	setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cliptext.h"
 #include "ctl.h"
 #include "fbdiff.h"
 #include "log.h"
@@ -126,6 +127,52 @@ static int on_set_desktop_size(int width, int height, int nscreens,
 	send_input(s, &m);
 	worker_note(s->w, CTL_NOTE_RESIZE, "%dx%d", width, height);
 	return rfbExtDesktopSize_Success;
+}
+
+/*
+ * The viewer's cut text (ISO 8859-1), relayed only when [policy]
+ * clipboard_to_browser allows it, and audited, by vnc.c: filtered and sent
+ * to the browser.
+ */
+static void on_cut_text(char *str, int len, rfbClientPtr cl)
+{
+	struct vnc_session *s = cl->screen->screenData;
+	const struct shoji_config *cfg = s->w->cfg;
+	size_t max = (size_t)cfg->policy_clipboard_max_bytes;
+
+	if (!s->link || len < 0)
+		return;
+	if (cfg->policy_clipboard_to_browser != SHOJI_CLIPBOARD_TEXT)
+		return; /* vnc.c does not relay it: never here */
+	uint8_t *text = xcalloc(1, max);
+	size_t n = cliptext_filter((const uint8_t *)str, (size_t)len, CLIPTEXT_LATIN1, text, max);
+	struct pixlink_msg m = {.type = PIXLINK_CLIPBOARD_IN};
+	m.u.clip = (struct pixlink_clipboard){.len = (uint32_t)n, .text = text};
+	send_input(s, &m);
+	free(text);
+}
+
+/* The browser's clipboard: to the viewer as server cut text when [policy] allows it. */
+static void send_cut_text(struct vnc_session *s, const struct pixlink_clipboard *c)
+{
+	const struct shoji_config *cfg = s->w->cfg;
+
+	if (cfg->policy_clipboard_to_terminal != SHOJI_CLIPBOARD_TEXT) {
+		log_warn("the session sent clipboard text though [policy] clipboard_to_terminal "
+		         "is off; dropped");
+		worker_note(s->w, CTL_NOTE_CLIPBOARD, "to_terminal %u 0 refused", c->len);
+		return;
+	}
+	/* The pixel link's parser let only filtered text through; cut it to our own limit. */
+	uint8_t *cut = xcalloc(1, (size_t)cfg->policy_clipboard_max_bytes);
+	size_t n = cliptext_filter(c->text, c->len, CLIPTEXT_UTF8, cut,
+	                           (size_t)cfg->policy_clipboard_max_bytes);
+	uint8_t *latin1 = xcalloc(1, n + 1);
+	size_t ln = cliptext_to_latin1(cut, n, latin1);
+	rfbSendServerCutText(s->screen, (char *)latin1, (int)ln);
+	worker_note(s->w, CTL_NOTE_CLIPBOARD, "to_terminal %u %zu allowed", c->len, ln);
+	free(latin1);
+	free(cut);
 }
 
 /*
@@ -289,6 +336,9 @@ static bool handle_link(struct vnc_session *s)
 			break;
 		case PIXLINK_EV_CURSOR:
 			set_cursor(s, &ev.msg->u.cursor);
+			break;
+		case PIXLINK_EV_CLIPBOARD:
+			send_cut_text(s, &ev.msg->u.clip);
 			break;
 		case PIXLINK_EV_NOTICE:
 			on_notice(s, &ev.msg->u.notice);
@@ -491,6 +541,7 @@ static int make_screen(struct vnc_session *s, int width, int height)
 	sc->kbdAddEvent = on_key;
 	sc->ptrAddEvent = on_pointer;
 	sc->setDesktopSizeHook = on_set_desktop_size;
+	sc->setXCutText = on_cut_text;
 	sc->displayHook = on_update_start;
 	sc->displayFinishedHook = on_update_done;
 	sc->permitFileTransfer = FALSE;

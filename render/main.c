@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "pixlink.h"
 #include "session.h"
 #include "supervisor.h"
 
@@ -27,6 +28,8 @@ struct args {
 	long uid;
 	int link_fd, egress_fd;
 	unsigned width, height, max_width, max_height;
+	bool clip_to_browser, clip_to_terminal;
+	unsigned long clip_max;
 	int log_level;
 	const char *browser, *start_url, *locale;
 };
@@ -55,7 +58,7 @@ static bool parse_size(const char *s, unsigned *w, unsigned *h)
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	enum { O_INNER = 256, O_SESSION, O_UID, O_LINK, O_EGRESS, O_SIZE, O_MAXSIZE, O_LOG,
-	       O_BROWSER, O_URL, O_LOCALE };
+	       O_BROWSER, O_URL, O_LOCALE, O_CLIP_BROWSER, O_CLIP_TERMINAL, O_CLIP_MAX };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "inner", no_argument, NULL, O_INNER },
@@ -69,6 +72,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "browser", required_argument, NULL, O_BROWSER },
 		{ "start-url", required_argument, NULL, O_URL },
 		{ "locale", required_argument, NULL, O_LOCALE },
+		{ "clipboard-to-browser", no_argument, NULL, O_CLIP_BROWSER },
+		{ "clipboard-to-terminal", no_argument, NULL, O_CLIP_TERMINAL },
+		{ "clipboard-max-bytes", required_argument, NULL, O_CLIP_MAX },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -93,6 +99,16 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case O_BROWSER: a->browser = optarg; break;
 		case O_URL: a->start_url = optarg; break;
 		case O_LOCALE: a->locale = optarg; break;
+		case O_CLIP_BROWSER: a->clip_to_browser = true; break;
+		case O_CLIP_TERMINAL: a->clip_to_terminal = true; break;
+		case O_CLIP_MAX:
+			a->clip_max = strtoul(optarg, NULL, 10);
+			if (a->clip_max < 1 || a->clip_max > PIXLINK_MAX_CLIPBOARD) {
+				fprintf(stderr, "shoji-render: --clipboard-max-bytes must be 1..%d\n",
+					PIXLINK_MAX_CLIPBOARD);
+				return -1;
+			}
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -119,6 +135,9 @@ static int run_inner(const struct args *a)
 		.egress_fd = a->egress_fd,
 		.max_width = (uint16_t)a->max_width,
 		.max_height = (uint16_t)a->max_height,
+		.clipboard_to_browser = a->clip_to_browser,
+		.clipboard_to_terminal = a->clip_to_terminal,
+		.clipboard_max_bytes = a->clip_max ? (uint32_t)a->clip_max : 1,
 		.browser = { .command = a->browser, .start_url = a->start_url,
 			     .locale = a->locale, .profile_dir = "/home/shoji/profile",
 			     .log_path = "/tmp/browser.log", .width = (uint16_t)a->width,

@@ -20,6 +20,7 @@
 
 #include "browser.h"
 #include "capture.h"
+#include "clipboard.h"
 #include "ime.h"
 #include "input.h"
 #include "log.h"
@@ -43,6 +44,7 @@ struct session {
 	struct wm *wm;
 	struct capture *cap;
 	struct input *in;
+	struct clipboard *clip;
 	int xfixes_event;
 	unsigned long cursor_serial;
 	pid_t browser;
@@ -134,7 +136,8 @@ static void handle_x_events(struct session *s)
 	while (XPending(s->dpy)) {
 		XEvent ev;
 		XNextEvent(s->dpy, &ev);
-		if (capture_handle_event(s->cap, &ev) || wm_handle_event(s->wm, &ev))
+		if (capture_handle_event(s->cap, &ev) || wm_handle_event(s->wm, &ev) ||
+		    clipboard_handle_event(s->clip, &ev))
 			continue;
 		if (ev.type == s->xfixes_event + XFixesCursorNotify)
 			send_cursor(s);
@@ -175,6 +178,24 @@ static void resync(struct session *s, uint32_t token)
 	}
 }
 
+/* The browser's clipboard changed (and [policy] clipboard_to_terminal allows it). */
+static void send_clipboard(void *arg, const uint8_t *text, size_t len)
+{
+	struct session *s = arg;
+	struct pixlink_msg m = { .type = PIXLINK_CLIPBOARD_OUT };
+
+	m.u.clip = (struct pixlink_clipboard){ .len = (uint32_t)len, .text = text };
+	send_msg(s, &m, -1);
+}
+
+/* The viewer's clipboard; refused here too when [policy] keeps it out. */
+static void receive_clipboard(struct session *s, const struct pixlink_clipboard *c)
+{
+	if (clipboard_set(s->clip, c->text, c->len) < 0)
+		log_warn("clipboard text of %u bytes from shojid refused: %s", c->len,
+			 errno == EPERM ? "[policy] clipboard_to_browser is off" : "too long");
+}
+
 static void handle_link_msg(struct session *s, const struct pixlink_msg *m)
 {
 	switch (m->type) {
@@ -209,6 +230,9 @@ static void handle_link_msg(struct session *s, const struct pixlink_msg *m)
 		break;
 	case PIXLINK_RESYNC:
 		resync(s, m->u.seq);
+		break;
+	case PIXLINK_CLIPBOARD_IN:
+		receive_clipboard(s, &m->u.clip);
 		break;
 	default:
 		log_warn("unexpected pixel-link message type %d from shojid", m->type);
@@ -394,7 +418,13 @@ static int setup(struct session *s)
 	s->wm = wm_create(s->dpy);
 	s->cap = capture_create(s->dpy);
 	s->in = input_create(s->dpy);
-	if (!s->wm || !s->cap || !s->in)
+	struct clipboard_opts co = { .to_browser = o->clipboard_to_browser,
+				     .to_terminal = o->clipboard_to_terminal,
+				     .max_bytes = o->clipboard_max_bytes,
+				     .on_text = send_clipboard,
+				     .arg = s };
+	s->clip = clipboard_create(s->dpy, s->xfixes_event, &co);
+	if (!s->wm || !s->cap || !s->in || !s->clip)
 		return -1;
 	XFixesSelectCursorInput(s->dpy, DefaultRootWindow(s->dpy), XFixesDisplayCursorNotifyMask);
 	XSync(s->dpy, False);
@@ -411,6 +441,7 @@ static void teardown(struct session *s)
 {
 	browser_stop(s->browser);
 	ime_stop(s->ime);
+	clipboard_destroy(s->clip);
 	input_destroy(s->in);
 	capture_destroy(s->cap);
 	wm_destroy(s->wm);

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "browser.h"
@@ -16,6 +17,9 @@ struct session_opts {
 	int link_fd;   /* pixel link to shojid (SOCK_SEQPACKET) */
 	int egress_fd; /* to the supervisor's egress proxy (SOCK_SEQPACKET) */
 	uint16_t max_width, max_height;
+	/* [policy]: which clipboard directions are open, and the limit. */
+	bool clipboard_to_browser, clipboard_to_terminal;
+	uint32_t clipboard_max_bytes;
 	struct browser_opts browser; /* width/height: the initial desktop size */
 };
 

@@ -117,6 +117,12 @@ static char **inner_args(const struct supervisor *sv)
 	v[n++] = xstrdup(c->browser_locale);
 	v[n++] = xstrdup("--session");
 	v[n++] = xstrdup(sv->a->session_id);
+	if (c->policy_clipboard_to_browser == SHOJI_CLIPBOARD_TEXT)
+		v[n++] = xstrdup("--clipboard-to-browser");
+	if (c->policy_clipboard_to_terminal == SHOJI_CLIPBOARD_TEXT)
+		v[n++] = xstrdup("--clipboard-to-terminal");
+	snprintf(buf, sizeof(buf), "--clipboard-max-bytes=%ld", c->policy_clipboard_max_bytes);
+	v[n++] = xstrdup(buf);
 	return v;
 }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 Suite *suite_audit(void);
+Suite *suite_cliptext(void);
 Suite *suite_config(void);
 Suite *suite_pixlink(void);
 Suite *suite_rect(void);
@@ -11,6 +12,7 @@ Suite *suite_video_detect(void);
 int main(void)
 {
 	SRunner *sr = srunner_create(suite_audit());
+	srunner_add_suite(sr, suite_cliptext());
 	srunner_add_suite(sr, suite_config());
 	srunner_add_suite(sr, suite_pixlink());
 	srunner_add_suite(sr, suite_rect());

@@ -20,7 +20,7 @@
 #define ERRLEN 1024
 #define ALL_SECTIONS                                                                               \
 	"[server], [tls], [auth], [vnc], [rdp], [sandbox], [browser], [egress], [display], "       \
-	"[pool], [audit], [metrics]"
+	"[pool], [policy], [audit], [metrics]"
 
 static char err[ERRLEN];
 

@@ -23,6 +23,8 @@ Suite *suite_pixlink(void);
 
 static uint8_t cursor_pixels[PIXLINK_MAX_CURSOR * PIXLINK_MAX_CURSOR * 4];
 static const char notice_text[] = "ブラウザを再起動しました (browser restarted)";
+static const char clip_text[] = "コピー\tした\n文字 (copied text)";
+static uint8_t clip_max[PIXLINK_MAX_CLIPBOARD];
 
 static struct pixlink_framebuffer fb_640x480(void)
 {
@@ -38,7 +40,7 @@ static struct pixlink_framebuffer fb_640x480(void)
 /* One valid message of each type, some at their maximum sizes. */
 static size_t sample_messages(struct pixlink_msg *out, size_t cap)
 {
-	struct pixlink_msg m[24];
+	struct pixlink_msg m[32];
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(cursor_pixels); i++)
@@ -95,6 +97,14 @@ static size_t sample_messages(struct pixlink_msg *out, size_t cap)
 	m[n].type = PIXLINK_RESIZE, m[n].u.size = (struct pixlink_size){1, PIXLINK_MAX_DIM}, n++;
 	m[n].type = PIXLINK_PING, m[n].u.seq = 0xdeadbeef, n++;
 	m[n].type = PIXLINK_RESYNC, m[n].u.seq = 0x7001, n++;
+	m[n].type = PIXLINK_CLIPBOARD_OUT;
+	m[n].u.clip = (struct pixlink_clipboard){sizeof(clip_text) - 1, (const uint8_t *)clip_text};
+	n++;
+	m[n].type = PIXLINK_CLIPBOARD_IN, m[n].u.clip = (struct pixlink_clipboard){0, NULL}, n++;
+	memset(clip_max, 'a', sizeof(clip_max));
+	m[n].type = PIXLINK_CLIPBOARD_IN;
+	m[n].u.clip = (struct pixlink_clipboard){PIXLINK_MAX_CLIPBOARD, clip_max};
+	n++;
 	ck_assert_uint_le(n, cap);
 	memcpy(out, m, n * sizeof(m[0]));
 	return n;
@@ -144,6 +154,12 @@ static void assert_same_msg(const struct pixlink_msg *a, const struct pixlink_ms
 		ck_assert_uint_eq(a->u.notice.len, b->u.notice.len);
 		if (a->u.notice.len)
 			ck_assert_mem_eq(a->u.notice.text, b->u.notice.text, a->u.notice.len);
+		break;
+	case PIXLINK_CLIPBOARD_OUT:
+	case PIXLINK_CLIPBOARD_IN:
+		ck_assert_uint_eq(a->u.clip.len, b->u.clip.len);
+		if (a->u.clip.len)
+			ck_assert_mem_eq(a->u.clip.text, b->u.clip.text, a->u.clip.len);
 		break;
 	case PIXLINK_KEY:
 		ck_assert_uint_eq(a->u.key.keysym, b->u.key.keysym);
@@ -285,7 +301,7 @@ START_TEST(refuses_bad_headers)
 	ck_assert_int_eq(pixlink_parse(wire, PIXLINK_HEADER_LEN, &m), -1);
 	raw(wire, PIXLINK_PING, 0x8000, 4);
 	ck_assert_int_eq(pixlink_parse(wire, PIXLINK_HEADER_LEN + 4, &m), -1);
-	static const uint16_t unknown[] = {0, 7, 8, 63, 72, 255, 0xffff};
+	static const uint16_t unknown[] = {0, 8, 9, 63, 74, 255, 0xffff};
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		raw(wire, unknown[i], 0, 0);
 		ck_assert_int_eq(pixlink_parse(wire, PIXLINK_HEADER_LEN, &m), -1);
@@ -297,6 +313,8 @@ START_TEST(refuses_bad_headers)
 	raw(wire, PIXLINK_CURSOR, 0, PIXLINK_MAX_MSG);
 	ck_assert_int_eq(pixlink_parse(wire, PIXLINK_HEADER_LEN, &m), -1);
 	raw(wire, PIXLINK_DAMAGE, 0, 12 + 8 * (PIXLINK_MAX_RECTS + 1));
+	ck_assert_int_eq(pixlink_parse(wire, PIXLINK_HEADER_LEN, &m), -1);
+	raw(wire, PIXLINK_CLIPBOARD_OUT, 0, PIXLINK_MAX_CLIPBOARD + 1);
 	ck_assert_int_eq(pixlink_parse(wire, PIXLINK_HEADER_LEN, &m), -1);
 
 	/* Fixed-length types with any other length. */
@@ -568,6 +586,56 @@ START_TEST(encode_refuses_invalid)
 }
 END_TEST
 
+/* A clipboard message with these payload bytes, as a peer could send it. */
+static ssize_t parse_clip(uint16_t type, const void *text, size_t len)
+{
+	static uint8_t buf[PIXLINK_HEADER_LEN + PIXLINK_MAX_CLIPBOARD + 1];
+	struct pixlink_msg m;
+
+	put_le16(buf, type);
+	put_le16(buf + 2, 0);
+	put_le32(buf + 4, (uint32_t)len);
+	memcpy(buf + PIXLINK_HEADER_LEN, text, len);
+	return pixlink_parse(buf, PIXLINK_HEADER_LEN + len, &m);
+}
+
+/* Only filtered text crosses: anything cliptext_filter would change is malformed. */
+START_TEST(refuses_unfiltered_clipboard)
+{
+#define BAD(s) {s, sizeof(s) - 1}
+	static const struct {
+		const char *s;
+		size_t len;
+	} bad[] = {
+	    BAD("a\r\nb"),        BAD("a\rb"),          BAD("nul\0in"),
+	    BAD("bell\a"),         BAD("esc\x1b[0m"),    BAD("del\x7f"),
+	    BAD("c1 \xc2\x85"),    BAD("latin1 \xe9"),   BAD("overlong \xc0\xaf"),
+	    BAD("surrogate \xed\xa0\x80"), BAD("cut \xe3\x81"),
+	};
+#undef BAD
+	static uint8_t big[PIXLINK_MAX_CLIPBOARD + 1];
+
+	ck_assert_int_eq(parse_clip(PIXLINK_CLIPBOARD_IN, "ok\tfine\n日本", 14), 8 + 14);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		ck_assert_msg(parse_clip(PIXLINK_CLIPBOARD_IN, bad[i].s, bad[i].len) == -1,
+		              "accepted bad[%zu]", i);
+		ck_assert_msg(parse_clip(PIXLINK_CLIPBOARD_OUT, bad[i].s, bad[i].len) == -1,
+		              "accepted bad[%zu]", i);
+	}
+	memset(big, 'x', sizeof(big));
+	ck_assert_int_eq(parse_clip(PIXLINK_CLIPBOARD_OUT, big, PIXLINK_MAX_CLIPBOARD),
+	                 PIXLINK_HEADER_LEN + PIXLINK_MAX_CLIPBOARD);
+	ck_assert_int_eq(parse_clip(PIXLINK_CLIPBOARD_OUT, big, sizeof(big)), -1);
+
+	struct pixlink_msg m = {.type = PIXLINK_CLIPBOARD_IN};
+	uint8_t out[64];
+	m.u.clip = (struct pixlink_clipboard){4, (const uint8_t *)"a\rbc"};
+	ck_assert_uint_eq(pixlink_encode(&m, out, sizeof(out)), 0);
+	m.u.clip = (struct pixlink_clipboard){4, NULL};
+	ck_assert_uint_eq(pixlink_encode(&m, out, sizeof(out)), 0);
+}
+END_TEST
+
 START_TEST(types_and_checks)
 {
 	ck_assert(pixlink_from_render(PIXLINK_HELLO));
@@ -577,7 +645,10 @@ START_TEST(types_and_checks)
 	ck_assert(!pixlink_from_render((enum pixlink_type)0));
 	ck_assert_str_eq(pixlink_type_name(PIXLINK_DAMAGE), "DAMAGE");
 	ck_assert_str_eq(pixlink_type_name(PIXLINK_PING), "PING");
-	ck_assert_str_eq(pixlink_type_name(7), "unknown");
+	ck_assert(pixlink_from_render(PIXLINK_CLIPBOARD_OUT));
+	ck_assert(!pixlink_from_render(PIXLINK_CLIPBOARD_IN));
+	ck_assert_str_eq(pixlink_type_name(PIXLINK_CLIPBOARD_IN), "CLIPBOARD_IN");
+	ck_assert_str_eq(pixlink_type_name(8), "unknown");
 	ck_assert_str_eq(pixlink_type_name(0xffffffffu), "unknown");
 
 	struct pixlink_framebuffer fb = fb_640x480();
@@ -889,6 +960,7 @@ Suite *suite_pixlink(void)
 	tcase_add_test(tc, refuses_bad_framebuffer);
 	tcase_add_test(tc, encode_refuses_invalid);
 	tcase_add_test(tc, types_and_checks);
+	tcase_add_test(tc, refuses_unfiltered_clipboard);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("io");

@@ -180,6 +180,12 @@ int session_pump(struct session_proc *p, int timeout_ms)
 				p->notices++;
 				p->last_notice = ev.msg->u.notice.code;
 			}
+			if (ev.type == PIXLINK_EV_CLIPBOARD) {
+				p->clips++;
+				p->clip_len = MIN(ev.msg->u.clip.len, sizeof(p->clip) - 1);
+				memcpy(p->clip, ev.msg->u.clip.text, p->clip_len);
+				p->clip[p->clip_len] = '\0';
+			}
 		}
 		if (r < 0) {
 			fprintf(stderr, "pixel link: %s\n", pixlink_client_error(p->link));

@@ -36,6 +36,9 @@ struct session_proc {
 	uint32_t damage_count;
 	uint32_t notices;
 	uint32_t last_notice;
+	uint32_t clips;  /* CLIPBOARD_OUT messages received */
+	char clip[1024]; /* the last one's text (cut to fit), NUL-terminated */
+	size_t clip_len;
 };
 
 /**

@@ -14,6 +14,7 @@ Suite *suite_encoding(void);
 Suite *suite_xfreerdp(void);
 Suite *suite_faults(void);
 Suite *suite_neighbours(void);
+Suite *suite_clipboard(void);
 
 int main(void)
 {
@@ -29,6 +30,7 @@ int main(void)
 	srunner_add_suite(sr, suite_xfreerdp());
 	srunner_add_suite(sr, suite_faults());
 	srunner_add_suite(sr, suite_neighbours());
+	srunner_add_suite(sr, suite_clipboard());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	int failed = srunner_ntests_failed(sr);

@@ -106,6 +106,96 @@ START_TEST(page_appears_and_reacts)
 }
 END_TEST
 
+/*
+ * The sandbox enforces [policy] on its own: clipboard text that shojid
+ * sends while clipboard_to_browser is off is refused there too.
+ */
+START_TEST(clipboard_refused_inside_when_off)
+{
+	struct pixlink_msg m = { .type = PIXLINK_CLIPBOARD_IN };
+	int ox, oy;
+
+	start(NULL, 1280, 800);
+	page_origin(&ox, &oy);
+	m.u.clip = (struct pixlink_clipboard){ .len = 3, .text = (const uint8_t *)"qzj" };
+	ck_assert_int_eq(session_send(&sp, &m), 0);
+	ck_assert_msg(session_log_has(&sp, "clipboard text of 3 bytes from shojid refused: "
+				      "[policy] clipboard_to_browser is off", 10000),
+		      "the sandbox did not refuse clipboard text (%s)", sp.log_path);
+	ck_assert(session_pump(&sp, 200) == 0);
+	finish();
+}
+END_TEST
+
+/* ime.html's strip of code points (see the page), from its red block. */
+static bool field_is(int x, int y, const uint32_t *want, size_t n)
+{
+	for (size_t i = 0; i <= n; i++) {
+		uint32_t c = session_pixel(&sp, x + 120 + 10 * (int)i + 5, y + 5);
+		if (i == n ? c != 0xffffff : c != want[i])
+			return false;
+	}
+	return true;
+}
+
+static bool wait_field(int x, int y, const uint32_t *want, size_t n)
+{
+	for (int i = 0; i < 150; i++) {
+		if (field_is(x, y, want, n))
+			return true;
+		session_pump(&sp, 100);
+	}
+	return false;
+}
+
+/*
+ * UTF-8 both ways through the sandbox's X selections, which VNC's Latin-1
+ * cut text cannot show: the viewer's text becomes CLIPBOARD for a paste,
+ * and the browser's copy comes back cut to clipboard_max_bytes on a
+ * character boundary.
+ */
+START_TEST(clipboard_utf8_through_the_selection)
+{
+	static const uint32_t nihongo[] = { 0x65e5, 0x672c, 0x8a9e };
+	static const uint32_t twice[] = { 0x65e5, 0x672c, 0x8a9e, 0x65e5, 0x672c, 0x8a9e };
+	struct pixlink_msg m = { .type = PIXLINK_CLIPBOARD_IN };
+	char url[128];
+	int x, y;
+
+	start("[policy]\nclipboard_to_browser = text\nclipboard_to_terminal = text\n"
+	      "clipboard_max_bytes = 16\n",
+	      1280, 800);
+	page_origin(&x, &y);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ime.html", pages.port);
+	navigate(url);
+	bool loaded = false;
+	for (int i = 0; i < 100 && !loaded; i++) {
+		session_pump(&sp, 100);
+		loaded = session_wait_color(&sp, RED, 100, &x, &y) &&
+			 session_pixel(&sp, x + 125, y + 5) == 0xffffff;
+	}
+	ck_assert_msg(loaded, "ime.html did not load");
+	session_click(&sp, x + 200, y + 78);
+	session_pump(&sp, 300);
+
+	m.u.clip = (struct pixlink_clipboard){ .len = 9, .text = (const uint8_t *)"日本語" };
+	ck_assert_int_eq(session_send(&sp, &m), 0);
+	chord(XK_Control_L, XK_v);
+	ck_assert_msg(wait_field(x, y, nihongo, 3), "the paste did not give 日本語");
+	chord(XK_Control_L, XK_v);
+	ck_assert_msg(wait_field(x, y, twice, 6), "the second paste did not give 日本語日本語");
+
+	/* 18 bytes copied; 16 allowed: five whole characters (15 bytes) come out. */
+	chord(XK_Control_L, XK_a);
+	chord(XK_Control_L, XK_c);
+	for (int i = 0; i < 100 && sp.clips == 0; i++)
+		session_pump(&sp, 100);
+	ck_assert_uint_eq(sp.clips, 1);
+	ck_assert_str_eq(sp.clip, "日本語日本");
+	finish();
+}
+END_TEST
+
 START_TEST(resize_follows_viewer)
 {
 	start(NULL, 1280, 800);
@@ -270,6 +360,8 @@ Suite *suite_render_session(void)
 		return s;
 	}
 	tcase_add_test(tc, page_appears_and_reacts);
+	tcase_add_test(tc, clipboard_refused_inside_when_off);
+	tcase_add_test(tc, clipboard_utf8_through_the_selection);
 	tcase_add_test(tc, resize_follows_viewer);
 	tcase_add_test(tc, browser_restarts_when_closed);
 	tcase_add_test(tc, sandbox_holds);

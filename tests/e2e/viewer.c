@@ -25,6 +25,9 @@ struct viewer {
 	bool closed;
 	uint64_t auth_ms;         /* when libvncclient took the user name and password */
 	uint64_t first_update_ms; /* when the first framebuffer update was complete */
+	char *cut_text;           /* the last ServerCutText, NUL added; NULL before one */
+	size_t cut_len;
+	unsigned cut_count;
 };
 
 static FILE *client_log;
@@ -40,6 +43,21 @@ static void __attribute__((format(printf, 1, 2))) log_line(const char *fmt, ...)
 	vfprintf(client_log, fmt, ap);
 	va_end(ap);
 	fflush(client_log);
+}
+
+static void got_cut_text(rfbClient *cl, const char *text, int len)
+{
+	struct viewer *v = rfbClientGetClientData(cl, &viewer_tag);
+	char *copy = malloc((size_t)MAX(len, 0) + 1);
+
+	if (!copy)
+		return;
+	memcpy(copy, text, (size_t)MAX(len, 0));
+	copy[MAX(len, 0)] = '\0';
+	free(v->cut_text);
+	v->cut_text = copy;
+	v->cut_len = (size_t)MAX(len, 0);
+	v->cut_count++;
 }
 
 void viewer_log_to(const char *path)
@@ -161,6 +179,7 @@ struct viewer *viewer_connect(const struct viewer_options *opt)
 	if (opt->jpeg_quality > 0)
 		cl->appData.qualityLevel = MIN(opt->jpeg_quality, 9);
 	cl->appData.useRemoteCursor = opt->cursor_shape;
+	cl->GotXCutText = got_cut_text;
 	rfbClientSetClientData(cl, &viewer_tag, v);
 	log_line("connecting to 127.0.0.1:%d as %s\n", opt->port, opt->user);
 	if (!rfbInitClient(cl, NULL, NULL))
@@ -181,6 +200,7 @@ void viewer_destroy(struct viewer *v)
 		v->cl->frameBuffer = NULL;
 		rfbClientCleanup(v->cl);
 	}
+	free(v->cut_text);
 	free(v->ca_file);
 	free(v->user);
 	free(v->password);
@@ -412,6 +432,20 @@ int viewer_resize(struct viewer *v, int w, int h)
 	put_be16(m + 16, (unsigned)w);       /* x and y stay 0 */
 	put_be16(m + 18, (unsigned)h);
 	return viewer_write_raw(v, m, sizeof(m));
+}
+
+int viewer_send_cut_text(struct viewer *v, const void *text, size_t len)
+{
+	if (len > INT32_MAX)
+		return -1;
+	return SendClientCutText(v->cl, (char *)text, (int)len) ? 0 : -1;
+}
+
+const char *viewer_cut_text(const struct viewer *v, size_t *len, unsigned *count)
+{
+	*len = v->cut_len;
+	*count = v->cut_count;
+	return v->cut_text;
 }
 
 int viewer_write_raw(struct viewer *v, const void *buf, size_t len)

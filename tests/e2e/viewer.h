@@ -101,6 +101,15 @@ int viewer_key(struct viewer *v, uint32_t keysym, bool down);
 /** Asks for a new desktop size (SetDesktopSize, one screen at 0,0). 0 or -1. */
 int viewer_resize(struct viewer *v, int w, int h);
 
+/** Sends ClientCutText (classic: the bytes are ISO 8859-1). 0 or -1. */
+int viewer_send_cut_text(struct viewer *v, const void *text, size_t len);
+
+/**
+ * The last ServerCutText received (NUL-terminated, len bytes without it),
+ * or NULL before any; *count is how many have arrived.
+ */
+const char *viewer_cut_text(const struct viewer *v, size_t *len, unsigned *count);
+
 /** Writes raw bytes into the RFB stream (over TLS), e.g. a forbidden message. */
 int viewer_write_raw(struct viewer *v, const void *buf, size_t len);
 

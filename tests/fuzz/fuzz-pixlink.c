@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliptext.h"
 #include "pixlink.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -43,6 +44,13 @@ static void check_message(const struct pixlink_msg *m, const uint8_t *bytes, siz
 	    ((const uint8_t *)m->u.notice.text < bytes ||
 	     (const uint8_t *)m->u.notice.text + m->u.notice.len > bytes + len))
 		abort();
+
+	if ((m->type == PIXLINK_CLIPBOARD_OUT || m->type == PIXLINK_CLIPBOARD_IN) &&
+	    (m->u.clip.len > PIXLINK_MAX_CLIPBOARD ||
+	     (m->u.clip.len > 0 && (m->u.clip.text < bytes ||
+	                            m->u.clip.text + m->u.clip.len > bytes + len)) ||
+	     !cliptext_ok(m->u.clip.text, m->u.clip.len)))
+		abort(); /* clipboard text outside the message, or not filtered */
 
 	if (m->type == PIXLINK_DAMAGE) {
 		const struct pixlink_damage *d = &m->u.damage;

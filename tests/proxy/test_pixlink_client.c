@@ -333,6 +333,7 @@ START_TEST(sends_input_refuses_render_types)
 	    {.type = PIXLINK_RESIZE, .u.size = {1024, 768}},
 	    {.type = PIXLINK_PING, .u.seq = 3},
 	    {.type = PIXLINK_REFRESH},
+	    {.type = PIXLINK_CLIPBOARD_IN, .u.clip = {2, (const uint8_t *)"hi"}},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
 		ck_assert_int_eq(pixlink_client_send(l.c, &ok[i]), 0);
@@ -433,6 +434,28 @@ START_TEST(refuses_shojid_types)
 		expect_refused(&l, "which only shojid may send");
 		link_close(&l);
 	}
+}
+END_TEST
+
+/* The browser's clipboard arrives as an event with the filtered text; unfiltered text kills the link. */
+START_TEST(clipboard_from_render)
+{
+	struct pixlink_msg m = {.type = PIXLINK_CLIPBOARD_OUT};
+	struct pixlink_event ev;
+	struct link l;
+
+	link_ready(&l, 0);
+	m.u.clip = (struct pixlink_clipboard){9, (const uint8_t *)"日本\tz\n"};
+	render_send(&l, &m, -1);
+	ck_assert_int_eq(pixlink_client_read(l.c, &ev), 1);
+	ck_assert_int_eq(ev.type, PIXLINK_EV_CLIPBOARD);
+	ck_assert_uint_eq(ev.msg->u.clip.len, 9);
+	ck_assert_mem_eq(ev.msg->u.clip.text, "日本\tz\n", 9);
+
+	static const uint8_t raw[] = {PIXLINK_CLIPBOARD_OUT, 0, 0, 0, 3, 0, 0, 0, 'a', '\r', 'b'};
+	render_send_raw(&l, raw, sizeof(raw), -1);
+	expect_refused(&l, "malformed");
+	link_close(&l);
 }
 END_TEST
 
@@ -907,6 +930,7 @@ Suite *suite_pixlink_client(void)
 	tcase_add_test(tc, refuses_first_message_not_hello);
 	tcase_add_test(tc, refuses_wrong_version_and_second_hello);
 	tcase_add_test(tc, refuses_shojid_types);
+	tcase_add_test(tc, clipboard_from_render);
 	tcase_add_test(tc, reports_end_of_stream);
 	tcase_add_test(tc, resync_skips_stale_messages);
 	tcase_add_test(tc, refuses_hello_with_wrong_token);

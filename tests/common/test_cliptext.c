@@ -1,0 +1,143 @@
+/*
+ * Tests of the clipboard text filter: what survives, what is stripped, the
+ * limit on a character boundary, Latin-1 input (classic RFB cut text) and
+ * output, and that whatever comes out passes cliptext_ok().
+ */
+#include "autoconfig.h"
+
+#include <check.h>
+#include <string.h>
+
+#include "cliptext.h"
+#include "util.h"
+
+Suite *suite_cliptext(void);
+
+static uint8_t out[256];
+
+/* Filters a literal (sizeof - 1 keeps embedded NULs) and checks the result. */
+#define FILTER(in, cs, max) filter((const uint8_t *)(in), sizeof(in) - 1, cs, max)
+
+static const char *filter(const uint8_t *in, size_t len, enum cliptext_charset cs, size_t max)
+{
+	ck_assert_uint_lt(max, sizeof(out));
+	memset(out, 0xee, sizeof(out));
+	size_t n = cliptext_filter(in, len, cs, out, max);
+	ck_assert_uint_le(n, max);
+	ck_assert_uint_eq(out[n], 0xee); /* nothing written past what it returned */
+	ck_assert(cliptext_ok(out, n));
+	out[n] = '\0';
+	return (const char *)out;
+}
+
+START_TEST(keeps_plain_text)
+{
+	ck_assert_str_eq(FILTER("hello, world", CLIPTEXT_UTF8, 100), "hello, world");
+	ck_assert_str_eq(FILTER("a\tb\nc", CLIPTEXT_UTF8, 100), "a\tb\nc");
+	ck_assert_str_eq(FILTER("日本語のテキスト", CLIPTEXT_UTF8, 100), "日本語のテキスト");
+	ck_assert_str_eq(FILTER("emoji \xf0\x9f\x98\x80!", CLIPTEXT_UTF8, 100),
+	                 "emoji \xf0\x9f\x98\x80!");
+	ck_assert_str_eq(FILTER("", CLIPTEXT_UTF8, 100), "");
+}
+END_TEST
+
+START_TEST(strips_controls)
+{
+	ck_assert_str_eq(FILTER("a\0b", CLIPTEXT_UTF8, 100), "ab");
+	ck_assert_str_eq(FILTER("\x1b[31mred\x1b[0m", CLIPTEXT_UTF8, 100), "[31mred[0m");
+	ck_assert_str_eq(FILTER("bell\a back\b ff\f vt\v del\x7f", CLIPTEXT_UTF8, 100),
+	                 "bell back ff vt del");
+	ck_assert_str_eq(FILTER("c1\xc2\x85\xc2\x9bx", CLIPTEXT_UTF8, 100), "c1x");
+	ck_assert_str_eq(FILTER("nbsp\xc2\xa0ok", CLIPTEXT_UTF8, 100), "nbsp\xc2\xa0ok");
+}
+END_TEST
+
+START_TEST(line_ends_become_lf)
+{
+	ck_assert_str_eq(FILTER("a\r\nb\r\n", CLIPTEXT_UTF8, 100), "a\nb\n");
+	ck_assert_str_eq(FILTER("a\rb\r", CLIPTEXT_UTF8, 100), "a\nb\n");
+	ck_assert_str_eq(FILTER("a\r\r\nb", CLIPTEXT_UTF8, 100), "a\n\nb");
+	ck_assert_str_eq(FILTER("a\r\nb", CLIPTEXT_LATIN1, 100), "a\nb");
+}
+END_TEST
+
+START_TEST(drops_invalid_utf8)
+{
+	ck_assert_str_eq(FILTER("a\xffz", CLIPTEXT_UTF8, 100), "az");
+	ck_assert_str_eq(FILTER("over\xc0\xaflong", CLIPTEXT_UTF8, 100), "overlong");
+	ck_assert_str_eq(FILTER("sur\xed\xa0\x80rogate", CLIPTEXT_UTF8, 100), "surrogate");
+	ck_assert_str_eq(FILTER("big\xf4\x90\x80\x80!", CLIPTEXT_UTF8, 100), "big!");
+	ck_assert_str_eq(FILTER("cut\xe3\x81", CLIPTEXT_UTF8, 100), "cut");
+	ck_assert_str_eq(FILTER("lone\x80\xbf", CLIPTEXT_UTF8, 100), "lone");
+	/* A broken sequence does not swallow the valid character after it. */
+	ck_assert_str_eq(FILTER("\xe3\x81"
+	                        "a",
+	                        CLIPTEXT_UTF8, 100),
+	                 "a");
+}
+END_TEST
+
+START_TEST(truncates_on_a_character_boundary)
+{
+	ck_assert_str_eq(FILTER("abcdef", CLIPTEXT_UTF8, 4), "abcd");
+	/* 3 bytes per character: 7 bytes hold two of them, not a part of the third. */
+	ck_assert_str_eq(FILTER("日本語", CLIPTEXT_UTF8, 7), "日本");
+	ck_assert_str_eq(FILTER("日本語", CLIPTEXT_UTF8, 2), "");
+	ck_assert_str_eq(FILTER("a\xf0\x9f\x98\x80", CLIPTEXT_UTF8, 4), "a");
+	/* Latin-1 é is two bytes of UTF-8. */
+	ck_assert_str_eq(FILTER("caf\xe9", CLIPTEXT_LATIN1, 4), "caf");
+	ck_assert_str_eq(FILTER("caf\xe9", CLIPTEXT_LATIN1, 5), "caf\xc3\xa9");
+	/* Stripped characters do not count. */
+	ck_assert_str_eq(FILTER("\0\0\0\0abc", CLIPTEXT_UTF8, 3), "abc");
+	ck_assert_str_eq(FILTER("abc", CLIPTEXT_UTF8, 0), "");
+}
+END_TEST
+
+START_TEST(latin1_in_and_out)
+{
+	ck_assert_str_eq(FILTER("na\xefve \xa5"
+	                        "100 \xd7",
+	                        CLIPTEXT_LATIN1, 100),
+	                 "na\xc3\xafve \xc2\xa5"
+	                 "100 \xc3\x97");
+	ck_assert_str_eq(FILTER("c1\x85\x9b del\x7f nul\0!", CLIPTEXT_LATIN1, 100), "c1 del nul!");
+
+	const char *u = "caf\xc3\xa9 日本 \xc2\xa5";
+	uint8_t l[32];
+	size_t n = cliptext_to_latin1((const uint8_t *)u, strlen(u), l);
+	ck_assert_uint_eq(n, 9);
+	ck_assert_mem_eq(l, "caf\xe9 ?? \xa5", 9);
+}
+END_TEST
+
+START_TEST(ok_accepts_only_filtered)
+{
+	ck_assert(cliptext_ok((const uint8_t *)"", 0));
+	ck_assert(cliptext_ok((const uint8_t *)"a\tb\n日本", 10));
+	ck_assert(!cliptext_ok((const uint8_t *)"a\rb", 3));
+	ck_assert(!cliptext_ok((const uint8_t *)"a\0b", 3));
+	ck_assert(!cliptext_ok((const uint8_t *)"\xc2\x85", 2));
+	ck_assert(!cliptext_ok((const uint8_t *)"\xe9", 1));
+	ck_assert(!cliptext_ok((const uint8_t *)"\xe6\x97", 2));
+	ck_assert(cliptext_is_control(0));
+	ck_assert(cliptext_is_control('\r'));
+	ck_assert(!cliptext_is_control('\t'));
+	ck_assert(!cliptext_is_control(0xa0));
+}
+END_TEST
+
+Suite *suite_cliptext(void)
+{
+	Suite *s = suite_create("cliptext");
+	TCase *tc = tcase_create("filter");
+
+	tcase_add_test(tc, keeps_plain_text);
+	tcase_add_test(tc, strips_controls);
+	tcase_add_test(tc, line_ends_become_lf);
+	tcase_add_test(tc, drops_invalid_utf8);
+	tcase_add_test(tc, truncates_on_a_character_boundary);
+	tcase_add_test(tc, latin1_in_and_out);
+	tcase_add_test(tc, ok_accepts_only_filtered);
+	suite_add_tcase(s, tc);
+	return s;
+}
