@@ -1,7 +1,12 @@
 /*
  * XTest injection (see input.h). A keysym the keymap lacks (a Japanese key
  * on a US map, a Unicode character) is bound to one of a few spare
- * keycodes, reused least-recently first, as xdotool does.
+ * keycodes (17 on jp106), reused least-recently first, as xdotool does.
+ * Clients translate keycodes with their own copy of the keymap, at their
+ * own pace: a rebinding is therefore fenced on both sides by a round trip
+ * through the focused client, so that it has read the key events sent with
+ * the old binding before the keymap changes, and the change before the
+ * next key event.
  */
 #include "autoconfig.h"
 
@@ -9,6 +14,7 @@
 #include <X11/extensions/XTest.h>
 #include <X11/keysym.h>
 #include <ctype.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -17,14 +23,16 @@
 #include "pixlink.h"
 #include "util.h"
 
-#define SPARE_KEYCODES 64 /* rebinding one in use garbles fast Unicode text */
-#define REBIND_SETTLE_US 20000
+#define SPARE_KEYCODES 64
+#define REBIND_SETTLE_US 20000 /* when the focused client cannot be pinged */
+#define PING_TIMEOUT_MS 2000
 #define MAX_HELD 32
 
 struct spare {
 	KeyCode code;
 	KeySym sym;
 	uint64_t used;
+	bool pressed; /* since the focused client last caught up */
 };
 
 struct input {
@@ -32,6 +40,8 @@ struct input {
 	struct spare spare[SPARE_KEYCODES];
 	size_t nspare;
 	uint64_t clock;
+	Atom wm_protocols, net_wm_ping;
+	long ping_serial;
 	KeyCode held[MAX_HELD];
 	size_t nheld;
 	uint32_t buttons;
@@ -68,6 +78,8 @@ struct input *input_create(Display *dpy)
 	}
 	struct input *in = xcalloc(1, sizeof(*in));
 	in->dpy = dpy;
+	in->wm_protocols = XInternAtom(dpy, "WM_PROTOCOLS", False);
+	in->net_wm_ping = XInternAtom(dpy, "_NET_WM_PING", False);
 	find_spare_keycodes(in);
 	return in;
 }
@@ -80,34 +92,139 @@ void input_destroy(struct input *in)
 	free(in);
 }
 
+/* The top-level window holding the focus, if it answers _NET_WM_PING. */
+static Window pingable_focus(struct input *in)
+{
+	Window focus, root = DefaultRootWindow(in->dpy), parent, *children;
+	unsigned nchildren;
+	int revert;
+
+	XGetInputFocus(in->dpy, &focus, &revert);
+	if (focus == None || focus == PointerRoot || focus == root)
+		return None;
+	for (;;) {
+		if (!XQueryTree(in->dpy, focus, &root, &parent, &children, &nchildren))
+			return None;
+		if (children)
+			XFree(children);
+		if (parent == root || parent == None)
+			break;
+		focus = parent;
+	}
+	Atom *protocols;
+	int n;
+	bool pingable = false;
+	if (XGetWMProtocols(in->dpy, focus, &protocols, &n)) {
+		for (int i = 0; i < n; i++)
+			pingable |= protocols[i] == in->net_wm_ping;
+		XFree(protocols);
+	}
+	return pingable ? focus : None;
+}
+
+static Bool is_pong(Display *dpy, XEvent *ev, XPointer arg)
+{
+	const struct input *in = (const struct input *)arg;
+
+	return ev->type == ClientMessage && ev->xclient.window == DefaultRootWindow(dpy) &&
+	       ev->xclient.message_type == in->wm_protocols &&
+	       (Atom)ev->xclient.data.l[0] == in->net_wm_ping &&
+	       ev->xclient.data.l[1] == in->ping_serial;
+}
+
+/*
+ * Waits until the focused client has read every event sent to it so far:
+ * a _NET_WM_PING queued behind them comes back (to the root window, which
+ * the window manager on this connection watches) once the client got to
+ * it. Other events stay queued for the session's loop. False if there is
+ * no such client or it did not answer in time.
+ */
+static bool focus_caught_up(struct input *in)
+{
+	Window top = pingable_focus(in);
+	if (top == None)
+		return false;
+	XEvent ev = { .xclient = { .type = ClientMessage, .window = top,
+				   .message_type = in->wm_protocols, .format = 32 } };
+	ev.xclient.data.l[0] = (long)in->net_wm_ping;
+	ev.xclient.data.l[1] = ++in->ping_serial;
+	ev.xclient.data.l[2] = (long)top;
+	XSendEvent(in->dpy, top, False, NoEventMask, &ev);
+	XFlush(in->dpy);
+	uint64_t end = now_ms() + PING_TIMEOUT_MS;
+	XEvent pong;
+	while (!XCheckIfEvent(in->dpy, &pong, is_pong, (XPointer)in)) {
+		uint64_t now = now_ms();
+		if (now >= end) {
+			log_warn("the focused window did not answer a ping in %d ms",
+				 PING_TIMEOUT_MS);
+			return false;
+		}
+		struct pollfd pfd = { .fd = ConnectionNumber(in->dpy), .events = POLLIN };
+		poll(&pfd, 1, (int)MIN(end - now, 50));
+	}
+	for (size_t i = 0; i < in->nspare; i++)
+		in->spare[i].pressed = false;
+	return true;
+}
+
+static bool is_spare(const struct input *in, KeyCode kc)
+{
+	for (size_t i = 0; i < in->nspare; i++)
+		if (in->spare[i].code == kc)
+			return true;
+	return false;
+}
+
 /* A keycode for keysym, binding a spare one if the keymap has none. */
 static KeyCode keycode_for(struct input *in, KeySym sym)
 {
-	KeyCode kc = XKeysymToKeycode(in->dpy, sym);
-	if (kc)
-		return kc;
-	if (in->nspare == 0)
+	if (sym == NoSymbol)
 		return 0;
+	if (in->nspare == 0)
+		return XKeysymToKeycode(in->dpy, sym);
+	/*
+	 * The spare keycodes first, so that every use counts in the least
+	 * recently used order: found through XKeysymToKeycode(), a spare
+	 * never looked used, and the most frequent characters (the space)
+	 * were rebound first, a few characters after they were typed, while
+	 * a client could still be translating them ("fox jumps" arrived as
+	 * "foxsjumps").
+	 */
 	struct spare *lru = &in->spare[0];
 	for (size_t i = 0; i < in->nspare; i++) {
 		if (in->spare[i].sym == sym) {
 			in->spare[i].used = ++in->clock;
+			in->spare[i].pressed = true;
 			return in->spare[i].code;
 		}
 		if (in->spare[i].used < lru->used)
 			lru = &in->spare[i];
 	}
+	KeyCode kc = XKeysymToKeycode(in->dpy, sym);
+	if (kc && !is_spare(in, kc))
+		return kc;
+	/*
+	 * A client that rereads the keymap while a key event sent with the
+	 * old binding still waits in its queue reads that event with the new
+	 * one; and one that has not yet seen the change reads the next event
+	 * with the old one. A fixed pause only makes that unlikely.
+	 */
+	if (lru->pressed)
+		focus_caught_up(in);
 	KeySym syms[2] = { sym, sym };
 	XChangeKeyboardMapping(in->dpy, lru->code, 2, syms, 1);
 	XSync(in->dpy, False);
 	/*
-	 * Clients reread the keymap when MappingNotify reaches them; a key
-	 * event sent at once can still be read with the old map (a dropped
-	 * or wrong character). Give them a moment; only new bindings wait.
+	 * Twice: the first answer comes once the client has read the
+	 * MappingNotify and asked for the new keymap, the second once it has
+	 * also read the reply, which the server sent ahead of the second ping.
 	 */
-	usleep(REBIND_SETTLE_US);
+	if (!focus_caught_up(in) || !focus_caught_up(in))
+		usleep(REBIND_SETTLE_US);
 	lru->sym = sym;
 	lru->used = ++in->clock;
+	lru->pressed = true;
 	return lru->code;
 }
 
@@ -155,14 +272,15 @@ void input_key(struct input *in, uint32_t keysym, bool down)
 	 * A viewer that sends an upper-case keysym without Shift held (some
 	 * do for typed text) still gets the upper-case character.
 	 */
-	bool need_shift = down && XkbKeycodeToKeysym(in->dpy, kc, 0, 0) != keysym &&
+	bool spare = is_spare(in, kc); /* bound by us, the same keysym on both levels */
+	bool need_shift = down && !spare && XkbKeycodeToKeysym(in->dpy, kc, 0, 0) != keysym &&
 			  XkbKeycodeToKeysym(in->dpy, kc, 0, 1) == keysym && !shift_held(in);
 	/*
 	 * And the other way round: a viewer holds Shift for a symbol that is
 	 * shifted on its keyboard ("@" on a US one) but has an unshifted key
 	 * in the session's Japanese layout.
 	 */
-	bool drop_shift = down && keysym > 0x20 && keysym < 0x7f && !isalnum((int)keysym) &&
+	bool drop_shift = down && !spare && keysym > 0x20 && keysym < 0x7f && !isalnum((int)keysym) &&
 			  XkbKeycodeToKeysym(in->dpy, kc, 0, 0) == keysym && shift_held(in);
 	KeyCode shift = XKeysymToKeycode(in->dpy, XK_Shift_L);
 	if (need_shift && shift)

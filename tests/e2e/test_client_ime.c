@@ -4,14 +4,19 @@
  * 106/109) scancodes as mstsc does: 半角/全角, romaji, Space, Return. The
  * page (tests/pages/ime.html) paints what its field received, one colour
  * per code point, and the test reads that back from the client's own
- * framebuffer. Needs root; skipped otherwise.
+ * framebuffer. And a long text typed as RDP Unicode events (as an IME or an
+ * on-screen keyboard on the terminal sends it) into tests/pages/typing.html,
+ * which paints the same way, must arrive exactly, also while every core is
+ * busy. Needs root; skipped otherwise.
  */
 #include "autoconfig.h"
 
 #include <X11/keysym.h>
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -184,6 +189,148 @@ START_TEST(rdp_client_types_nihongo)
 }
 END_TEST
 
+/* typing.html: a cell per code point, rows of TEXT_ROW cells below the field. */
+#define TEXT_STRIP_Y 110
+#define TEXT_CELL 8
+#define TEXT_ROW 50
+#define TEXT_MAX 250
+#define SC_A 0x1e
+#define SC_BACKSPACE 0x0e
+
+/*
+ * Far more distinct characters than the keymap has spare keycodes (17 on
+ * jp106), most of them more than once, so spare keycodes are rebound again
+ * and again, some of them while characters typed with them are still on
+ * their way to the browser.
+ */
+static const char long_text[] =
+	"The QUICK brown fox jumps over 13 lazy dogs; 日本語テキスト! "
+	"Pack my box with FIVE dozen liquor jugs (2024-09-30) #47 @home "
+	"日本語テキスト, zyxw VUTS 9876543210 [ok] {no} <yes> ~^_= "
+	"Grumpy wizards make toxic brew for the evil Queen & Jack.";
+
+static size_t utf8_to_cps(const char *s, uint32_t *out, size_t max)
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p && n < max; p++) {
+		uint32_t c = *p;
+		if (*p >= 0xe0) {
+			c = (uint32_t)(*p & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 |
+			    (p[2] & 0x3f);
+			p += 2;
+		} else if (*p >= 0xc0) {
+			c = (uint32_t)(*p & 0x1f) << 6 | (p[1] & 0x3f);
+			p += 1;
+		}
+		out[n++] = c;
+	}
+	return n;
+}
+
+static uint32_t text_cell(struct rdp_client *c, int x, int y, size_t i)
+{
+	int cx = x + TEXT_CELL * (int)(i % TEXT_ROW) + TEXT_CELL / 2;
+	int cy = y + TEXT_STRIP_Y + TEXT_CELL * (int)(i / TEXT_ROW) + TEXT_CELL / 2;
+	return rdp_client_pixel(c, cx, cy);
+}
+
+/* True once the field holds exactly want; *first_wrong says where it differs. */
+static bool text_is(struct rdp_client *c, int x, int y, const uint32_t *want, size_t n,
+		    size_t *first_wrong)
+{
+	for (size_t i = 0; i <= n && i < TEXT_MAX; i++) {
+		uint32_t px = text_cell(c, x, y, i);
+		if (i == n ? px != WHITE : px != want[i]) {
+			*first_wrong = i;
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool wait_text(struct rdp_client *c, int x, int y, const uint32_t *want, size_t n,
+		      size_t *first_wrong)
+{
+	for (int i = 0; i < 300; i++) {
+		rdp_client_pump(c, 100);
+		if (text_is(c, x, y, want, n, first_wrong))
+			return true;
+	}
+	return false;
+}
+
+/* Processes that keep every core busy while text is typed. */
+static void start_hogs(pid_t *pids, int n)
+{
+	for (int i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			volatile unsigned long spin = 0;
+			alarm(120);
+			for (;;)
+				spin++;
+		}
+	}
+}
+
+static void stop_hogs(pid_t *pids, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (pids[i] > 0) {
+			kill(pids[i], SIGKILL);
+			waitpid(pids[i], NULL, 0);
+		}
+	}
+}
+
+START_TEST(rdp_unicode_text_arrives_exactly)
+{
+	uint32_t want[TEXT_MAX];
+	size_t n = utf8_to_cps(long_text, want, TEXT_MAX), wrong = 0;
+	char dump[160];
+	int x, y;
+
+	ck_assert_int_eq(shojid_setup_page(&d, NULL, "typing.html"), 0);
+	ck_assert_int_eq(shojid_add_user(&d, "clerk", PASSWORD), 0);
+	ck_assert_msg(shojid_launch(&d, 90000) == 0, "shojid did not get ready (%s)", d.log_path);
+	struct rdp_client_options opt = { .port = d.rdp_port, .user = "clerk", .password = PASSWORD,
+					  .width = 1024, .height = 768, .gfx = true,
+					  .japanese_keyboard = true };
+	struct rdp_client *c = rdp_client_connect(&opt);
+	ck_assert_msg(c, "login failed (%s)", d.log_path);
+	ck_assert_msg(rdp_client_wait_color(c, RED, 60000, &x, &y), "no start page");
+	ck_assert_msg(wait_text(c, x, y, want, 0, &wrong), "typing.html did not load");
+	rdp_client_click(c, x + 200, y + 78);
+	rdp_client_pump(c, 300);
+
+	/* Twice on a quiet machine, then three times with every core busy. */
+	for (int round = 0; round < 5; round++) {
+		pid_t hogs[4] = { 0 };
+		bool busy = round >= 2;
+		if (busy)
+			start_hogs(hogs, 4);
+		ck_assert_int_eq(rdp_client_type_unicode(c, long_text), 0);
+		bool ok = wait_text(c, x, y, want, n, &wrong);
+		stop_hogs(hogs, busy ? 4 : 0);
+		if (!ok) {
+			rdp_client_dump_ppm(c, shojid_path(&d, "rdp-text.ppm", dump, sizeof(dump)));
+			ck_abort_msg("round %d%s: character %zu is U+%04X, not U+%04X (screen in "
+				     "%s)", round, busy ? " (busy)" : "", wrong,
+				     text_cell(c, x, y, wrong), wrong < n ? want[wrong] : 0, dump);
+		}
+		/* Empty the field again: Ctrl+A, Backspace. */
+		rdp_client_key(c, SC_LCTRL, true);
+		rdp_tap(c, SC_A);
+		rdp_client_key(c, SC_LCTRL, false);
+		rdp_tap(c, SC_BACKSPACE);
+		ck_assert_msg(wait_text(c, x, y, want, 0, &wrong), "the field did not empty");
+	}
+	rdp_client_destroy(c);
+	ck_assert_int_eq(shojid_stop(&d, 30000), 0);
+	shojid_cleanup(&d);
+}
+END_TEST
+
 Suite *suite_client_ime(void)
 {
 	Suite *s = suite_create("client_ime");
@@ -192,6 +339,7 @@ Suite *suite_client_ime(void)
 	if (geteuid() == 0) {
 		tcase_add_test(tc, vnc_viewer_types_nihongo);
 		tcase_add_test(tc, rdp_client_types_nihongo);
+		tcase_add_test(tc, rdp_unicode_text_arrives_exactly);
 	}
 	else
 		fprintf(stderr, "client_ime: skipped, needs root\n");
