@@ -223,7 +223,7 @@ START_TEST(round_trip_every_type)
 {
 	struct pixlink_msg m[32], back;
 	size_t n = sample_messages(m, 32);
-	bool seen[PIXLINK_RESYNC + 1] = {false};
+	bool seen[PIXLINK_CLIPBOARD_IN + 1] = {false};
 
 	for (size_t i = 0; i < n; i++) {
 		size_t len = pixlink_encode(&m[i], wire, sizeof(wire));
@@ -248,6 +248,7 @@ START_TEST(round_trip_every_type)
 	    PIXLINK_HELLO,  PIXLINK_FRAMEBUFFER, PIXLINK_DAMAGE, PIXLINK_CURSOR,  PIXLINK_PONG,
 	    PIXLINK_NOTICE, PIXLINK_CREDIT,      PIXLINK_KEY,    PIXLINK_UNICODE, PIXLINK_POINTER,
 	    PIXLINK_WHEEL,  PIXLINK_RESIZE,      PIXLINK_PING,   PIXLINK_REFRESH, PIXLINK_RESYNC,
+	    PIXLINK_CLIPBOARD_OUT, PIXLINK_CLIPBOARD_IN,
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		ck_assert_msg(seen[all[i]], "type %d not covered", all[i]);
