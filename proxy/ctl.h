@@ -41,7 +41,7 @@
 #define CTL_MAX_ADDR 64
 #define CTL_MAX_TEXT 256
 #define CTL_MAX_SESSION 32
-#define CTL_ACTIVITY_INTERVAL_MS 5000
+#define CTL_ACTIVITY_INTERVAL_MS 1000 /* [pool] idle_timeout is then kept to within a second */
 #define CTL_NT_HASH_LEN 16
 #define CTL_STATS_INTERVAL_MS 1000
 #define CTL_ENCODE_BUCKETS 9
