@@ -14,26 +14,8 @@ if ! command -v logrotate >/dev/null 2>&1 && [ ! -x /usr/sbin/logrotate ]; then
 	exit 0
 fi
 PATH=$PATH:/usr/sbin
-T=$(mktemp -d "${TMPDIR:-/tmp}/test-logrotate.XXXXXX") || {
-	echo "Bail out! cannot make a temporary directory"
-	exit 1
-}
-trap 'rm -rf "$T"' EXIT
-
-n=0
-fails=0
-check() { # description, then the command
-	n=$((n + 1))
-	desc=$1
-	shift
-	if "$@" >"$T/out" 2>&1; then
-		echo "ok $n - $desc"
-	else
-		echo "not ok $n - $desc"
-		sed 's/^/# /' "$T/out"
-		fails=$((fails + 1))
-	fi
-}
+. "${srcdir:-$(dirname "$0")/..}/tap.sh"
+tap_tmpdir test-logrotate
 
 echo "1..5"
 # The snippet with the log under $T, root:root turned into whoever runs

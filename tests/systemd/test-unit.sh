@@ -14,26 +14,8 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 	echo "1..0 # SKIP systemd-analyze is not installed"
 	exit 0
 fi
-T=$(mktemp -d "${TMPDIR:-/tmp}/test-unit.XXXXXX") || {
-	echo "Bail out! cannot make a temporary directory"
-	exit 1
-}
-trap 'rm -rf "$T"' EXIT
-
-n=0
-fails=0
-check() { # description, then the command
-	n=$((n + 1))
-	desc=$1
-	shift
-	if "$@" >"$T/out" 2>&1; then
-		echo "ok $n - $desc"
-	else
-		echo "not ok $n - $desc"
-		sed 's/^/# /' "$T/out"
-		fails=$((fails + 1))
-	fi
-}
+. "${srcdir:-$(dirname "$0")/..}/tap.sh"
+tap_tmpdir test-unit
 
 echo "1..6"
 sed "s|@sbindir@|$(dirname "$shojid")|g" "$src" >"$T/shojid.service"
