@@ -5,6 +5,7 @@
  */
 #include "autoconfig.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "rdp_session.h"
 #include "util.h"
 #include "video_detect.h"
+#include "zgfx_hook.h"
 
 #define TILE 64
 /* FreeRDP 2's planar codec fails on tiles 1 or 2 pixels wide (encoder and decoder). */
@@ -220,6 +222,11 @@ void rdp_output_destroy(struct rdp_output *o)
 		disp_server_context_free(o->disp);
 	}
 	if (o->gfx) {
+		uint64_t in, out;
+		zgfx_hook_totals(&in, &out);
+		log_info("%s: graphics pipeline: %" PRIu64 " bytes of PDUs sent as %" PRIu64
+		         " after bulk compression",
+		         o->who, in, out);
 		o->gfx->Close(o->gfx);
 		rdpgfx_server_context_free(o->gfx);
 	}
@@ -261,6 +268,7 @@ static int open_gfx(struct rdp_output *o)
 	o->gfx->custom = o;
 	o->gfx->CapsAdvertise = on_caps_advertise;
 	o->gfx->FrameAcknowledge = on_frame_ack;
+	zgfx_hook_reset(); /* the client's decompressor starts with this channel */
 	if (!o->gfx->Open(o->gfx)) {
 		rdpgfx_server_context_free(o->gfx);
 		o->gfx = NULL;

@@ -131,6 +131,30 @@ static void click_field(struct rdp_client *c, int ox, int oy)
 	ck_assert_int_eq(rdp_client_pump(c, 300), 0);
 }
 
+/*
+ * The worker's closing figures for the graphics pipeline: its PDUs must
+ * have gone through shojid's ZGFX compressor (proxy/zgfx_hook.c), which
+ * the pixels the client decoded already showed to be right.
+ */
+static void expect_bulk_compressed(void)
+{
+	ck_assert_msg(shojid_log_wait(&d, "after bulk compression", 10000),
+	              "the worker logged no graphics pipeline figures");
+	FILE *f = fopen(d.log_path, "r");
+	ck_assert_ptr_nonnull(f);
+	char line[1024];
+	unsigned long long in = 0, out = 0;
+	while (fgets(line, sizeof(line), f)) {
+		const char *at = strstr(line, "graphics pipeline: ");
+		if (at && sscanf(at, "graphics pipeline: %llu bytes of PDUs sent as %llu", &in,
+		                 &out) != 2)
+			ck_abort_msg("cannot read the figures in: %s", line);
+	}
+	fclose(f);
+	ck_assert_msg(in > 10000 && out * 2 < in,
+	              "graphics pipeline PDUs of %llu bytes went as %llu: not compressed", in, out);
+}
+
 START_TEST(gfx_view_click_type_reconnect)
 {
 	int ox, oy, x, y;
@@ -166,6 +190,7 @@ START_TEST(gfx_view_click_type_reconnect)
 	ck_assert_msg(shojid_audit_wait(&d, "\"event\":\"session_detach\"", "\"user\":\"demo\"",
 	                                "viewer disconnected", 10000),
 	              "no detach in the audit log after the client left");
+	expect_bulk_compressed();
 
 	/* Again with bitmap updates: the same browser, as it was left. */
 	c = login_ok("demo", DEMO_PASSWORD, false);
