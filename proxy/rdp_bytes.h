@@ -32,7 +32,7 @@ struct rdp_bytes {
 	} dvc[RDP_BYTES_MAX_DVC];
 	size_t ndvc;
 	char in_channel[CTL_MAX_CHANNEL_NAME + 1]; /* where the rest of the client's PDU goes */
-	uint64_t in_seen;       /* transport bytes read, already counted */
+	uint64_t in_seen;                          /* transport bytes read, already counted */
 	uint64_t chan_in, chan_out; /* channel bytes counted since the last rdp_bytes_account */
 };
 
