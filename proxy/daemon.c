@@ -802,16 +802,18 @@ static void on_ctl(struct shojid *d, struct conn *c)
 }
 
 /*
- * A worker's last notes (a refused message, a failed handshake) may still
- * be queued when its exit is seen: audit them before it is forgotten. Only
- * notes; the worker is gone, so nothing else it sent matters.
+ * A worker's last notes (a refused message, a failed handshake) and byte
+ * counts may still be queued when its exit is seen: audit them before it
+ * is forgotten. Only those; the worker is gone, so nothing else it sent
+ * matters.
  */
 static void drain_notes(struct shojid *d, struct conn *c)
 {
 	uint8_t buf[CTL_MAX_MSG];
 	struct ctl_msg m;
 
-	for (int i = 0; i < 64; i++) {
+	/* Up to a full socket buffer: its last byte counts come after any flood of notes. */
+	for (int i = 0; i < 1024; i++) {
 		int fd = -1;
 		ssize_t n = pixlink_recv(c->ctl, buf, sizeof(buf), &fd);
 		if (fd >= 0)
