@@ -1295,6 +1295,10 @@ static void shutdown_all(struct shojid *d)
 		kill(c->pid, SIGKILL);
 	while (d->conns) {
 		waitpid(d->conns->pid, NULL, 0);
+		/* Killed: what it had counted and what was left out of the log still go in. */
+		drain_notes(d, d->conns);
+		audit_repeats(d, d->conns, true, NULL);
+		audit_bytes(d, d->conns);
 		remove_conn(d, d->conns);
 	}
 	session_stop_all(&d->sessions, 15000);
