@@ -128,6 +128,22 @@ static void put_json_string(struct out *o, const char *s)
 	put_bytes(o, "\"", 1);
 }
 
+static void put_counters(struct out *o, const struct audit_counter *c, size_t n)
+{
+	char num[64];
+
+	put_bytes(o, "{", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			put_bytes(o, ",", 1);
+		put_json_string(o, c[i].name);
+		snprintf(num, sizeof(num), ":{\"in\":%llu,\"out\":%llu}",
+		         (unsigned long long)c[i].in, (unsigned long long)c[i].out);
+		put_str(o, num);
+	}
+	put_bytes(o, "}", 1);
+}
+
 static int format_va(char *buf, size_t cap, const char *time, const char *event, va_list ap)
 {
 	struct out o = {.buf = buf, .cap = cap};
@@ -156,6 +172,11 @@ static int format_va(char *buf, size_t cap, const char *time, const char *event,
 		case AUDIT_BOOL:
 			put_str(&o, va_arg(ap, int) ? "true" : "false");
 			break;
+		case AUDIT_COUNTERS: {
+			const struct audit_counter *list = va_arg(ap, const struct audit_counter *);
+			put_counters(&o, list, va_arg(ap, size_t));
+			break;
+		}
 		default:
 			return -1;
 		}

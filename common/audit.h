@@ -29,11 +29,19 @@ void audit_close(struct audit_log *log);
 int audit_reopen(struct audit_log *log, const char *path);
 
 /* Field kinds for audit_event(). */
-enum audit_field_kind { AUDIT_STR, AUDIT_INT, AUDIT_BOOL, AUDIT_END };
+enum audit_field_kind { AUDIT_STR, AUDIT_INT, AUDIT_BOOL, AUDIT_COUNTERS, AUDIT_END };
+
+/* One entry of an AUDIT_COUNTERS field: "name":{"in":in,"out":out}. */
+struct audit_counter {
+	const char *name;
+	uint64_t in, out;
+};
 
 /**
  * Writes one event: audit_event(log, "egress", AUDIT_STR, "host", h,
  * AUDIT_INT, "port", (long long)p, AUDIT_BOOL, "allowed", (int)ok, AUDIT_END).
+ * AUDIT_COUNTERS takes a name, a const struct audit_counter * and a size_t
+ * count, and writes an object of {"in","out"} objects by counter name.
  * Strings are JSON-escaped (control and invalid UTF-8 bytes as \uXXXX or
  * U+FFFD). 0, or -1 if the line could not be written whole (disk full):
  * the caller decides whether it may go on unaudited.

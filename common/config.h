@@ -155,6 +155,10 @@ struct shoji_range {
 	  "longest clipboard text passed, in bytes of UTF-8; longer text is cut")                  \
 	X(audit, file, PATH, "/var/log/shoji/audit.log", 0, 0, NULL,                               \
 	  "audit log, one JSON object per line")                                                   \
+	X(audit, max_repeats, INT, "20", 1, 100000, NULL,                                          \
+	  "lines a minute one viewer connection may write of each repeated event (clipboard "      \
+	  "transfers by direction and verdict, resize requests); the rest are counted in one "     \
+	  "audit_suppressed line a minute and at the connection's end")                            \
 	X(metrics, listen, LISTEN, "", 0, 0, NULL,                                                 \
 	  "Prometheus text metrics at GET /metrics on these loopback addresses (127.0.0.1:9464); " \
 	  "empty = off")

@@ -76,6 +76,49 @@ static bool parse_stats(const uint8_t *p, size_t len, struct ctl_msg *m)
 	return true;
 }
 
+bool ctl_channel_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > CTL_MAX_CHANNEL_NAME)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+		      strchr("_./-", name[i])))
+			return false;
+	return true;
+}
+
+/* Cumulative byte counters per channel; names checked, none twice. */
+static bool parse_bytes(const uint8_t *p, size_t len, struct ctl_msg *m)
+{
+	if (len < 17 || p[16] > CTL_MAX_CHANNELS)
+		return false;
+	m->u.bytes.tcp_in = get_le64(p);
+	m->u.bytes.tcp_out = get_le64(p + 8);
+	m->u.bytes.count = p[16];
+	size_t at = 17;
+	for (size_t i = 0; i < m->u.bytes.count; i++) {
+		struct ctl_channel_bytes *c = &m->u.bytes.ch[i];
+		if (at >= len)
+			return false;
+		size_t n = p[at++];
+		if (n == 0 || n > CTL_MAX_CHANNEL_NAME || len - at < n + 16)
+			return false;
+		memcpy(c->name, p + at, n);
+		c->name[n] = '\0';
+		if (memchr(p + at, '\0', n) || !ctl_channel_name_ok(c->name))
+			return false;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(m->u.bytes.ch[j].name, c->name))
+				return false;
+		c->in = get_le64(p + at + n);
+		c->out = get_le64(p + at + n + 8);
+		at += n + 16;
+	}
+	return at == len;
+}
+
 static bool parse_result(const uint8_t *p, size_t len, struct ctl_msg *m)
 {
 	if (len < 3 || p[0] > 2)
@@ -137,6 +180,9 @@ ssize_t ctl_parse(const uint8_t *buf, size_t len, struct ctl_msg *msg)
 		break;
 	case CTL_STATS:
 		ok = parse_stats(p, plen, msg);
+		break;
+	case CTL_BYTES:
+		ok = parse_bytes(p, plen, msg);
 		break;
 	case CTL_AUTH_RESULT:
 		ok = parse_result(p, plen, msg);
@@ -221,6 +267,17 @@ static bool encode_payload(const struct ctl_msg *m, struct writer *w)
 		put_u64(w, m->u.stats.encode_us);
 		for (size_t i = 0; i < CTL_ENCODE_BUCKETS; i++)
 			put_u32(w, m->u.stats.encode[i]);
+		return true;
+	case CTL_BYTES:
+		if (m->u.bytes.count > CTL_MAX_CHANNELS)
+			return false;
+		put_u64(w, m->u.bytes.tcp_in), put_u64(w, m->u.bytes.tcp_out);
+		put_u8(w, m->u.bytes.count);
+		for (size_t i = 0; i < m->u.bytes.count; i++) {
+			a = strlen(m->u.bytes.ch[i].name);
+			put_u8(w, a), put(w, m->u.bytes.ch[i].name, a);
+			put_u64(w, m->u.bytes.ch[i].in), put_u64(w, m->u.bytes.ch[i].out);
+		}
 		return true;
 	case CTL_AUTH_RESULT:
 		if (m->u.result.ok && m->u.result.notice)

@@ -16,6 +16,11 @@
  *                            since the last one (at most one per CTL_STATS_INTERVAL_MS);
  *                            encode[i] counts frames whose encoding took at most
  *                            ctl_encode_bounds_us[i] (the last bucket: longer)
+ *   CTL_BYTES          w->c  u64 tcp_in, u64 tcp_out (the socket's TCP payload, TLS
+ *                            included), u8 count, count times: u8 name_len, name, u64 in,
+ *                            u64 out: the application bytes (before TLS) of each channel
+ *                            of the connection so far, cumulative (at most one per
+ *                            CTL_STATS_INTERVAL_MS, and one at the end)
  *   CTL_AUTH_RESULT    c->w  u8 flags (1 = ok, 2 = show the reason on screen; not both),
  *                            u8 reason_len, u8 session_len, reason, session id;
  *                            carries the session's pixel-link socket when ok
@@ -45,6 +50,8 @@
 #define CTL_NT_HASH_LEN 16
 #define CTL_STATS_INTERVAL_MS 1000
 #define CTL_ENCODE_BUCKETS 9
+#define CTL_MAX_CHANNELS 16     /* byte counters a worker reports (CTL_BYTES) */
+#define CTL_MAX_CHANNEL_NAME 24 /* [a-z0-9_./-]: "framebuffer", "drdynvc/rdpgfx" */
 #define CTL_MAX_MSG (8 + 8 + CTL_MAX_USER + CTL_MAX_PASSWORD + CTL_MAX_ADDR + CTL_MAX_TEXT)
 
 enum ctl_type {
@@ -53,6 +60,7 @@ enum ctl_type {
 	CTL_ACTIVITY = 3,
 	CTL_NT_HASH_REQ = 4,
 	CTL_STATS = 5,
+	CTL_BYTES = 6,
 	CTL_AUTH_RESULT = 64,
 	CTL_KICK = 65,
 	CTL_NT_HASH = 66,
@@ -91,6 +99,14 @@ struct ctl_msg {
 			uint32_t encode[CTL_ENCODE_BUCKETS];
 		} stats;
 		struct {
+			uint64_t tcp_in, tcp_out;
+			uint8_t count;
+			struct ctl_channel_bytes {
+				char name[CTL_MAX_CHANNEL_NAME + 1];
+				uint64_t in, out;
+			} ch[CTL_MAX_CHANNELS];
+		} bytes;
+		struct {
 			bool ok;
 			bool notice; /* refused: the viewer should see the reason drawn on screen */
 			char reason[CTL_MAX_TEXT + 1];
@@ -121,6 +137,9 @@ unsigned ctl_encode_bucket(uint64_t us);
  * control character in a string, unknown protocol or note code). Pure.
  */
 ssize_t ctl_parse(const uint8_t *buf, size_t len, struct ctl_msg *msg);
+
+/** Whether name may name a channel in CTL_BYTES: 1 to CTL_MAX_CHANNEL_NAME of [a-z0-9_./-]. Pure. */
+bool ctl_channel_name_ok(const char *name);
 
 /** Encodes msg; its length, or 0 if it does not fit or is invalid. Pure. */
 size_t ctl_encode(const struct ctl_msg *msg, uint8_t *buf, size_t cap);

@@ -127,6 +127,7 @@ static void on_accept(struct shojid *d, struct listener *l)
 	}
 	struct conn *c = xcalloc(1, sizeof(*c));
 	c->id = ++d->next_conn_id;
+	audit_limit_init(&c->repeats, (unsigned)d->cfg->audit_max_repeats);
 	c->proto = l->proto;
 	peer_name(fd, c->peer, sizeof(c->peer));
 	c->pid = spawn_worker(d, fd, ctl[1], c);
@@ -163,6 +164,7 @@ static void remove_conn(struct shojid *d, struct conn *c)
 		*p = c->next;
 		close(c->ctl);
 		drop_held_password(c);
+		free(c->bytes);
 		free(c);
 		d->nconns--;
 		return;
@@ -317,6 +319,7 @@ static void attach(struct shojid *d, struct conn *c, struct session *s, bool fre
 	snprintf(s->protocol, sizeof(s->protocol), "%s", proto_name(c->proto));
 	snprintf(s->peer, sizeof(s->peer), "%s", c->peer);
 	c->session = s;
+	snprintf(c->session_id, sizeof(c->session_id), "%s", s->id);
 	c->wait_until = 0;
 	audit_login(d, c, true, "password");
 	c->authed = true;
@@ -457,6 +460,70 @@ static void serve_waiting(struct shojid *d, int *timeout)
 }
 
 /*
+ * Events a viewer can repeat at will, each limited per connection to
+ * [audit] max_repeats lines a minute (audit_limit.h); what is left out is
+ * summed up in audit_suppressed lines. Logins, refusals of a login, TLS,
+ * handshakes, refused messages, channels and the connection's bytes are
+ * never limited: each comes once or ends the connection.
+ */
+enum repeat_kind {
+	REPEAT_RESIZE,
+	REPEAT_CLIP_TO_BROWSER,
+	REPEAT_CLIP_TO_BROWSER_REFUSED,
+	REPEAT_CLIP_TO_TERMINAL,
+	REPEAT_CLIP_TO_TERMINAL_REFUSED,
+};
+
+static const struct {
+	const char *event, *detail;
+} repeat_names[] = {
+	[REPEAT_RESIZE] = {"resize", ""},
+	[REPEAT_CLIP_TO_BROWSER] = {"clipboard", "to_browser allowed"},
+	[REPEAT_CLIP_TO_BROWSER_REFUSED] = {"clipboard", "to_browser refused"},
+	[REPEAT_CLIP_TO_TERMINAL] = {"clipboard", "to_terminal allowed"},
+	[REPEAT_CLIP_TO_TERMINAL_REFUSED] = {"clipboard", "to_terminal refused"},
+};
+
+/* Writes the summaries due (all of them when the connection ends); lowers *timeout. */
+static void audit_repeats(struct shojid *d, struct conn *c, bool all, int *timeout)
+{
+	struct audit_limit_summary sum;
+	uint64_t now = now_ms();
+
+	while (audit_limit_take(&c->repeats, now, all, &sum)) {
+		audit_event(d->audit, "audit_suppressed", AUDIT_STR, "address", c->peer, AUDIT_STR,
+		            "protocol", proto_name(c->proto), AUDIT_STR, "user", c->user, AUDIT_STR,
+		            "session", c->session_id, AUDIT_STR, "kind",
+		            repeat_names[sum.kind].event, AUDIT_STR, "detail",
+		            repeat_names[sum.kind].detail, AUDIT_INT, "suppressed",
+		            (long long)sum.suppressed, AUDIT_INT, "bytes", (long long)sum.bytes,
+		            AUDIT_INT, "seconds", (long long)((sum.last_ms - sum.first_ms) / 1000),
+		            AUDIT_END);
+		log_info("%s: %llu %s audit events left out ([audit] max_repeats)", c->peer,
+		         (unsigned long long)sum.suppressed, repeat_names[sum.kind].event);
+	}
+	uint64_t due = audit_limit_next_due(&c->repeats);
+	if (timeout && due) {
+		uint64_t wait = due > now ? due - now : 0;
+		if (*timeout < 0 || wait < (uint64_t)*timeout)
+			*timeout = (int)MIN(wait, (uint64_t)INT32_MAX);
+	}
+}
+
+static void audit_repeats_due(struct shojid *d, int *timeout)
+{
+	for (struct conn *c = d->conns; c; c = c->next)
+		audit_repeats(d, c, false, timeout);
+}
+
+/* Whether an event of kind may be written; summaries that fell due go first. */
+static bool admit_repeat(struct shojid *d, struct conn *c, enum repeat_kind kind, uint64_t bytes)
+{
+	audit_repeats(d, c, false, NULL);
+	return audit_limit_admit(&c->repeats, kind, bytes, now_ms());
+}
+
+/*
  * A clipboard transfer the worker saw: direction and sizes, never the
  * text (the worker never sends it here). An unreadable note is audited as
  * it came, so nothing is lost.
@@ -471,11 +538,16 @@ static bool audit_clipboard(struct shojid *d, struct conn *c, const char *text)
 	    text[end] != '\0' || (strcmp(dir, "to_browser") != 0 && strcmp(dir, "to_terminal") != 0) ||
 	    (strcmp(verdict, "allowed") != 0 && strcmp(verdict, "refused") != 0))
 		return false;
+	bool allowed = strcmp(verdict, "allowed") == 0;
+	enum repeat_kind kind = strcmp(dir, "to_browser") == 0
+	                            ? (allowed ? REPEAT_CLIP_TO_BROWSER : REPEAT_CLIP_TO_BROWSER_REFUSED)
+	                            : (allowed ? REPEAT_CLIP_TO_TERMINAL : REPEAT_CLIP_TO_TERMINAL_REFUSED);
+	if (!admit_repeat(d, c, kind, offered))
+		return true;
 	audit_event(d->audit, "clipboard", AUDIT_STR, "session", c->session ? c->session->id : "",
 	            AUDIT_STR, "user", c->user, AUDIT_STR, "protocol", proto_name(c->proto),
 	            AUDIT_STR, "direction", dir, AUDIT_INT, "offered", (long long)offered, AUDIT_INT,
-	            "bytes", (long long)bytes, AUDIT_BOOL, "allowed", strcmp(verdict, "allowed") == 0,
-	            AUDIT_END);
+	            "bytes", (long long)bytes, AUDIT_BOOL, "allowed", allowed, AUDIT_END);
 	return true;
 }
 
@@ -492,10 +564,45 @@ static void on_note(struct shojid *d, struct conn *c, const struct ctl_msg *m)
 	};
 	if (m->u.note.code == CTL_NOTE_CLIPBOARD && audit_clipboard(d, c, m->u.note.text))
 		return;
+	if (m->u.note.code == CTL_NOTE_RESIZE && !admit_repeat(d, c, REPEAT_RESIZE, 0))
+		return;
 	audit_event(d->audit, events[m->u.note.code], AUDIT_STR, "address", c->peer, AUDIT_STR,
 	            "protocol", proto_name(c->proto), AUDIT_STR, "user", c->user, AUDIT_STR,
 	            "session", c->session ? c->session->id : "", AUDIT_STR, "detail",
 	            m->u.note.text, AUDIT_END);
+}
+
+/* The worker's byte counters so far: kept for the connection's last audit line. */
+static void on_bytes(struct conn *c, const struct ctl_msg *m)
+{
+	if (!c->bytes)
+		c->bytes = xcalloc(1, sizeof(*c->bytes));
+	*c->bytes = *m;
+}
+
+/*
+ * The connection's end: its application bytes per channel (before TLS)
+ * as the worker last counted them, and the TCP payload of its socket.
+ */
+static void audit_bytes(struct shojid *d, struct conn *c)
+{
+	struct audit_counter ch[CTL_MAX_CHANNELS];
+	uint64_t in = 0, out = 0;
+
+	if (!c->bytes)
+		return;
+	const struct ctl_msg *m = c->bytes;
+	for (size_t i = 0; i < m->u.bytes.count; i++) {
+		ch[i] = (struct audit_counter){m->u.bytes.ch[i].name, m->u.bytes.ch[i].in,
+		                               m->u.bytes.ch[i].out};
+		in += ch[i].in, out += ch[i].out;
+	}
+	audit_event(d->audit, "connection_bytes", AUDIT_STR, "address", c->peer, AUDIT_STR,
+	            "protocol", proto_name(c->proto), AUDIT_STR, "user", c->user, AUDIT_STR,
+	            "session", c->session_id, AUDIT_INT, "in", (long long)in, AUDIT_INT, "out",
+	            (long long)out, AUDIT_INT, "tcp_in", (long long)m->u.bytes.tcp_in, AUDIT_INT,
+	            "tcp_out", (long long)m->u.bytes.tcp_out, AUDIT_COUNTERS, "channels",
+	            (const struct audit_counter *)ch, (size_t)m->u.bytes.count, AUDIT_END);
 }
 
 /*
@@ -658,6 +765,10 @@ static void on_ctl(struct shojid *d, struct conn *c)
 		on_stats(d, c, &m);
 		return;
 	}
+	if (ok && m.type == CTL_BYTES) {
+		on_bytes(c, &m);
+		return;
+	}
 	bool nt_req = ok && m.type == CTL_NT_HASH_REQ;
 	if (!ok || (m.type != CTL_AUTH && m.type != CTL_NOTE && !nt_req) ||
 	    (m.type == CTL_AUTH && (c->authing || c->authed || m.u.auth.protocol != c->proto)) ||
@@ -691,16 +802,18 @@ static void on_ctl(struct shojid *d, struct conn *c)
 }
 
 /*
- * A worker's last notes (a refused message, a failed handshake) may still
- * be queued when its exit is seen: audit them before it is forgotten. Only
- * notes; the worker is gone, so nothing else it sent matters.
+ * A worker's last notes (a refused message, a failed handshake) and byte
+ * counts may still be queued when its exit is seen: audit them before it
+ * is forgotten. Only those; the worker is gone, so nothing else it sent
+ * matters.
  */
 static void drain_notes(struct shojid *d, struct conn *c)
 {
 	uint8_t buf[CTL_MAX_MSG];
 	struct ctl_msg m;
 
-	for (int i = 0; i < 64; i++) {
+	/* Up to a full socket buffer: its last byte counts come after any flood of notes. */
+	for (int i = 0; i < 1024; i++) {
 		int fd = -1;
 		ssize_t n = pixlink_recv(c->ctl, buf, sizeof(buf), &fd);
 		if (fd >= 0)
@@ -713,6 +826,8 @@ static void drain_notes(struct shojid *d, struct conn *c)
 			on_note(d, c, &m);
 		if (ok && m.type == CTL_STATS)
 			on_stats(d, c, &m);
+		if (ok && m.type == CTL_BYTES)
+			on_bytes(c, &m);
 		c->auth_seen |= ok && m.type == CTL_AUTH;
 		if (ok)
 			ctl_wipe(&m);
@@ -734,6 +849,8 @@ static void on_child_exit(struct shojid *d, pid_t pid, int status)
 			record_result(d, c, false);
 			audit_login(d, c, false, "NLA logon failed: wrong password, or the client left");
 		}
+		audit_repeats(d, c, true, NULL);
+		audit_bytes(d, c);
 		detach(d, c, WIFSIGNALED(status) ? "worker crashed" : "viewer disconnected");
 		log_info("worker %d (%s) ended", (int)pid, c->peer);
 		remove_conn(d, c);
@@ -1061,6 +1178,7 @@ static void loop(struct shojid *d)
 		send_due_refusals(d, &timeout);
 		check_held(d, &timeout);
 		enforce_timeouts(d, &timeout);
+		audit_repeats_due(d, &timeout);
 		admin_timeouts(d, &timeout);
 		metrics_timeouts(d->metrics, &timeout);
 		serve_waiting(d, &timeout);
@@ -1177,6 +1295,10 @@ static void shutdown_all(struct shojid *d)
 		kill(c->pid, SIGKILL);
 	while (d->conns) {
 		waitpid(d->conns->pid, NULL, 0);
+		/* Killed: what it had counted and what was left out of the log still go in. */
+		drain_notes(d, d->conns);
+		audit_repeats(d, d->conns, true, NULL);
+		audit_bytes(d, d->conns);
 		remove_conn(d, d->conns);
 	}
 	session_stop_all(&d->sessions, 15000);

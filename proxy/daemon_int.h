@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "admin_proto.h"
+#include "audit_limit.h"
 #include "config.h"
 #include "ctl.h"
 #include "sessions.h"
@@ -45,6 +46,9 @@ struct conn {
 	uint64_t check_at;   /* the user is backing off: check held_password then; 0 = not */
 	char *held_password; /* wiped and freed when checked or when the conn goes */
 	struct session *session;
+	char session_id[CTL_MAX_SESSION + 1]; /* the last session it had, for the audit */
+	struct audit_limit repeats;           /* its repeated audit events ([audit] max_repeats) */
+	struct ctl_msg *bytes;                /* the worker's last CTL_BYTES; NULL = none came */
 	struct conn *next;
 };
 

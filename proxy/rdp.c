@@ -62,6 +62,7 @@
 #include "notice.h"
 #include "refusal_notice.h"
 #include "pixlink.h"
+#include "rdp_bytes.h"
 #include "rdp_output.h"
 #include "rdp_session.h"
 #include "worker.h"
@@ -93,6 +94,8 @@ struct rdp_conn {
 	struct worker *w;
 	HANDLE vcm;
 	psPeerReceiveChannelData receive_channel_data; /* FreeRDP's, for drdynvc */
+	psPeerSendChannelData send_channel_data;       /* FreeRDP's, counted on the way */
+	struct rdp_bytes bytes;                        /* per channel, for the audit */
 	struct rdp_session *session;
 	struct logon_screen *logon; /* until a login from the logon screen succeeds */
 	uint64_t logon_deadline;
@@ -732,8 +735,10 @@ static BOOL on_channel_data(freerdp_peer *peer, UINT16 id, const BYTE *data, siz
 			worker_note(c->w, CTL_NOTE_MESSAGE_REFUSED, "drdynvc: %s", why);
 			return FALSE;
 		}
+		rdp_bytes_received(&c->bytes, name, data, size, flags & CHANNEL_FLAG_FIRST);
 		return c->receive_channel_data(peer, id, data, size, flags, total);
 	}
+	rdp_bytes_received(&c->bytes, "dropped", data, size, flags & CHANNEL_FLAG_FIRST);
 	if (!c->foreign_noted) {
 		worker_note(c->w, CTL_NOTE_MESSAGE_REFUSED,
 		            "data on the %.8s channel, which is not open: dropped",
@@ -741,6 +746,19 @@ static BOOL on_channel_data(freerdp_peer *peer, UINT16 id, const BYTE *data, siz
 		c->foreign_noted = true;
 	}
 	return TRUE;
+}
+
+/* Virtual-channel data out (FreeRDP's channel manager sends through here): counted. */
+static BOOL on_send_channel_data(freerdp_peer *peer, UINT16 id, const BYTE *data, size_t size)
+{
+	struct rdp_conn *c = conn_of(peer->context);
+	const char *name = WTSChannelGetName(peer, id);
+	ULONG before = freerdp_get_transport_sent(peer->context, FALSE);
+
+	BOOL ok = c->send_channel_data(peer, id, data, size);
+	rdp_bytes_sent(&c->bytes, name ? name : "other", data, size,
+	               freerdp_get_transport_sent(peer->context, FALSE) - before);
+	return ok;
 }
 
 /* ---- the peer ---- */
@@ -755,6 +773,9 @@ static BOOL on_context_new(freerdp_peer *peer, rdpContext *ctx)
 		return FALSE;
 	c->receive_channel_data = peer->ReceiveChannelData;
 	peer->ReceiveChannelData = on_channel_data;
+	c->send_channel_data = peer->SendChannelData;
+	peer->SendChannelData = on_send_channel_data;
+	rdp_bytes_init(&c->bytes, c->w);
 	static const char *const h264[] = {
 	    [SHOJI_H264_OFF] = NULL,
 	    [SHOJI_H264_X264] = "x264enc",
@@ -1048,6 +1069,17 @@ static DWORD gather_handles(struct rdp_conn *c, HANDLE *h, DWORD cap, HANDLE ctl
 	return n;
 }
 
+/* What the transport read and wrote since the last round: metrics and the audit's channels. */
+static void count_bytes(struct rdp_conn *c)
+{
+	UINT64 in = 0;
+	ULONG sent = freerdp_get_transport_sent(&c->ctx, TRUE);
+
+	freerdp_get_stats(c->ctx.rdp, &in, NULL, NULL, NULL);
+	worker_stats_bytes(c->w, sent);
+	rdp_bytes_account(&c->bytes, c->activated, in, sent);
+}
+
 /* Serves the connection; true if the client went away, false if this side ends it. */
 static bool run(struct rdp_conn *c)
 {
@@ -1106,9 +1138,10 @@ static bool run(struct rdp_conn *c)
 			break;
 		if (c->activated)
 			note_channels(c);
-		worker_stats_bytes(c->w, freerdp_get_transport_sent(&c->ctx, TRUE));
+		count_bytes(c);
 		worker_stats_flush(c->w, false);
 	}
+	count_bytes(c);
 	worker_stats_flush(c->w, true);
 	if (!client_gone)
 		show_ended(c);

@@ -41,7 +41,8 @@
 struct conn {
 	int fd;
 	SSL *ssl;
-	bool want_write; /* the last TLS call needs the socket writable */
+	bool want_write;  /* the last TLS call needs the socket writable */
+	uint64_t in, out; /* application bytes read and written (TLS payload) */
 };
 
 struct buf {
@@ -52,11 +53,16 @@ struct buf {
 /* Reads from the viewer: >0 bytes, 0 at end, -1 with errno (EAGAIN). */
 static ssize_t conn_read(struct conn *c, void *p, size_t n)
 {
-	if (!c->ssl)
-		return read(c->fd, p, n);
-	int r = SSL_read(c->ssl, p, (int)MIN(n, (size_t)INT32_MAX));
-	if (r > 0)
+	if (!c->ssl) {
+		ssize_t r = read(c->fd, p, n);
+		c->in += r > 0 ? (uint64_t)r : 0;
 		return r;
+	}
+	int r = SSL_read(c->ssl, p, (int)MIN(n, (size_t)INT32_MAX));
+	if (r > 0) {
+		c->in += (uint64_t)r;
+		return r;
+	}
 	int e = SSL_get_error(c->ssl, r);
 	c->want_write = e == SSL_ERROR_WANT_WRITE;
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
@@ -71,11 +77,16 @@ static ssize_t conn_read(struct conn *c, void *p, size_t n)
 
 static ssize_t conn_write(struct conn *c, const void *p, size_t n)
 {
-	if (!c->ssl)
-		return send(c->fd, p, n, MSG_NOSIGNAL);
-	int r = SSL_write(c->ssl, p, (int)MIN(n, (size_t)INT32_MAX));
-	if (r > 0)
+	if (!c->ssl) {
+		ssize_t r = send(c->fd, p, n, MSG_NOSIGNAL);
+		c->out += r > 0 ? (uint64_t)r : 0;
 		return r;
+	}
+	int r = SSL_write(c->ssl, p, (int)MIN(n, (size_t)INT32_MAX));
+	if (r > 0) {
+		c->out += (uint64_t)r;
+		return r;
+	}
 	int e = SSL_get_error(c->ssl, r);
 	c->want_write = e == SSL_ERROR_WANT_WRITE;
 	errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : EPIPE;
@@ -255,6 +266,7 @@ struct relay {
 	bool client_init_sent;
 	bool done;
 	uint64_t viewer_read_ms; /* when the viewer last took bytes, or had none waiting */
+	size_t init_left;        /* bytes of libvncserver's ServerInit not yet sent */
 };
 
 static void take(struct buf *b, size_t n)
@@ -340,11 +352,39 @@ static bool put_cut_text(struct relay *r, const struct rfb_client_msg *m)
 	return true;
 }
 
+/*
+ * The connection_bytes channel of a viewer message: the framebuffer's
+ * update requests, input, cut text, and the rest (pixel format,
+ * encodings, fences, continuous updates, desktop size).
+ */
+static const char *channel_of(uint8_t type)
+{
+	switch (type) {
+	case RFB_MSG_UPDATE_REQUEST:
+		return "framebuffer";
+	case RFB_MSG_KEY:
+	case RFB_MSG_POINTER:
+		return "input";
+	case RFB_MSG_CUT_TEXT:
+		return "cut_text";
+	default:
+		return "other";
+	}
+}
+
+/* Takes a viewer message off c2s, counted by its channel. */
+static void consume(struct relay *r, const struct rfb_client_msg *m, size_t n)
+{
+	take(&r->c2s, n);
+	worker_bytes(r->w, channel_of(m->type), (int64_t)n, 0);
+}
+
 /* Moves whole, allowed viewer messages from c2s to out. */
 static void filter(struct relay *r)
 {
 	if (!r->client_init_sent && r->c2s.len > 0 && put(&r->out, r->c2s.data, 1)) {
 		take(&r->c2s, 1); /* ClientInit: one byte, the shared flag */
+		worker_bytes(r->w, "connect", 1, 0);
 		r->client_init_sent = true;
 	}
 	while (r->client_init_sent && r->c2s.len > 0) {
@@ -362,24 +402,24 @@ static void filter(struct relay *r)
 		    rfb_encodings_has(&m, RFB_ENCODING_EXTENDED_CLIPBOARD)) {
 			if (!put_encodings_without_clipboard(&r->out, &m))
 				return;
-			take(&r->c2s, (size_t)n);
+			consume(r, &m, (size_t)n);
 			continue;
 		}
 		if (m.type == RFB_MSG_SET_DESKTOP_SIZE) {
 			if (!put_desktop_size(&r->out, &m))
 				return;
-			take(&r->c2s, (size_t)n);
+			consume(r, &m, (size_t)n);
 			continue;
 		}
 		if (m.type == RFB_MSG_CUT_TEXT) {
 			if (!put_cut_text(r, &m))
 				return;
-			take(&r->c2s, (size_t)n);
+			consume(r, &m, (size_t)n);
 			continue;
 		}
 		if (!put(&r->out, r->c2s.data, (size_t)n))
 			return; /* libvncserver is behind; keep it for later */
-		take(&r->c2s, (size_t)n);
+		consume(r, &m, (size_t)n);
 	}
 }
 
@@ -398,6 +438,11 @@ static void pump_viewer(struct relay *r, short revents)
 	n = 1;
 	while (r->s2c.len > 0 && (n = conn_write(r->c, r->s2c.data, r->s2c.len)) > 0) {
 		take(&r->s2c, (size_t)n);
+		/* libvncserver's ServerInit, then its updates (cut text moves out: vnc_session.c). */
+		size_t init = MIN(r->init_left, (size_t)n);
+		r->init_left -= init;
+		worker_bytes(r->w, "connect", 0, (int64_t)init);
+		worker_bytes(r->w, "framebuffer", 0, (int64_t)((size_t)n - init));
 		r->viewer_read_ms = now_ms();
 		worker_stats_bytes(r->w, (uint64_t)n);
 	}
@@ -493,12 +538,15 @@ static int vnc_serve(struct worker *w)
 	setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	int link = handshake(w, &c, &r.c2s);
+	/* What the viewer sent past the handshake (ClientInit...) is counted by filter(). */
+	worker_bytes(w, "connect", (int64_t)(c.in - r.c2s.len), (int64_t)c.out);
 	if (link == LOGIN_NOTICE)
 		s = vnc_notice_start(w, w->refusal, &r.inner);
 	else if (link >= 0)
 		s = vnc_session_start(w, link, &r.inner);
 	if (!s || inner_handshake(r.inner, &r.s2c) < 0)
 		goto out;
+	r.init_left = r.s2c.len;
 	if (link == LOGIN_NOTICE)
 		log_info("%s: showing the notice: %s", w->peer, w->refusal);
 	else
@@ -506,6 +554,7 @@ static int vnc_serve(struct worker *w)
 	relay(&r);
 	rc = 0;
 out:
+	worker_stats_flush(w, true); /* the bytes of a handshake that failed, too */
 	/* Closing our end first unblocks libvncserver if it is writing. */
 	if (r.inner >= 0)
 		close(r.inner);

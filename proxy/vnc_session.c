@@ -170,6 +170,9 @@ static void send_cut_text(struct vnc_session *s, const struct pixlink_clipboard 
 	uint8_t *latin1 = xcalloc(1, n + 1);
 	size_t ln = cliptext_to_latin1(cut, n, latin1);
 	rfbSendServerCutText(s->screen, (char *)latin1, (int)ln);
+	/* The relay counts all it sends as framebuffer: these 8 + ln bytes are cut text. */
+	worker_bytes(s->w, "cut_text", 0, (int64_t)(8 + ln));
+	worker_bytes(s->w, "framebuffer", 0, -(int64_t)(8 + ln));
 	worker_note(s->w, CTL_NOTE_CLIPBOARD, "to_terminal %u %zu allowed", c->len, ln);
 	free(latin1);
 	free(cut);

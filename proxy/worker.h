@@ -30,6 +30,10 @@ struct worker {
 	/* Output counted since the last CTL_STATS (worker_stats_*; atomic). */
 	uint64_t out_bytes, out_encode_us, stats_ms;
 	uint32_t out_frames, out_encode[CTL_ENCODE_BUCKETS];
+	/* Application bytes per channel since the start (worker_bytes; under bytes_lock). */
+	struct ctl_channel_bytes bytes[CTL_MAX_CHANNELS];
+	uint8_t nbytes;
+	bool bytes_lock, bytes_changed;
 };
 
 /* A front-end: a protocol spoken to viewers. */
@@ -90,7 +94,21 @@ void worker_stats_bytes(struct worker *w, uint64_t n);
 void worker_stats_frame(struct worker *w, uint64_t encode_us);
 
 /**
- * Sends what was counted to the control process (CTL_STATS) if
+ * Counts application bytes (before TLS) in from and out to the viewer on
+ * one channel ("framebuffer", "drdynvc/rdpgfx"; see the connection_bytes
+ * audit event). A name outside [a-z0-9_./-], or one past the
+ * CTL_MAX_CHANNELS - 1 first, counts as "other". A delta may be negative
+ * to move bytes counted in one channel into another; a counter that would
+ * go below zero reads 0. Safe from any thread.
+ */
+void worker_bytes(struct worker *w, const char *channel, int64_t in, int64_t out);
+
+/** The counters so far, in the order the channels first came (for tests). */
+size_t worker_bytes_snapshot(struct worker *w, struct ctl_channel_bytes *out, size_t cap);
+
+/**
+ * Sends what was counted to the control process (CTL_STATS, and CTL_BYTES
+ * when a channel's counters changed) if
  * CTL_STATS_INTERVAL_MS passed since the last time, or now with force.
  * From one thread only (the one that runs the connection's loop).
  */

@@ -20,6 +20,25 @@ START_TEST(formats_fields)
 }
 END_TEST
 
+START_TEST(formats_counters)
+{
+	char buf[512];
+	const struct audit_counter c[] = {
+	    {"framebuffer", 10, 6000000000ull},
+	    {"cut\"text", 0, 0},
+	};
+	int n = audit_format(buf, sizeof(buf), "T", "connection_bytes", AUDIT_COUNTERS, "channels",
+			     c, (size_t)2, AUDIT_INT, "in", 10LL, AUDIT_END);
+	ck_assert_int_gt(n, 0);
+	ck_assert_str_eq(buf, "{\"time\":\"T\",\"event\":\"connection_bytes\",\"channels\":"
+			      "{\"framebuffer\":{\"in\":10,\"out\":6000000000},"
+			      "\"cut\\\"text\":{\"in\":0,\"out\":0}},\"in\":10}\n");
+	n = audit_format(buf, sizeof(buf), "T", "e", AUDIT_COUNTERS, "channels", c, (size_t)0,
+			 AUDIT_END);
+	ck_assert_str_eq(buf, "{\"time\":\"T\",\"event\":\"e\",\"channels\":{}}\n");
+}
+END_TEST
+
 START_TEST(escapes_hostile_strings)
 {
 	char buf[512];
@@ -71,6 +90,7 @@ Suite *suite_audit(void)
 	Suite *s = suite_create("audit");
 	TCase *tc = tcase_create("audit");
 	tcase_add_test(tc, formats_fields);
+	tcase_add_test(tc, formats_counters);
 	tcase_add_test(tc, escapes_hostile_strings);
 	tcase_add_test(tc, refuses_overflow);
 	tcase_add_test(tc, appends_lines);

@@ -415,6 +415,9 @@ START_TEST(test_error_out_of_bounds)
 	assert_error_has("[sandbox]\nmemory_max = 99999999999G\n", "is out of range");
 	assert_error_has("[sandbox]\nuid_range = 500-600\n", "\"500-600\" is out of range");
 	assert_error_has("[sandbox]\nuid_range = 1000-4294967295\n", "is out of range");
+	assert_error("[audit]\nmax_repeats = 0\n",
+	             "shoji.conf:2: [audit] max_repeats: \"0\" is out of range; allowed: a whole "
+	             "number from 1 to 100000");
 }
 END_TEST
 

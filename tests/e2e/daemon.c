@@ -173,6 +173,43 @@ static int count_lines(const char *path, const char *a, const char *b)
 	return n;
 }
 
+bool shojid_audit_line(struct shojid_proc *d, int n, const char *a, const char *b, char *out,
+                       size_t cap)
+{
+	FILE *f = fopen(d->audit_path, "r");
+	char line[8192];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		if (strstr(line, a) && (!b || strstr(line, b)) && n-- == 0) {
+			snprintf(out, cap, "%s", line);
+			found = true;
+		}
+	fclose(f);
+	return found;
+}
+
+long long audit_number(const char *line, const char *obj, const char *key)
+{
+	char pat[96];
+	const char *p = line;
+
+	if (obj) {
+		snprintf(pat, sizeof(pat), "\"%s\":{", obj);
+		if (!(p = strstr(line, pat)))
+			return -1;
+		p += strlen(pat);
+	}
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	const char *end = obj ? strchr(p, '}') : NULL;
+	const char *at = strstr(p, pat);
+	if (!at || (end && at > end))
+		return -1;
+	return strtoll(at + strlen(pat), NULL, 10);
+}
+
 int shojid_audit_count(struct shojid_proc *d, const char *a, const char *b)
 {
 	return count_lines(d->audit_path, a, b);

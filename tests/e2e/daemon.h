@@ -68,6 +68,21 @@ bool shojid_audit_wait(struct shojid_proc *d, const char *a, const char *b, cons
 /** How many audit lines contain a and, if not NULL, b. */
 int shojid_audit_count(struct shojid_proc *d, const char *a, const char *b);
 
+/**
+ * The n-th (0 = first) audit line containing a and, if not NULL, b, into
+ * out (cap bytes); true if there is one.
+ */
+bool shojid_audit_line(struct shojid_proc *d, int n, const char *a, const char *b, char *out,
+                       size_t cap);
+
+/**
+ * The number after "key": in a JSON line, or within the object "obj":{...}
+ * when obj is not NULL ("channels" then "framebuffer" then "out" is
+ * audit_number(line, "framebuffer", "out") after strstr(line, "channels")).
+ * -1 when it is not there.
+ */
+long long audit_number(const char *line, const char *obj, const char *key);
+
 /** Whether shojid is still running (not exited, not a zombie). */
 bool shojid_alive(struct shojid_proc *d);
 

@@ -207,6 +207,89 @@ START_TEST(closed_by_default)
 }
 END_TEST
 
+/* The sum of "suppressed" over the audit_suppressed lines that contain what. */
+static long long suppressed(const char *what)
+{
+	char line[8192];
+	long long sum = 0;
+
+	for (int i = 0; shojid_audit_line(&d, i, "\"event\":\"audit_suppressed\"", what, line,
+	                                  sizeof(line));
+	     i++)
+		sum += audit_number(line, NULL, "suppressed");
+	return sum;
+}
+
+/*
+ * A viewer floods the audit log with 1000 cut texts (refused: the policy
+ * is closed) and 300 resize requests: the log grows by at most
+ * [audit] max_repeats lines of each a minute, and audit_suppressed lines
+ * account for every one left out. Every small message is a TLS record of
+ * its own, so the TCP payload in is several times the application bytes. The connection's bytes per channel add
+ * up: the cut texts exactly, updates at least their headers, everything
+ * within the socket's TCP payload.
+ */
+START_TEST(flood_is_summed_up_and_bytes_counted)
+{
+	char line[8192];
+	int x, y;
+
+	struct viewer *v = start("[audit]\nmax_repeats = 10\n", &x, &y);
+	int w = viewer_width(v), h = viewer_height(v);
+	for (int i = 0; i < 1000; i++) {
+		ck_assert_int_eq(viewer_send_cut_text(v, "flood-text", 10), 0);
+		if (i % 50 == 0)
+			viewer_pump(v, 10);
+	}
+	for (int i = 0; i < 300; i++) {
+		ck_assert_int_eq(viewer_resize(v, w, h), 0); /* the size it has: nothing moves */
+		if (i % 50 == 0)
+			viewer_pump(v, 10);
+	}
+	viewer_pump(v, 1000);
+	struct viewer_stats st = viewer_stats(v);
+	viewer_destroy(v);
+	ck_assert_msg(shojid_audit_wait(&d, "\"event\":\"connection_bytes\"", "\"protocol\":\"vnc\"",
+	                                NULL, 30000),
+	              "no connection_bytes line (%s)", d.audit_path);
+
+	/* The flood: bounded lines, and every event left out is counted. */
+	int clip = shojid_audit_count(&d, "\"event\":\"clipboard\"", "\"allowed\":false");
+	int resize = shojid_audit_count(&d, "\"event\":\"resize\"", NULL);
+	ck_assert_msg(clip >= 10 && clip <= 30, "%d clipboard lines for 1000 cut texts", clip);
+	ck_assert_msg(resize <= 30, "%d resize lines for 300 requests", resize);
+	ck_assert_int_eq(clip + suppressed("\"detail\":\"to_browser refused\""), 1000);
+	/* libvncserver calls its resize hook (which audits) for fewer than it got. */
+	long long resize_left_out = suppressed("\"kind\":\"resize\"");
+	ck_assert_msg(resize_left_out > 0 && resize + resize_left_out <= 300,
+	              "%d resize lines, %lld left out", resize, resize_left_out);
+	ck_assert(shojid_audit_line(&d, 0, "\"event\":\"audit_suppressed\"", "to_browser refused",
+	                            line, sizeof(line)));
+	ck_assert_int_eq(audit_number(line, NULL, "bytes"), 10 * audit_number(line, NULL, "suppressed"));
+
+	/* The bytes. */
+	ck_assert(shojid_audit_line(&d, 0, "\"event\":\"connection_bytes\"", "\"protocol\":\"vnc\"",
+	                            line, sizeof(line)));
+	long long fb = audit_number(line, "framebuffer", "out");
+	ck_assert_int_eq(audit_number(line, "cut_text", "in"), 1000 * (8 + 10));
+	ck_assert_int_eq(audit_number(line, "cut_text", "out"), 0); /* to_terminal is closed */
+	ck_assert_int_gt(audit_number(line, "input", "in"), 0);     /* the click on the field */
+	ck_assert_int_ge(audit_number(line, "other", "in"), 300 * 24); /* SetDesktopSize, 1 screen */
+	/* An update has a 4-byte header and 12 bytes a rectangle before its pixel data. */
+	ck_assert_msg(fb > 0 && (uint64_t)fb >= st.updates * 4 + st.rects * 12,
+	              "framebuffer out %lld for %llu updates, %llu rectangles", fb,
+	              (unsigned long long)st.updates, (unsigned long long)st.rects);
+	long long in = audit_number(line, NULL, "in"), out = audit_number(line, NULL, "out");
+	long long tin = audit_number(line, NULL, "tcp_in"), tout = audit_number(line, NULL, "tcp_out");
+	ck_assert_msg(out >= fb && out <= tout && tout <= out + out / 4 + 65536,
+	              "application bytes out %lld against TCP %lld", out, tout);
+	ck_assert_msg(in <= tin && tin <= 4 * in + 65536,
+	              "application bytes in %lld against TCP %lld", in, tin);
+	ck_assert_int_eq(shojid_audit_count(&d, "flood-text", NULL), 0);
+	stop(NULL);
+}
+END_TEST
+
 Suite *suite_clipboard(void)
 {
 	Suite *s = suite_create("clipboard");
@@ -216,6 +299,7 @@ Suite *suite_clipboard(void)
 	if (geteuid() == 0) {
 		tcase_add_test(tc, text_crosses_filtered_both_ways);
 		tcase_add_test(tc, closed_by_default);
+		tcase_add_test(tc, flood_is_summed_up_and_bytes_counted);
 	} else {
 		fprintf(stderr, "clipboard: skipped, needs root\n");
 	}

@@ -588,6 +588,41 @@ static void wait_disp(struct rdp_client *c)
 		              "Display Control did not open (%s)", d.log_path);
 }
 
+/*
+ * The n-th RDP connection_bytes line: the graphics went over rdpgfx (gfx)
+ * or as updates, Display Control carried the resize requests, the click
+ * came as input, channels never opened have no entry, and the application
+ * bytes fit the socket's TCP payload (TLS records add a little).
+ */
+static void expect_bytes(int n, bool gfx)
+{
+	char line[8192];
+
+	uint64_t end = now_ms() + 30000;
+	while (!shojid_audit_line(&d, n, "\"event\":\"connection_bytes\"", "\"protocol\":\"rdp\"", line,
+	                          sizeof(line)))
+		ck_assert_msg(now_ms() < end, "no connection_bytes line %d (%s)", n, d.audit_path);
+	if (gfx) {
+		ck_assert_int_gt(audit_number(line, "drdynvc/rdpgfx", "out"), 1000);
+		ck_assert_int_gt(audit_number(line, "drdynvc/rdpgfx", "in"), 0); /* caps, frame acks */
+	} else {
+		ck_assert_int_gt(audit_number(line, "updates", "out"), 1000);
+		ck_assert_int_eq(audit_number(line, "drdynvc/rdpgfx", "out"), -1); /* never opened */
+	}
+	ck_assert_int_gt(audit_number(line, "drdynvc/disp", "in"), 0);
+	ck_assert_int_gt(audit_number(line, "input", "in"), 0);
+	ck_assert_int_gt(audit_number(line, "connect", "in"), 0);
+	ck_assert_int_gt(audit_number(line, "connect", "out"), 0);
+	ck_assert_int_eq(audit_number(line, "rdpdr", "in"), -1);
+	ck_assert_int_eq(audit_number(line, "cliprdr", "in"), -1);
+	long long in = audit_number(line, NULL, "in"), out = audit_number(line, NULL, "out");
+	long long tin = audit_number(line, NULL, "tcp_in"), tout = audit_number(line, NULL, "tcp_out");
+	ck_assert_msg(out > 0 && out <= tout && tout <= out + out / 4 + 65536,
+	              "application bytes out %lld against TCP %lld (%s)", out, tout, line);
+	ck_assert_msg(in > 0 && in <= tin && tin <= 4 * in + 65536,
+	              "application bytes in %lld against TCP %lld (%s)", in, tin, line);
+}
+
 START_TEST(display_control_resize)
 {
 	int ox, oy, x, y;
@@ -619,6 +654,7 @@ START_TEST(display_control_resize)
 	expect_size(c, 1280, 1000);
 	ck_assert(shojid_audit_wait(&d, "\"event\":\"resize\"", "1280x1000", NULL, 10000));
 	rdp_client_destroy(c);
+	expect_bytes(0, true);
 
 	/* Bitmap updates: a reactivation at the new size, same browser. */
 	c = login_ok("demo", DEMO_PASSWORD, false);
@@ -632,6 +668,7 @@ START_TEST(display_control_resize)
 	expect_pixel(c, x + 200, y + 200, YELLOW, "the clicked block over bitmap updates");
 	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"session_attach\"", "\"new\":true"), 1);
 	rdp_client_destroy(c);
+	expect_bytes(1, false);
 	finish();
 }
 END_TEST

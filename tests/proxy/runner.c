@@ -17,6 +17,8 @@ Suite *suite_notice(void);
 Suite *suite_dvc_filter(void);
 Suite *suite_http_get(void);
 Suite *suite_zgfx_enc(void);
+Suite *suite_audit_limit(void);
+Suite *suite_rdp_bytes(void);
 
 int main(void)
 {
@@ -35,6 +37,8 @@ int main(void)
 	srunner_add_suite(sr, suite_dvc_filter());
 	srunner_add_suite(sr, suite_http_get());
 	srunner_add_suite(sr, suite_zgfx_enc());
+	srunner_add_suite(sr, suite_audit_limit());
+	srunner_add_suite(sr, suite_rdp_bytes());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);
 	int failed = srunner_ntests_failed(sr);

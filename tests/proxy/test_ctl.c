@@ -4,6 +4,7 @@
 
 #include "ctl.h"
 #include "util.h"
+#include "worker.h"
 
 Suite *suite_ctl(void);
 
@@ -163,6 +164,74 @@ START_TEST(stats_and_notice)
 }
 END_TEST
 
+/* Byte counters per channel: round trip, and the names and counts a worker may not send. */
+START_TEST(bytes_per_channel)
+{
+	struct ctl_msg m = {.type = CTL_BYTES}, out;
+
+	m.u.bytes.tcp_in = 1234, m.u.bytes.tcp_out = 6000000000ull;
+	m.u.bytes.count = 2;
+	strcpy(m.u.bytes.ch[0].name, "framebuffer");
+	m.u.bytes.ch[0].out = 5900000000ull;
+	strcpy(m.u.bytes.ch[1].name, "drdynvc/rdpgfx");
+	m.u.bytes.ch[1].in = 77, m.u.bytes.ch[1].out = 88;
+	size_t n = ctl_encode(&m, buf, sizeof(buf));
+	ck_assert_uint_eq(n, 8 + 17 + (1 + 11 + 16) + (1 + 14 + 16));
+	ck_assert_int_eq(ctl_parse(buf, n, &out), (ssize_t)n);
+	ck_assert(out.u.bytes.tcp_out == 6000000000ull && out.u.bytes.tcp_in == 1234);
+	ck_assert_uint_eq(out.u.bytes.count, 2);
+	ck_assert_str_eq(out.u.bytes.ch[1].name, "drdynvc/rdpgfx");
+	ck_assert(out.u.bytes.ch[0].out == 5900000000ull && out.u.bytes.ch[1].in == 77);
+
+	/* A name outside [a-z0-9_./-] (here "Frame..."): refused. */
+	buf[8 + 17 + 1] = 'F';
+	ck_assert_int_eq(ctl_parse(buf, n, &out), -1);
+	/* The same name twice: refused (the audit line would be ambiguous). */
+	strcpy(m.u.bytes.ch[1].name, "framebuffer");
+	ck_assert_uint_eq(ctl_encode(&m, buf, sizeof(buf)), 0);
+	/* More channels than CTL_MAX_CHANNELS: refused. */
+	m.u.bytes.count = CTL_MAX_CHANNELS + 1;
+	ck_assert_uint_eq(ctl_encode(&m, buf, sizeof(buf)), 0);
+	/* A count the payload does not hold: refused. */
+	m.u.bytes.count = 1;
+	n = ctl_encode(&m, buf, sizeof(buf));
+	ck_assert_uint_gt(n, 0);
+	buf[8 + 16] = 2;
+	ck_assert_int_eq(ctl_parse(buf, n, &out), -1);
+	ck_assert(!ctl_channel_name_ok("") && !ctl_channel_name_ok("a b") &&
+	          !ctl_channel_name_ok("abcdefghijklmnopqrstuvwxy") && ctl_channel_name_ok("cut_text"));
+}
+END_TEST
+
+/* The worker's counters: sums by name, moves between channels, "other" when full or misnamed. */
+START_TEST(worker_counts_bytes)
+{
+	static struct worker w = {.ctl_fd = -1, .client_fd = -1};
+	struct ctl_channel_bytes c[CTL_MAX_CHANNELS];
+	char name[16];
+
+	worker_bytes(&w, "framebuffer", 3, 100);
+	worker_bytes(&w, "cut_text", 0, 8);
+	worker_bytes(&w, "framebuffer", 0, -8); /* the cut text was counted as framebuffer */
+	worker_bytes(&w, "Bad Name", 5, 0);
+	ck_assert_uint_eq(worker_bytes_snapshot(&w, c, CTL_MAX_CHANNELS), 3);
+	ck_assert_str_eq(c[0].name, "framebuffer");
+	ck_assert(c[0].in == 3 && c[0].out == 92);
+	ck_assert(c[1].out == 8 && !strcmp(c[2].name, "other") && c[2].in == 5);
+	worker_bytes(&w, "late", 0, -1); /* a move that lands before its bytes reads 0 */
+	for (int i = 0; i < CTL_MAX_CHANNELS; i++) {
+		snprintf(name, sizeof(name), "ch%d", i);
+		worker_bytes(&w, name, 1, 0);
+	}
+	size_t n = worker_bytes_snapshot(&w, c, CTL_MAX_CHANNELS);
+	ck_assert_uint_eq(n, CTL_MAX_CHANNELS);
+	ck_assert(c[3].out == 0 && !strcmp(c[3].name, "late"));
+	ck_assert_str_eq(c[2].name, "other");
+	ck_assert(c[2].in == 5 + 4); /* ch12..ch15 found the table full */
+	ck_assert_str_eq(c[15].name, "ch11");
+}
+END_TEST
+
 Suite *suite_ctl(void)
 {
 	Suite *s = suite_create("ctl");
@@ -172,6 +241,8 @@ Suite *suite_ctl(void)
 	tcase_add_test(tc, activity_is_empty);
 	tcase_add_test(tc, nt_hash_messages);
 	tcase_add_test(tc, stats_and_notice);
+	tcase_add_test(tc, bytes_per_channel);
+	tcase_add_test(tc, worker_counts_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }
