@@ -105,9 +105,8 @@ static UINT on_format_list(CliprdrServerContext *ctx, const CLIPRDR_FORMAT_LIST 
 		worker_note(c->w, CTL_NOTE_CLIPBOARD, "to_browser 0 0 refused");
 		return rc;
 	}
-	CLIPRDR_FORMAT_DATA_REQUEST ask = {.msgType = CB_FORMAT_DATA_REQUEST,
-	                                   .dataLen = 4,
-	                                   .requestedFormatId = CF_UNICODETEXT};
+	CLIPRDR_FORMAT_DATA_REQUEST ask = {
+	    .msgType = CB_FORMAT_DATA_REQUEST, .dataLen = 4, .requestedFormatId = CF_UNICODETEXT};
 	c->requested = true;
 	return ctx->ServerFormatDataRequest(ctx, &ask);
 }
@@ -116,7 +115,8 @@ static UINT on_format_list_response(CliprdrServerContext *ctx,
                                     const CLIPRDR_FORMAT_LIST_RESPONSE *r)
 {
 	if (r->msgFlags & CB_RESPONSE_FAIL)
-		log_info("%s: the client did not take the browser's clipboard", clip_of(ctx)->w->peer);
+		log_info("%s: the client did not take the browser's clipboard",
+		         clip_of(ctx)->w->peer);
 	return CHANNEL_RC_OK;
 }
 
@@ -154,7 +154,8 @@ static UINT on_data_response(CliprdrServerContext *ctx, const CLIPRDR_FORMAT_DAT
 
 	if (!c->requested) {
 		worker_note(c->w, CTL_NOTE_MESSAGE_REFUSED,
-		            "cliprdr: clipboard data nobody asked for (%u bytes): dropped", r->dataLen);
+		            "cliprdr: clipboard data nobody asked for (%u bytes): dropped",
+		            r->dataLen);
 		return CHANNEL_RC_OK;
 	}
 	c->requested = false;

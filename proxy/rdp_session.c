@@ -27,7 +27,7 @@
 
 struct rdp_session {
 	struct worker *w;
-	uint8_t *clip;         /* the browser's last clipboard text, not taken yet */
+	uint8_t *clip; /* the browser's last clipboard text, not taken yet */
 	size_t clip_len;
 	bool clip_new;
 	struct pixlink_client *link;

@@ -138,7 +138,7 @@ START_TEST(utf16le_in)
 {
 	ck_assert_str_eq(filter16(UTF16(u"Hello, 日本語"), 100), "Hello, 日本語");
 	/* A surrogate pair: U+1F600. */
-	ck_assert_str_eq(filter16(UTF16(u"a\U0001F600b"), 100), "a\xf0\x9f\x98\x80" "b");
+	ck_assert_str_eq(filter16(UTF16(u"a\U0001F600b"), 100), "a\U0001F600b");
 	/* CRLF and lone CR become LF; controls go, tab stays. */
 	ck_assert_str_eq(filter16(UTF16(u"a\r\nb\rc\td\x1b\x7f\x85"), 100), "a\nb\nc\td");
 	/* The NUL terminator ends the text; what follows it is not text. */

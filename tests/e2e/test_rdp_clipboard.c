@@ -169,7 +169,8 @@ static bool field_is(struct viewer_x *v, const uint32_t *want, size_t n)
 	if (!shot(v))
 		return false;
 	for (size_t i = 0; i <= n; i++) {
-		uint32_t c = xscreen_pixel(&v->img, v->x + STRIP_X + STRIP_CELL * (int)i + 5, v->y + 5);
+		uint32_t c =
+		    xscreen_pixel(&v->img, v->x + STRIP_X + STRIP_CELL * (int)i + 5, v->y + 5);
 		if (!xscreen_near(c, i == n ? WHITE : want[i], EXACT))
 			return false;
 	}
@@ -198,16 +199,16 @@ static void start(struct viewer_x *v, const char *extra_ini)
 	fprintf(stderr, "rdp_clipboard: test files in %s\n", d.root);
 	ck_assert_int_eq(shojid_add_user(&d, "clerk", PASSWORD), 0);
 	ck_assert_msg(shojid_launch(&d, 120000) == 0, "shojid did not get ready (%s)", d.log_path);
-	v->display = xscreen_start_xvfb(SCREEN_W, SCREEN_H, path_of("xvfb.log", log, sizeof(log)),
-	                                &v->xvfb);
+	v->display =
+	    xscreen_start_xvfb(SCREEN_W, SCREEN_H, path_of("xvfb.log", log, sizeof(log)), &v->xvfb);
 	ck_assert_msg(v->display > 0, "no Xvfb display could be started (%s)", log);
 	snprintf(v->env_display, sizeof(v->env_display), "DISPLAY=:%d", v->display);
 	snprintf(v->env_home, sizeof(v->env_home), "HOME=%s/home", d.root);
 	mkdir(v->env_home + 5, 0700);
 	snprintf(target, sizeof(target), "/v:127.0.0.1:%d", d.rdp_port);
 	char *env[] = {v->env_display, v->env_home, NULL};
-	char *argv[] = {"xfreerdp",      target,       "/u:clerk",       "/p:" PASSWORD,
-	                "/cert:ignore",  "/clipboard", "/size:1024x768", NULL};
+	char *argv[] = {"xfreerdp",     target,       "/u:clerk",       "/p:" PASSWORD,
+	                "/cert:ignore", "/clipboard", "/size:1024x768", NULL};
 	v->xfreerdp = xscreen_spawn(argv, env, path_of("xfreerdp.log", log, sizeof(log)));
 	ck_assert_int_gt(v->xfreerdp, 0);
 	ck_assert_msg(shojid_audit_wait(&d, "\"event\":\"session_attach\"", "\"user\":\"clerk\"",
@@ -216,8 +217,9 @@ static void start(struct viewer_x *v, const char *extra_ini)
 	uint64_t end = now_ms() + 90000;
 	bool shown = false;
 	while (!shown && now_ms() < end) {
-		shown = shot(v) && find_red_block(&v->img, &v->x, &v->y) &&
-		        xscreen_near(xscreen_pixel(&v->img, v->x + STRIP_X + 5, v->y + 5), WHITE, TOL);
+		shown =
+		    shot(v) && find_red_block(&v->img, &v->x, &v->y) &&
+		    xscreen_near(xscreen_pixel(&v->img, v->x + STRIP_X + 5, v->y + 5), WHITE, TOL);
 		if (!shown)
 			usleep(500000);
 	}
@@ -249,19 +251,20 @@ START_TEST(xfreerdp_text_both_ways)
 	/* 12 bytes of UTF-8; 7 UTF-16 units and the terminator. */
 	static const uint32_t pasted[] = {'H', 'i', ' ', 0x65e5, 0x672c, 0x8a9e};
 	/* 25 bytes: cut at 24 on a character boundary, 22 bytes (4 kanji). */
-	static const uint32_t cut[] = {'0', '1', '2', '3', '4', '5', '6', '7',
-	                               '8', '9', 0x5ddd, 0x5d0e, 0x5e02, 0x5f79};
+	static const uint32_t cut[] = {'0', '1', '2', '3',    '4',    '5',    '6',
+	                               '7', '8', '9', 0x5ddd, 0x5d0e, 0x5e02, 0x5f79};
 	struct viewer_x v;
 
 	start(&v, "[policy]\nclipboard_to_browser = text\nclipboard_to_terminal = text\n"
 	          "clipboard_max_bytes = 24\n");
-	ck_assert_msg(shojid_audit_wait(&d, "\"event\":\"rdp_channels\"", "listed=", ",cliprdr\"",
-	                                30000),
-	              "cliprdr was not opened (%s)", d.audit_path);
+	ck_assert_msg(
+	    shojid_audit_wait(&d, "\"event\":\"rdp_channels\"", "listed=", ",cliprdr\"", 30000),
+	    "cliprdr was not opened (%s)", d.audit_path);
 
 	/* Terminal -> browser, Japanese and English. */
 	set_clipboard(&v, "Hi 日本語");
-	ck_assert_msg(shojid_audit_wait(&d, "\"event\":\"clipboard\"", "\"direction\":\"to_browser\"",
+	ck_assert_msg(shojid_audit_wait(&d, "\"event\":\"clipboard\"",
+	                                "\"direction\":\"to_browser\"",
 	                                "\"bytes\":12,\"allowed\":true", 30000),
 	              "the terminal's text did not cross (%s)", d.audit_path);
 	keys(&v, "ctrl+a");
@@ -283,7 +286,8 @@ START_TEST(xfreerdp_text_both_ways)
 
 	/* Longer than clipboard_max_bytes: cut on a character boundary. */
 	set_clipboard(&v, "0123456789川崎市役所");
-	ck_assert_msg(shojid_audit_wait(&d, "\"event\":\"clipboard\"", "\"direction\":\"to_browser\"",
+	ck_assert_msg(shojid_audit_wait(&d, "\"event\":\"clipboard\"",
+	                                "\"direction\":\"to_browser\"",
 	                                "\"bytes\":22,\"allowed\":true", 30000),
 	              "the long text was not cut to 22 bytes (%s)", d.audit_path);
 	keys(&v, "ctrl+a");
@@ -306,8 +310,8 @@ START_TEST(xfreerdp_closed_by_default)
 
 	start(&v, NULL);
 	ck_assert(shojid_audit_wait(&d, "\"event\":\"rdp_channels\"", "cliprdr", "opened=", 30000));
-	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"rdp_channels\"", "opened=none,cliprdr"),
-	                 0);
+	ck_assert_int_eq(
+	    shojid_audit_count(&d, "\"event\":\"rdp_channels\"", "opened=none,cliprdr"), 0);
 	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"rdp_channels\"", ",cliprdr\""), 0);
 
 	/* The terminal's text does not reach the page: Ctrl+V pastes nothing. */

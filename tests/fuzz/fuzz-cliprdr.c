@@ -33,9 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		uint32_t data_len = (uint32_t)data[4] | (uint32_t)data[5] << 8 |
 		                    (uint32_t)data[6] << 16 | (uint32_t)data[7] << 24;
-		if ((uint64_t)data_len + CLIPRDR_HEADER_LEN > total ||
-		    total > CLIPRDR_MAX_PDU || type < CLIPRDR_FORMAT_LIST ||
-		    type > CLIPRDR_UNLOCK_CLIPDATA)
+		if ((uint64_t)data_len + CLIPRDR_HEADER_LEN > total || total > CLIPRDR_MAX_PDU ||
+		    type < CLIPRDR_FORMAT_LIST || type > CLIPRDR_UNLOCK_CLIPDATA)
 			__builtin_trap();
 	}
 	return 0;

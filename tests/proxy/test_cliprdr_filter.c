@@ -40,8 +40,7 @@ START_TEST(client_pdus_pass)
 	ck_assert_int_eq(check(header(CLIPRDR_CLIP_CAPS, 16), 24, 24, &type), CLIPRDR_PASS);
 	ck_assert_uint_eq(type, CLIPRDR_CLIP_CAPS);
 	ck_assert_int_eq(check(header(CLIPRDR_FORMAT_LIST, 36), 44, 44, &type), CLIPRDR_PASS);
-	ck_assert_int_eq(check(header(CLIPRDR_FORMAT_LIST_RESPONSE, 0), 8, 8, &type),
-	                 CLIPRDR_PASS);
+	ck_assert_int_eq(check(header(CLIPRDR_FORMAT_LIST_RESPONSE, 0), 8, 8, &type), CLIPRDR_PASS);
 	ck_assert_int_eq(check(header(CLIPRDR_FORMAT_DATA_REQUEST, 4), 12, 12, &type),
 	                 CLIPRDR_PASS);
 	/* A long response whose first chunk is all that is seen. */
@@ -77,9 +76,9 @@ START_TEST(too_long)
 	uint16_t type;
 	size_t big = CLIPRDR_MAX_PDU + 8;
 
-	ck_assert_int_eq(check(header(CLIPRDR_FORMAT_DATA_RESPONSE, CLIPRDR_MAX_PDU), 64, big,
-	                       &type),
-	                 CLIPRDR_SKIP);
+	ck_assert_int_eq(
+	    check(header(CLIPRDR_FORMAT_DATA_RESPONSE, CLIPRDR_MAX_PDU), 64, big, &type),
+	    CLIPRDR_SKIP);
 	ck_assert_uint_eq(type, CLIPRDR_FORMAT_DATA_RESPONSE);
 	ck_assert_int_eq(check(header(CLIPRDR_FORMAT_LIST, CLIPRDR_MAX_PDU), 64, big, &type),
 	                 CLIPRDR_REFUSE);
