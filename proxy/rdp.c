@@ -107,6 +107,7 @@ struct rdp_conn {
 	struct rdp_clip *clip; /* the clipboard channel, when open */
 	bool clip_tried;       /* whether to open it was decided */
 	size_t clip_chunks;    /* bytes of the client's current cliprdr PDU so far */
+	bool clip_in_pdu;      /* its first chunk came (and passed), its last not yet */
 	bool clip_skip;        /* dropping the rest of a PDU too long to take */
 	bool activated;
 	struct watchdog *watchdog;
@@ -724,8 +725,9 @@ static BOOL on_suppress_output(rdpContext *ctx, BYTE allow, const RECTANGLE_16 *
 
 /*
  * cliprdr, once open: each PDU's header passes cliprdr_filter; a PDU too
- * long to take is dropped whole (every chunk of it), a malformed one, or
- * chunks beyond what the header announced, end the connection.
+ * long to take is dropped whole (every chunk of it); a malformed one,
+ * chunks beyond what the header announced, or a chunk that starts no PDU
+ * and continues none (its header never checked) end the connection.
  */
 static BOOL on_clip_data(struct rdp_conn *c, freerdp_peer *peer, UINT16 id, const BYTE *data,
                          size_t size, UINT32 flags, size_t total)
@@ -742,7 +744,14 @@ static BOOL on_clip_data(struct rdp_conn *c, freerdp_peer *peer, UINT16 id, cons
 			return FALSE;
 		}
 		c->clip_skip = v == CLIPRDR_SKIP;
+		c->clip_in_pdu = true;
+	} else if (!c->clip_in_pdu) {
+		log_warn("%s: cliprdr: a chunk of no PDU; disconnecting", c->w->peer);
+		worker_note(c->w, CTL_NOTE_MESSAGE_REFUSED, "cliprdr: a chunk of no PDU");
+		return FALSE;
 	}
+	if (flags & CHANNEL_FLAG_LAST)
+		c->clip_in_pdu = false;
 	if (c->clip_skip) {
 		if (flags & CHANNEL_FLAG_LAST) {
 			c->clip_skip = false;
@@ -756,8 +765,6 @@ static BOOL on_clip_data(struct rdp_conn *c, freerdp_peer *peer, UINT16 id, cons
 		worker_note(c->w, CTL_NOTE_MESSAGE_REFUSED, "cliprdr: more data than announced");
 		return FALSE;
 	}
-	if (flags & CHANNEL_FLAG_LAST)
-		c->clip_chunks = 0;
 	return c->receive_channel_data(peer, id, data, size, flags, total);
 }
 
