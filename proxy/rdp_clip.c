@@ -20,14 +20,15 @@
 #include "worker.h"
 
 #define MAX_POLL_PDUS 16 /* client PDUs handled per rdp_clip_poll */
+#define MAX_REQUESTS 4   /* our Format Data Requests unanswered at once */
 
 struct rdp_clip {
 	CliprdrServerContext *ctx;
 	struct worker *w;
 	struct rdp_session *session;
 	bool opened;
-	bool ready;     /* the client's first Format List came: the server may announce */
-	bool requested; /* our Format Data Request for CF_UNICODETEXT is unanswered */
+	bool ready;         /* the client's first Format List came: the server may announce */
+	unsigned requested; /* our Format Data Requests (CF_UNICODETEXT) unanswered */
 	bool announced; /* the client was told of the browser's text (and not since of its own) */
 	uint8_t *text;  /* the browser's text, filtered and cut; NULL = none */
 	size_t len;
@@ -105,9 +106,12 @@ static UINT on_format_list(CliprdrServerContext *ctx, const CLIPRDR_FORMAT_LIST 
 		worker_note(c->w, CTL_NOTE_CLIPBOARD, "to_browser 0 0 refused");
 		return rc;
 	}
+	/* A client may send its next list before it answered our request for the last. */
+	if (c->requested >= MAX_REQUESTS)
+		return rc;
 	CLIPRDR_FORMAT_DATA_REQUEST ask = {
 	    .msgType = CB_FORMAT_DATA_REQUEST, .dataLen = 4, .requestedFormatId = CF_UNICODETEXT};
-	c->requested = true;
+	c->requested++;
 	return ctx->ServerFormatDataRequest(ctx, &ask);
 }
 
@@ -152,13 +156,13 @@ static UINT on_data_response(CliprdrServerContext *ctx, const CLIPRDR_FORMAT_DAT
 	struct rdp_clip *c = clip_of(ctx);
 	size_t max = (size_t)cfg_of(c)->policy_clipboard_max_bytes;
 
-	if (!c->requested) {
+	if (c->requested == 0) {
 		worker_note(c->w, CTL_NOTE_MESSAGE_REFUSED,
 		            "cliprdr: clipboard data nobody asked for (%u bytes): dropped",
 		            r->dataLen);
 		return CHANNEL_RC_OK;
 	}
-	c->requested = false;
+	c->requested--;
 	if ((r->msgFlags & CB_RESPONSE_FAIL) || !r->requestedFormatData) {
 		log_info("%s: the client did not give its clipboard text", c->w->peer);
 		return CHANNEL_RC_OK;
@@ -291,10 +295,11 @@ void rdp_clip_browser_text(struct rdp_clip *c, const uint8_t *text, size_t len)
 void rdp_clip_skipped(struct rdp_clip *c, size_t total)
 {
 	log_info("%s: clipboard text of %zu bytes dropped: longer than taken", c->w->peer, total);
-	if (c->requested)
+	if (c->requested > 0) {
+		c->requested--;
 		worker_note(c->w, CTL_NOTE_CLIPBOARD, "to_browser %zu 0 refused", total);
-	else
+	} else {
 		worker_note(c->w, CTL_NOTE_MESSAGE_REFUSED,
 		            "cliprdr: clipboard data nobody asked for (%zu bytes): dropped", total);
-	c->requested = false;
+	}
 }
