@@ -10,8 +10,12 @@
  * boundary, cliprdr is opened (audit rdp_channels) and every transfer is
  * audited with sizes only. With the default policy: cliprdr is listed by
  * the client but not opened, and nothing crosses either way (no clipboard
- * audit line at all: nothing was read). Needs root, Xvfb, xfreerdp,
- * xclip, xdotool and ImageMagick; skipped without.
+ * audit line at all: nothing was read). A libfreerdp-client client that
+ * writes its own bytes on cliprdr: data nobody asked for, file contents,
+ * locking and a format never offered are refused and audited while the
+ * connection goes on; a header whose dataLen overruns its PDU ends it.
+ * Needs root, Xvfb, xfreerdp, xclip, xdotool and ImageMagick; skipped
+ * without.
  */
 #include "autoconfig.h"
 
@@ -25,6 +29,7 @@
 
 #include "daemon.h"
 #include "harness.h"
+#include "rdp_client.h"
 #include "util.h"
 #include "xscreen.h"
 
@@ -206,7 +211,11 @@ static void start(struct viewer_x *v, const char *extra_ini)
 	snprintf(v->env_home, sizeof(v->env_home), "HOME=%s/home", d.root);
 	mkdir(v->env_home + 5, 0700);
 	snprintf(target, sizeof(target), "/v:127.0.0.1:%d", d.rdp_port);
-	char *env[] = {v->env_display, v->env_home, NULL};
+	/* The clipboard's side of xfreerdp in its log, for a person to read when a case fails. */
+	char *env[] = {v->env_display, v->env_home,
+	               "WLOG_FILTER=com.freerdp.client.x11.cliprdr:DEBUG,"
+	               "com.freerdp.channels.cliprdr.client:DEBUG",
+	               NULL};
 	char *argv[] = {"xfreerdp",     target,       "/u:clerk",       "/p:" PASSWORD,
 	                "/cert:ignore", "/clipboard", "/size:1024x768", NULL};
 	v->xfreerdp = xscreen_spawn(argv, env, path_of("xfreerdp.log", log, sizeof(log)));
@@ -333,25 +342,120 @@ START_TEST(xfreerdp_closed_by_default)
 }
 END_TEST
 
+/* A client cliprdr PDU: header (type, flags, dataLen) and body. */
+static size_t pdu(uint8_t *out, uint16_t type, uint16_t flags, const void *body, uint32_t len,
+                  uint32_t claimed_len)
+{
+	out[0] = (uint8_t)type, out[1] = (uint8_t)(type >> 8);
+	out[2] = (uint8_t)flags, out[3] = (uint8_t)(flags >> 8);
+	out[4] = (uint8_t)claimed_len, out[5] = (uint8_t)(claimed_len >> 8);
+	out[6] = (uint8_t)(claimed_len >> 16), out[7] = (uint8_t)(claimed_len >> 24);
+	memcpy(out + 8, body, len);
+	return 8 + len;
+}
+
+/* Pumps c until an audit line has a and b; false if c closed or time ran out. */
+static bool pump_until_audit(struct rdp_client *c, const char *a, const char *b, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+
+	while (now_ms() < end) {
+		if (shojid_audit_count(&d, a, b) > 0)
+			return true;
+		if (rdp_client_pump(c, 200) < 0)
+			return false;
+	}
+	return false;
+}
+
+START_TEST(misuse_refused_and_audited)
+{
+	static const struct {
+		const char *what;
+		uint16_t type;
+		uint8_t body[24];
+		uint32_t len;
+		const char *audit;
+	} misuse[] = {
+	    {"data nobody asked for", 5, {'x', 0, 0, 0}, 4, "clipboard data nobody asked for"},
+	    {"a file contents request", 8, {1}, 24, "file contents requested"},
+	    {"a lock", 10, {7}, 4, "clipboard locking"},
+	    {"a request for CF_TEXT", 4, {1}, 4, "clipboard format 1 requested"},
+	};
+	uint8_t buf[64];
+
+	ck_assert_int_eq(shojid_setup(&d, "[policy]\nclipboard_to_browser = text\n"
+	                                  "clipboard_to_terminal = text\n"),
+	                 0);
+	ck_assert_int_eq(shojid_add_user(&d, "clerk", PASSWORD), 0);
+	ck_assert_msg(shojid_launch(&d, 120000) == 0, "shojid did not get ready (%s)", d.log_path);
+	rdp_client_log_to(d.root, "freerdp-client.log");
+	struct rdp_client_options opt = {.port = d.rdp_port,
+	                                 .user = "clerk",
+	                                 .password = PASSWORD,
+	                                 .width = 1024,
+	                                 .height = 768,
+	                                 .gfx = true,
+	                                 .raw_cliprdr = true};
+	struct rdp_client *c = rdp_client_connect(&opt);
+	ck_assert_msg(c, "the RDP client could not log in (%s)", d.log_path);
+	ck_assert_msg(pump_until_audit(c, "\"event\":\"rdp_channels\"", ",cliprdr\"", 60000),
+	              "cliprdr was not opened (%s)", d.audit_path);
+	for (size_t i = 0; i < ARRAY_SIZE(misuse); i++) {
+		size_t n =
+		    pdu(buf, misuse[i].type, 0, misuse[i].body, misuse[i].len, misuse[i].len);
+		ck_assert_int_eq(rdp_client_send_channel(c, "cliprdr", buf, n), 0);
+		ck_assert_msg(
+		    pump_until_audit(c, "\"event\":\"message_refused\"", misuse[i].audit, 20000),
+		    "%s was not refused and audited (%s)", misuse[i].what, d.audit_path);
+	}
+	ck_assert_int_eq(rdp_client_pump(c, 1000), 0); /* still connected */
+	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"clipboard\"", NULL), 0);
+
+	/* A Format List whose dataLen runs past its PDU: FreeRDP would read on into the next. */
+	size_t n = pdu(buf, 2, 0, "\x0d\0\0\0", 4, 100);
+	ck_assert_int_eq(rdp_client_send_channel(c, "cliprdr", buf, n), 0);
+	uint64_t end = now_ms() + 20000;
+	while (rdp_client_pump(c, 100) == 0)
+		ck_assert_msg(now_ms() < end,
+		              "a malformed cliprdr header did not end the connection");
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"message_refused\"",
+	                            "cliprdr: a cliprdr dataLen beyond its PDU", NULL, 10000));
+	rdp_client_destroy(c);
+	ck_assert(shojid_alive(&d));
+	int rc = shojid_stop(&d, 30000);
+	ck_assert_msg(rc == 0, "shojid exited with %d (%s)", rc, d.log_path);
+	shojid_cleanup(&d);
+}
+END_TEST
+
 Suite *suite_rdp_clipboard(void)
 {
 	static const char *const progs[] = {"Xvfb", "xfreerdp", "import", "xclip", "xdotool"};
 	Suite *s = suite_create("rdp_clipboard");
-	TCase *tc = tcase_create("rdp_clipboard");
+	/* Cases of their own, so that one can be run alone (CK_RUN_CASE). */
+	TCase *both = tcase_create("rdp_clipboard"), *closed = tcase_create("rdp_clipboard_closed"),
+	      *misuse = tcase_create("rdp_clipboard_misuse");
+	TCase *all[] = {both, closed, misuse};
 
-	tcase_set_timeout(tc, 400);
-	suite_add_tcase(s, tc);
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
+		tcase_set_timeout(all[i], 400);
+		suite_add_tcase(s, all[i]);
+	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "rdp_clipboard: skipped, needs root\n");
 		return s;
 	}
+	tcase_add_test(misuse, misuse_refused_and_audited);
 	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
 		if (!xscreen_have(progs[i])) {
-			fprintf(stderr, "rdp_clipboard: skipped, %s is not installed\n", progs[i]);
+			fprintf(stderr,
+			        "rdp_clipboard: xfreerdp cases skipped, %s is not installed\n",
+			        progs[i]);
 			return s;
 		}
 	}
-	tcase_add_test(tc, xfreerdp_text_both_ways);
-	tcase_add_test(tc, xfreerdp_closed_by_default);
+	tcase_add_test(both, xfreerdp_text_both_ways);
+	tcase_add_test(closed, xfreerdp_closed_by_default);
 	return s;
 }
