@@ -21,6 +21,14 @@
 
 #define MAX_POLL_PDUS 16 /* client PDUs handled per rdp_clip_poll */
 #define MAX_REQUESTS 4   /* our Format Data Requests unanswered at once */
+/*
+ * The text is asked for this long after the client's last Format List
+ * with text: xfreerdp sends two per copy (all its formats at once, then
+ * those the X selection's owner has), and asked at once it reads the
+ * selection for us and for itself into one property, and one of the two
+ * fails (seen with xfreerdp 2.11 and xclip).
+ */
+#define REQUEST_SETTLE_MS 300
 
 struct rdp_clip {
 	CliprdrServerContext *ctx;
@@ -29,6 +37,7 @@ struct rdp_clip {
 	bool opened;
 	bool ready;         /* the client's first Format List came: the server may announce */
 	unsigned requested; /* our Format Data Requests (CF_UNICODETEXT) unanswered */
+	uint64_t ask_at;    /* when to ask for the client's text; 0 = no need */
 	bool announced; /* the client was told of the browser's text (and not since of its own) */
 	uint8_t *text;  /* the browser's text, filtered and cut; NULL = none */
 	size_t len;
@@ -91,6 +100,7 @@ static UINT on_format_list(CliprdrServerContext *ctx, const CLIPRDR_FORMAT_LIST 
 	                                       .msgFlags = CB_RESPONSE_OK};
 	bool text = false, first = !c->ready;
 
+	c->ask_at = 0; /* a list without text: nothing to ask for any more */
 	for (UINT32 i = 0; i < list->numFormats; i++)
 		text |= list->formats[i].formatId == CF_UNICODETEXT;
 	UINT rc = ctx->ServerFormatListResponse(ctx, &answer);
@@ -100,19 +110,27 @@ static UINT on_format_list(CliprdrServerContext *ctx, const CLIPRDR_FORMAT_LIST 
 	/* ... except on connecting with an empty one: then the browser's text is offered. */
 	if (first && !text && c->text && !rc)
 		return announce(c);
-	if (!text || rc)
-		return rc;
-	if (!to_browser(c)) {
-		worker_note(c->w, CTL_NOTE_CLIPBOARD, "to_browser 0 0 refused");
-		return rc;
-	}
-	/* A client may send its next list before it answered our request for the last. */
-	if (c->requested >= MAX_REQUESTS)
-		return rc;
+	if (text && !rc)
+		c->ask_at = now_ms() + REQUEST_SETTLE_MS; /* a later list moves it on */
+	return rc;
+}
+
+/* Asks for the client's text once its Format Lists have settled. */
+static UINT ask_for_text(struct rdp_clip *c)
+{
 	CLIPRDR_FORMAT_DATA_REQUEST ask = {
 	    .msgType = CB_FORMAT_DATA_REQUEST, .dataLen = 4, .requestedFormatId = CF_UNICODETEXT};
+
+	c->ask_at = 0;
+	if (!to_browser(c)) {
+		worker_note(c->w, CTL_NOTE_CLIPBOARD, "to_browser 0 0 refused");
+		return CHANNEL_RC_OK;
+	}
+	/* A client may take its time to answer; no more than a few requests stay open. */
+	if (c->requested >= MAX_REQUESTS)
+		return CHANNEL_RC_OK;
 	c->requested++;
-	return ctx->ServerFormatDataRequest(ctx, &ask);
+	return c->ctx->ServerFormatDataRequest(c->ctx, &ask);
 }
 
 static UINT on_format_list_response(CliprdrServerContext *ctx,
@@ -276,6 +294,10 @@ int rdp_clip_poll(struct rdp_clip *c)
 			            "cliprdr: a malformed clipboard message (error %u)", rc);
 			return -1;
 		}
+	}
+	if (c->ask_at && now_ms() >= c->ask_at && ask_for_text(c) != CHANNEL_RC_OK) {
+		log_warn("%s: cannot ask for the client's clipboard", c->w->peer);
+		return -1;
 	}
 	return 0;
 }

@@ -46,7 +46,11 @@ void rdp_clip_destroy(struct rdp_clip *c);
 /** Set while the client's PDUs wait to be read. */
 HANDLE rdp_clip_event(struct rdp_clip *c);
 
-/** Handles what the client sent. 0, or -1 when the channel failed (the caller disconnects). */
+/**
+ * Handles what the client sent, and asks for its text when due; call it
+ * at least every 100 ms. 0, or -1 when the channel failed (the caller
+ * disconnects).
+ */
 int rdp_clip_poll(struct rdp_clip *c);
 
 /**
