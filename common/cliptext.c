@@ -5,6 +5,8 @@
  */
 #include "autoconfig.h"
 
+#include <string.h>
+
 #include "cliptext.h"
 
 size_t utf8_decode(const uint8_t *p, size_t len, uint32_t *cp)
@@ -69,6 +71,45 @@ static size_t utf8_encode(uint32_t cp, uint8_t out[4])
 	return 4;
 }
 
+static bool is_high_surrogate(uint32_t u)
+{
+	return u >= 0xd800 && u <= 0xdbff;
+}
+
+static bool is_low_surrogate(uint32_t u)
+{
+	return u >= 0xdc00 && u <= 0xdfff;
+}
+
+/*
+ * The next UTF-16LE character at in[*i]; advances *i. False for what is
+ * no character: a lone surrogate (its one unit skipped; what follows is
+ * read on its own) or an odd last byte.
+ */
+static bool next_utf16(const uint8_t *in, size_t len, size_t *i, uint32_t *cp)
+{
+	if (len - *i < 2) {
+		*i = len;
+		return false;
+	}
+	uint32_t u = (uint32_t)in[*i] | (uint32_t)in[*i + 1] << 8;
+	*i += 2;
+	if (is_low_surrogate(u))
+		return false;
+	if (!is_high_surrogate(u)) {
+		*cp = u;
+		return true;
+	}
+	if (len - *i < 2)
+		return false;
+	uint32_t lo = (uint32_t)in[*i] | (uint32_t)in[*i + 1] << 8;
+	if (!is_low_surrogate(lo))
+		return false;
+	*i += 2;
+	*cp = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+	return true;
+}
+
 /*
  * The next input character at in[*i] in charset cs; advances *i. Returns
  * false for bytes that are no character (invalid UTF-8: one byte skipped).
@@ -80,9 +121,19 @@ static bool next_char(const uint8_t *in, size_t len, size_t *i, enum cliptext_ch
 		*cp = in[(*i)++];
 		return true;
 	}
+	if (cs == CLIPTEXT_UTF16LE)
+		return next_utf16(in, len, i, cp);
 	size_t n = utf8_decode(in + *i, len - *i, cp);
 	*i += n ? n : 1;
 	return n != 0;
+}
+
+/* Whether the character at in[i] is LF (in any of the charsets, LF is unit 0x0a). */
+static bool lf_at(const uint8_t *in, size_t len, size_t i, enum cliptext_charset cs)
+{
+	if (cs == CLIPTEXT_UTF16LE)
+		return len - i >= 2 && in[i] == '\n' && in[i + 1] == 0;
+	return i < len && in[i] == '\n';
 }
 
 size_t cliptext_filter(const uint8_t *in, size_t len, enum cliptext_charset cs, uint8_t *out,
@@ -95,8 +146,10 @@ size_t cliptext_filter(const uint8_t *in, size_t len, enum cliptext_charset cs, 
 		uint32_t cp;
 		if (!next_char(in, len, &i, cs, &cp))
 			continue;
+		if (cp == 0 && cs == CLIPTEXT_UTF16LE)
+			break; /* the terminator */
 		if (cp == '\r') {
-			if (i < len && in[i] == '\n')
+			if (lf_at(in, len, i, cs))
 				continue; /* CRLF: the LF follows */
 			cp = '\n';
 		}
@@ -139,5 +192,47 @@ size_t cliptext_to_latin1(const uint8_t *in, size_t len, uint8_t *out)
 		out[o++] = cp <= 0xff ? (uint8_t)cp : '?';
 		i += n;
 	}
+	return o;
+}
+
+/* UTF-16LE of cp (a scalar value) into out; its length in bytes (2 or 4). */
+static size_t utf16_encode(uint32_t cp, uint8_t out[4])
+{
+	if (cp < 0x10000) {
+		out[0] = (uint8_t)cp, out[1] = (uint8_t)(cp >> 8);
+		return 2;
+	}
+	uint32_t hi = 0xd800 + ((cp - 0x10000) >> 10), lo = 0xdc00 + ((cp - 0x10000) & 0x3ff);
+	out[0] = (uint8_t)hi, out[1] = (uint8_t)(hi >> 8);
+	out[2] = (uint8_t)lo, out[3] = (uint8_t)(lo >> 8);
+	return 4;
+}
+
+size_t cliptext_to_utf16le(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+	size_t i = 0, o = 0;
+	uint8_t enc[8];
+
+	if (cap < 2)
+		return 0;
+	while (i < len) {
+		uint32_t cp;
+		size_t n = utf8_decode(in + i, len - i, &cp);
+		if (n == 0) {
+			i++;
+			continue;
+		}
+		i += n;
+		size_t m = 0;
+		if (cp == '\n')
+			m = utf16_encode('\r', enc);
+		m += utf16_encode(cp, enc + m);
+		if (m > cap - 2 - o)
+			break; /* keep room for the terminator */
+		memcpy(out + o, enc, m);
+		o += m;
+	}
+	out[o++] = 0;
+	out[o++] = 0;
 	return o;
 }

@@ -16,10 +16,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What the input bytes are. Classic RFB cut text is ISO 8859-1. */
+/*
+ * What the input bytes are. Classic RFB cut text is ISO 8859-1; RDP's
+ * CF_UNICODETEXT is UTF-16LE, which ends at its first U+0000 (the NUL
+ * terminator; anything after it is ignored), has its surrogate pairs
+ * joined and lone surrogates (and an odd last byte) dropped.
+ */
 enum cliptext_charset {
 	CLIPTEXT_UTF8,
 	CLIPTEXT_LATIN1,
+	CLIPTEXT_UTF16LE,
 };
 
 /**
@@ -43,6 +49,22 @@ size_t cliptext_filter(const uint8_t *in, size_t len, enum cliptext_charset cs, 
 
 /** Whether p is already filtered: valid UTF-8, no controls, no CR. Pure. */
 bool cliptext_ok(const uint8_t *p, size_t len);
+
+/**
+ * Bytes cliptext_to_utf16le() may write for len bytes of UTF-8: each byte
+ * at most two UTF-16 units (LF becomes CR LF), and the terminator.
+ */
+#define CLIPTEXT_UTF16_MAX(len) ((len) * 4 + 2)
+
+/**
+ * Converts filtered UTF-8 to UTF-16LE for RDP's CF_UNICODETEXT: LF becomes
+ * CR LF (what Windows expects), characters beyond the BMP become surrogate
+ * pairs, invalid sequences are skipped, and a U+0000 terminator ends it.
+ * Writes at most cap bytes, always whole characters and the terminator
+ * (cap >= CLIPTEXT_UTF16_MAX(len) fits everything; below 2 nothing is
+ * written). Returns the bytes written, terminator included. Pure.
+ */
+size_t cliptext_to_utf16le(const uint8_t *in, size_t len, uint8_t *out, size_t cap);
 
 /**
  * Converts filtered UTF-8 to ISO 8859-1 for classic RFB cut text: each

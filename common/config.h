@@ -148,9 +148,11 @@ struct shoji_range {
 	  "a login of a user whose session has a viewer: take it over (the old viewer is told "    \
 	  "why and disconnected) or refuse the new one")                                           \
 	X(policy, clipboard_to_browser, ENUM, "off", 0, 0, "off|text",                             \
-	  "the viewer's clipboard into the browser: off, or plain text (filtered, audited)")      \
+	  "the viewer's clipboard into the browser: off, or plain text (VNC cut text, RDP "        \
+	  "cliprdr Unicode text; filtered, audited)")                                              \
 	X(policy, clipboard_to_terminal, ENUM, "off", 0, 0, "off|text",                            \
-	  "the browser's clipboard out to the viewer: off, or plain text (filtered, audited)")    \
+	  "the browser's clipboard out to the viewer: off, or plain text (VNC cut text, RDP "      \
+	  "cliprdr Unicode text; filtered, audited)")                                              \
 	X(policy, clipboard_max_bytes, INT, "8192", 1, 65536, NULL,                                \
 	  "longest clipboard text passed, in bytes of UTF-8; longer text is cut")                  \
 	X(audit, file, PATH, "/var/log/shoji/audit.log", 0, 0, NULL,                               \

@@ -16,8 +16,10 @@
  *
  * Handles untrusted input: everything the client sends. The X.224 request
  * is parsed by x224.c; the rest by FreeRDP, whose callbacks here check
- * state and ranges again. No channel is opened but the graphics pipeline
- * and Display Control (a resize follows it within [display] limits); data
+ * state and ranges again. No channel is opened but the graphics pipeline,
+ * Display Control (a resize follows it within [display] limits) and,
+ * when [policy] lets text cross and a session is attached, the clipboard
+ * (rdp_clip.c; its PDUs' headers checked by cliprdr_filter.c first); data
  * on any other channel is dropped and audited once. The security protocol
  * and the channels listed and opened are audited per connection.
  *
@@ -56,6 +58,7 @@
 #include <winpr/wlog.h>
 #include <winpr/wtsapi.h>
 
+#include "cliprdr_filter.h"
 #include "dvc_filter.h"
 #include "log.h"
 #include "logon_screen.h"
@@ -63,6 +66,7 @@
 #include "refusal_notice.h"
 #include "pixlink.h"
 #include "rdp_bytes.h"
+#include "rdp_clip.h"
 #include "rdp_output.h"
 #include "rdp_session.h"
 #include "worker.h"
@@ -103,6 +107,11 @@ struct rdp_conn {
 	bool logon_submit;     /* Enter or Sign in: check the fields in the main loop */
 	uint64_t notice_until; /* the pool refused: the logon screen shows why until then */
 	struct rdp_output *out;
+	struct rdp_clip *clip; /* the clipboard channel, when open */
+	bool clip_tried;       /* whether to open it was decided */
+	size_t clip_chunks;    /* bytes of the client's current cliprdr PDU so far */
+	bool clip_in_pdu;      /* its first chunk came (and passed), its last not yet */
+	bool clip_skip;        /* dropping the rest of a PDU too long to take */
 	bool activated;
 	struct watchdog *watchdog;
 	bool refused; /* PostConnect turned the login down (audited by the control process) */
@@ -367,9 +376,9 @@ static void note_channels(struct rdp_conn *c)
 	/* FreeRDP marks drdynvc initialised even when the client never listed it. */
 	bool dvc = strstr(c->listed, "drdynvc") &&
 	           WTSVirtualChannelManagerGetDrdynvcState(c->vcm) != DRDYNVC_STATE_NONE;
-	snprintf(opened, sizeof(opened), "%s%s%s", dvc ? "drdynvc" : "none",
+	snprintf(opened, sizeof(opened), "%s%s%s%s", dvc ? "drdynvc" : "none",
 	         rdp_output_gfx_opened(c->out) ? ",rdpgfx" : "",
-	         rdp_output_disp_opened(c->out) ? ",disp" : "");
+	         rdp_output_disp_opened(c->out) ? ",disp" : "", c->clip ? ",cliprdr" : "");
 	if (!strcmp(opened, c->opened))
 		return;
 	memcpy(c->opened, opened, sizeof(opened));
@@ -718,9 +727,55 @@ static BOOL on_suppress_output(rdpContext *ctx, BYTE allow, const RECTANGLE_16 *
 }
 
 /*
- * Only drdynvc (for the graphics pipeline) is ever opened; anything else is
- * dropped. What comes on drdynvc passes dvc_filter first: a client that
- * sends a malformed or oversized message there is disconnected.
+ * cliprdr, once open: each PDU's header passes cliprdr_filter; a PDU too
+ * long to take is dropped whole (every chunk of it); a malformed one,
+ * chunks beyond what the header announced, or a chunk that starts no PDU
+ * and continues none (its header never checked) end the connection.
+ */
+static BOOL on_clip_data(struct rdp_conn *c, freerdp_peer *peer, UINT16 id, const BYTE *data,
+                         size_t size, UINT32 flags, size_t total)
+{
+	const char *why;
+	uint16_t type;
+
+	if (flags & CHANNEL_FLAG_FIRST) {
+		c->clip_chunks = 0;
+		enum cliprdr_verdict v = cliprdr_check(data, size, total, &type, &why);
+		if (v == CLIPRDR_REFUSE) {
+			log_warn("%s: cliprdr: %s; disconnecting", c->w->peer, why);
+			worker_note(c->w, CTL_NOTE_MESSAGE_REFUSED, "cliprdr: %s", why);
+			return FALSE;
+		}
+		c->clip_skip = v == CLIPRDR_SKIP;
+		c->clip_in_pdu = true;
+	} else if (!c->clip_in_pdu) {
+		log_warn("%s: cliprdr: a chunk of no PDU; disconnecting", c->w->peer);
+		worker_note(c->w, CTL_NOTE_MESSAGE_REFUSED, "cliprdr: a chunk of no PDU");
+		return FALSE;
+	}
+	if (flags & CHANNEL_FLAG_LAST)
+		c->clip_in_pdu = false;
+	if (c->clip_skip) {
+		if (flags & CHANNEL_FLAG_LAST) {
+			c->clip_skip = false;
+			rdp_clip_skipped(c->clip, total);
+		}
+		return TRUE;
+	}
+	c->clip_chunks += size;
+	if (c->clip_chunks > CLIPRDR_MAX_PDU || c->clip_chunks > total) {
+		log_warn("%s: cliprdr: more data than announced; disconnecting", c->w->peer);
+		worker_note(c->w, CTL_NOTE_MESSAGE_REFUSED, "cliprdr: more data than announced");
+		return FALSE;
+	}
+	return c->receive_channel_data(peer, id, data, size, flags, total);
+}
+
+/*
+ * Only drdynvc (for the graphics pipeline) and, under the clipboard
+ * policy, cliprdr are ever opened; anything else is dropped. What comes on
+ * drdynvc passes dvc_filter first: a client that sends a malformed or
+ * oversized message there is disconnected.
  */
 static BOOL on_channel_data(freerdp_peer *peer, UINT16 id, const BYTE *data, size_t size,
                             UINT32 flags, size_t total)
@@ -737,6 +792,10 @@ static BOOL on_channel_data(freerdp_peer *peer, UINT16 id, const BYTE *data, siz
 		}
 		rdp_bytes_received(&c->bytes, name, data, size, flags & CHANNEL_FLAG_FIRST);
 		return c->receive_channel_data(peer, id, data, size, flags, total);
+	}
+	if (c->clip && name && !strcmp(name, "cliprdr")) {
+		rdp_bytes_received(&c->bytes, name, data, size, flags & CHANNEL_FLAG_FIRST);
+		return on_clip_data(c, peer, id, data, size, flags, total);
 	}
 	rdp_bytes_received(&c->bytes, "dropped", data, size, flags & CHANNEL_FLAG_FIRST);
 	if (!c->foreign_noted) {
@@ -795,6 +854,7 @@ static void on_context_free(freerdp_peer *peer, rdpContext *ctx)
 	struct rdp_conn *c = conn_of(ctx);
 
 	(void)peer;
+	rdp_clip_destroy(c->clip);
 	rdp_output_destroy(c->out);
 	wipe_nla_password(c);
 	logon_screen_destroy(c->logon);
@@ -1057,11 +1117,13 @@ static int follow_resize(struct rdp_conn *c)
 static DWORD gather_handles(struct rdp_conn *c, HANDLE *h, DWORD cap, HANDLE ctl, HANDLE link)
 {
 	freerdp_peer *peer = c->ctx.peer;
-	DWORD n = peer->GetEventHandles(peer, h, cap - 4);
+	DWORD n = peer->GetEventHandles(peer, h, cap - 5);
 
 	if (n == 0)
 		return 0;
 	h[n++] = WTSVirtualChannelManagerGetEventHandle(c->vcm);
+	if (c->clip)
+		h[n++] = rdp_clip_event(c->clip);
 	h[n++] = rdp_output_event(c->out);
 	h[n++] = ctl;
 	if (link)
@@ -1078,6 +1140,50 @@ static void count_bytes(struct rdp_conn *c)
 	freerdp_get_stats(c->ctx.rdp, &in, NULL, NULL, NULL);
 	worker_stats_bytes(c->w, sent);
 	rdp_bytes_account(&c->bytes, c->activated, in, sent);
+}
+
+/*
+ * Opens the clipboard channel once the session is attached and the client
+ * activated, when [policy] lets text cross either way and the client
+ * listed cliprdr; otherwise it is never opened and nothing of the
+ * clipboard is read.
+ */
+static void open_clipboard(struct rdp_conn *c)
+{
+	const struct shoji_config *cfg = c->w->cfg;
+
+	if (c->clip_tried || !c->activated || !c->session || c->logon)
+		return;
+	c->clip_tried = true;
+	if (cfg->policy_clipboard_to_browser != SHOJI_CLIPBOARD_TEXT &&
+	    cfg->policy_clipboard_to_terminal != SHOJI_CLIPBOARD_TEXT)
+		return;
+	if (!WTSVirtualChannelManagerIsChannelJoined(c->vcm, "cliprdr")) {
+		log_info("%s: the client has no clipboard channel", c->w->peer);
+		return;
+	}
+	c->clip = rdp_clip_create(c->vcm, c->w, c->session);
+}
+
+/* The browser's clipboard text, if any came: to the client when [policy] allows it. */
+static void browser_clipboard(struct rdp_conn *c)
+{
+	size_t len;
+	const uint8_t *text = c->session && c->clip_tried
+	                          ? rdp_session_take_clipboard(c->session, &len)
+	                          : NULL; /* until then it waits in the session */
+
+	if (!text)
+		return;
+	if (c->w->cfg->policy_clipboard_to_terminal != SHOJI_CLIPBOARD_TEXT) {
+		log_warn("the session sent clipboard text though [policy] clipboard_to_terminal "
+		         "is off; dropped");
+		worker_note(c->w, CTL_NOTE_CLIPBOARD, "to_terminal %zu 0 refused", len);
+	} else if (!c->clip) {
+		worker_note(c->w, CTL_NOTE_CLIPBOARD, "to_terminal %zu 0 refused", len);
+	} else {
+		rdp_clip_browser_text(c->clip, text, len);
+	}
 }
 
 /* Serves the connection; true if the client went away, false if this side ends it. */
@@ -1129,9 +1235,10 @@ static bool run(struct rdp_conn *c)
 			         "The browser session has ended. Please connect again.");
 			break;
 		}
-		uint32_t dropped = c->session ? rdp_session_take_dropped_clipboard(c->session) : 0;
-		if (dropped)
-			worker_note(c->w, CTL_NOTE_CLIPBOARD, "to_terminal %u 0 refused", dropped);
+		if (c->clip && rdp_clip_poll(c->clip) < 0)
+			break;
+		open_clipboard(c);
+		browser_clipboard(c);
 		if (c->activated && (c->logon ? pump_logon(c) : pump_frames(c)) < 0)
 			break;
 		if (c->activated && follow_resize(c) < 0)

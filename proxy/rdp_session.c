@@ -27,7 +27,9 @@
 
 struct rdp_session {
 	struct worker *w;
-	uint32_t clip_dropped; /* bytes of the browser's last clipboard text, not passed on */
+	uint8_t *clip; /* the browser's last clipboard text, not taken yet */
+	size_t clip_len;
+	bool clip_new;
 	struct pixlink_client *link;
 	uint16_t width, height;
 	uint8_t *pixels; /* width x height, B G R X */
@@ -212,6 +214,16 @@ static void on_notice(struct rdp_session *s, const struct pixlink_notice *n)
 	refresh_banner(s);
 }
 
+/* The browser's clipboard: kept for rdp.c, which applies the policy. */
+static void on_clipboard(struct rdp_session *s, const struct pixlink_clipboard *c)
+{
+	free(s->clip);
+	s->clip = xcalloc(1, c->len + 1);
+	memcpy(s->clip, c->text, c->len);
+	s->clip_len = c->len;
+	s->clip_new = true;
+}
+
 int rdp_session_read(struct rdp_session *s)
 {
 	struct pixlink_event ev;
@@ -236,8 +248,7 @@ int rdp_session_read(struct rdp_session *s)
 			on_notice(s, &ev.msg->u.notice);
 			break;
 		case PIXLINK_EV_CLIPBOARD:
-			/* No RDP clipboard channel yet: the browser's copy stays in the session. */
-			s->clip_dropped = ev.msg->u.clip.len;
+			on_clipboard(s, &ev.msg->u.clip);
 			break;
 		default:
 			break;
@@ -307,16 +318,26 @@ void rdp_session_destroy(struct rdp_session *s)
 	if (s->link)
 		rdp_session_release_all(s);
 	pixlink_client_destroy(s->link);
+	free(s->clip);
 	free(s->pixels);
 	free(s);
 }
 
-uint32_t rdp_session_take_dropped_clipboard(struct rdp_session *s)
+const uint8_t *rdp_session_take_clipboard(struct rdp_session *s, size_t *len)
 {
-	uint32_t n = s->clip_dropped;
+	if (!s->clip_new)
+		return NULL;
+	s->clip_new = false;
+	*len = s->clip_len;
+	return s->clip;
+}
 
-	s->clip_dropped = 0;
-	return n;
+void rdp_session_clipboard_in(struct rdp_session *s, const uint8_t *text, size_t len)
+{
+	struct pixlink_msg m = {.type = PIXLINK_CLIPBOARD_IN};
+
+	m.u.clip = (struct pixlink_clipboard){.len = (uint32_t)len, .text = text};
+	send_msg(s, &m);
 }
 
 int rdp_session_fd(const struct rdp_session *s)

@@ -52,11 +52,17 @@ int rdp_session_resize(struct rdp_session *s, uint16_t width, uint16_t height);
 void rdp_session_destroy(struct rdp_session *s);
 
 /**
- * Bytes of the browser's clipboard text that came since the last call
- * (the last one, if several) and were dropped, for the audit: RDP has no
- * clipboard channel yet. 0 if none.
+ * The browser's clipboard text (filtered UTF-8, as the pixel link
+ * carries it) that came since the last call (the last one, if several);
+ * NULL if none. The session owns it until the next rdp_session_read().
  */
-uint32_t rdp_session_take_dropped_clipboard(struct rdp_session *s);
+const uint8_t *rdp_session_take_clipboard(struct rdp_session *s, size_t *len);
+
+/**
+ * Hands the viewer's clipboard text to the browser: len bytes of text
+ * already through cliptext_filter() (at most PIXLINK_MAX_CLIPBOARD).
+ */
+void rdp_session_clipboard_in(struct rdp_session *s, const uint8_t *text, size_t len);
 
 /** The link's socket, for the caller's wait (readable: rdp_session_read). */
 int rdp_session_fd(const struct rdp_session *s);

@@ -1,11 +1,13 @@
 /*
  * Tests of the clipboard text filter: what survives, what is stripped, the
  * limit on a character boundary, Latin-1 input (classic RFB cut text) and
- * output, and that whatever comes out passes cliptext_ok().
+ * output, UTF-16LE input and output (RDP's CF_UNICODETEXT), and that
+ * whatever comes out passes cliptext_ok().
  */
 #include "autoconfig.h"
 
 #include <check.h>
+#include <uchar.h>
 #include <string.h>
 
 #include "cliptext.h"
@@ -110,6 +112,115 @@ START_TEST(latin1_in_and_out)
 }
 END_TEST
 
+/* A u"" literal (its units, without the literal's own NUL) as UTF-16LE bytes. */
+#define UTF16(lit) le16(lit, sizeof(lit) / sizeof(char16_t) - 1)
+
+static uint8_t le16_buf[256];
+static size_t le16_len;
+
+static const uint8_t *le16(const char16_t *s, size_t units)
+{
+	ck_assert_uint_le(units * 2, sizeof(le16_buf));
+	for (size_t i = 0; i < units; i++) {
+		le16_buf[2 * i] = (uint8_t)(s[i] & 0xff);
+		le16_buf[2 * i + 1] = (uint8_t)(s[i] >> 8);
+	}
+	le16_len = units * 2;
+	return le16_buf;
+}
+
+static const char *filter16(const uint8_t *in, size_t max)
+{
+	return filter(in, le16_len, CLIPTEXT_UTF16LE, max);
+}
+
+START_TEST(utf16le_in)
+{
+	ck_assert_str_eq(filter16(UTF16(u"Hello, 日本語"), 100), "Hello, 日本語");
+	/* A surrogate pair: U+1F600. */
+	ck_assert_str_eq(filter16(UTF16(u"a\U0001F600b"), 100), "a\U0001F600b");
+	/* CRLF and lone CR become LF; controls go, tab stays. */
+	ck_assert_str_eq(filter16(UTF16(u"a\r\nb\rc\td\x1b\x7f\x85"), 100), "a\nb\nc\td");
+	/* The NUL terminator ends the text; what follows it is not text. */
+	ck_assert_str_eq(filter16(UTF16(u"abc\0def"), 100), "abc");
+	ck_assert_str_eq(filter16(UTF16(u"\0abc"), 100), "");
+	ck_assert_str_eq(filter16(UTF16(u""), 100), "");
+}
+END_TEST
+
+START_TEST(utf16le_drops_lone_surrogates)
+{
+	static const char16_t lone_high[] = {'a', 0xd83d, 'b', 0};
+	static const char16_t lone_low[] = {'a', 0xde00, 'b', 0};
+	static const char16_t high_high_low[] = {'a', 0xd83d, 0xd83d, 0xde00, 0};
+	static const char16_t reversed[] = {0xde00, 0xd83d, 'x', 0};
+	static const char16_t high_at_end[] = {'a', 0xd83d};
+
+	ck_assert_str_eq(filter16(le16(lone_high, 3), 100), "ab");
+	ck_assert_str_eq(filter16(le16(lone_low, 3), 100), "ab");
+	/* The first high surrogate is alone; the second pairs with the low one. */
+	ck_assert_str_eq(filter16(le16(high_high_low, 4), 100), "a\xf0\x9f\x98\x80");
+	ck_assert_str_eq(filter16(le16(reversed, 3), 100), "x");
+	ck_assert_str_eq(filter16(le16(high_at_end, 2), 100), "a");
+	/* An odd last byte is no unit. */
+	le16(u"ab", 2);
+	ck_assert_str_eq(filter(le16_buf, 3, CLIPTEXT_UTF16LE, 100), "a");
+	ck_assert_str_eq(filter(le16_buf, 1, CLIPTEXT_UTF16LE, 100), "");
+}
+END_TEST
+
+START_TEST(utf16le_limit_on_the_utf8_output)
+{
+	/* The limit counts UTF-8 bytes out: 日 is 3 of them, two UTF-16 bytes in. */
+	ck_assert_str_eq(filter16(UTF16(u"ab日本"), 5), "ab日");
+	ck_assert_str_eq(filter16(UTF16(u"ab日本"), 7), "ab日");
+	ck_assert_str_eq(filter16(UTF16(u"ab日本"), 8), "ab日本");
+	/* A surrogate pair (4 bytes of UTF-8) is never split. */
+	ck_assert_str_eq(filter16(UTF16(u"a\U0001F600"), 4), "a");
+	ck_assert_str_eq(filter16(UTF16(u"a\U0001F600"), 5), "a\xf0\x9f\x98\x80");
+	ck_assert_str_eq(filter16(UTF16(u"abc"), 0), "");
+}
+END_TEST
+
+/* UTF-8 to UTF-16LE with the terminator; the bytes compared with a u"" literal. */
+static void to16_is(const char *in, size_t cap, const char16_t *want, size_t units)
+{
+	uint8_t buf[256];
+	memset(buf, 0xee, sizeof(buf));
+	ck_assert_uint_le(cap, sizeof(buf) - 1);
+	size_t n = cliptext_to_utf16le((const uint8_t *)in, strlen(in), buf, cap);
+	ck_assert_uint_le(n, cap);
+	ck_assert_uint_eq(buf[n], 0xee);
+	ck_assert_uint_eq(n, units * 2 + 2);
+	for (size_t i = 0; i < units; i++) {
+		ck_assert_uint_eq(buf[2 * i], want[i] & 0xff);
+		ck_assert_uint_eq(buf[2 * i + 1], want[i] >> 8);
+	}
+	ck_assert_uint_eq(buf[n - 2], 0);
+	ck_assert_uint_eq(buf[n - 1], 0);
+}
+
+#define TO16(in, cap, lit) to16_is(in, cap, lit, sizeof(lit) / sizeof(char16_t) - 1)
+
+START_TEST(utf16le_out)
+{
+	TO16("Hello, 日本語", CLIPTEXT_UTF16_MAX(strlen("Hello, 日本語")), u"Hello, 日本語");
+	TO16("a\nb", CLIPTEXT_UTF16_MAX(3), u"a\r\nb");
+	TO16("\xf0\x9f\x98\x80", CLIPTEXT_UTF16_MAX(4), u"\U0001F600");
+	TO16("", 2, u"");
+	/* Whole characters and the terminator within cap. */
+	TO16("ab日", 6, u"ab");
+	TO16("a\U0001F600", 7, u"a");
+	TO16("a\nb", 5, u"a");
+	/* Round trip through the filter. */
+	uint8_t buf[64];
+	const char *text = "行1\n行2 \xf0\x9f\x98\x80";
+	size_t n = cliptext_to_utf16le((const uint8_t *)text, strlen(text), buf, sizeof(buf));
+	ck_assert_str_eq(filter(buf, n, CLIPTEXT_UTF16LE, 100), text);
+	ck_assert_uint_eq(cliptext_to_utf16le((const uint8_t *)"a", 1, buf, 1), 0);
+}
+END_TEST
+
 START_TEST(ok_accepts_only_filtered)
 {
 	ck_assert(cliptext_ok((const uint8_t *)"", 0));
@@ -138,6 +249,10 @@ Suite *suite_cliptext(void)
 	tcase_add_test(tc, truncates_on_a_character_boundary);
 	tcase_add_test(tc, latin1_in_and_out);
 	tcase_add_test(tc, ok_accepts_only_filtered);
+	tcase_add_test(tc, utf16le_in);
+	tcase_add_test(tc, utf16le_drops_lone_surrogates);
+	tcase_add_test(tc, utf16le_limit_on_the_utf8_output);
+	tcase_add_test(tc, utf16le_out);
 	suite_add_tcase(s, tc);
 	return s;
 }

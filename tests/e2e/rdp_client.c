@@ -45,6 +45,8 @@ struct rdp_client {
 	int resizes;             /* desktop resizes the server made */
 	int paints;              /* updates drawn */
 	int pointers;            /* pointer shapes the server set */
+	bool raw_cliprdr;        /* list cliprdr without FreeRDP's clipboard: raw PDUs only */
+	pReceiveChannelData receive_channel_data; /* FreeRDP's, for every other channel */
 };
 
 /* FreeRDP's context with a way back to the client; rdpContext comes first. */
@@ -128,6 +130,17 @@ static void on_channel_disconnected(void *context, ChannelDisconnectedEventArgs 
 	}
 }
 
+/* With raw_cliprdr, what the server sends on cliprdr is read by nobody. */
+static BOOL on_channel_data(freerdp *instance, UINT16 id, const BYTE *data, size_t size,
+                            UINT32 flags, size_t total)
+{
+	struct rdp_client *c = ((struct client_context *)instance->context)->owner;
+
+	if (id == freerdp_channels_get_id_by_name(instance, "cliprdr"))
+		return TRUE;
+	return c->receive_channel_data(instance, id, data, size, flags, total);
+}
+
 static BOOL pre_connect(freerdp *instance)
 {
 	rdpContext *ctx = instance->context;
@@ -136,7 +149,20 @@ static BOOL pre_connect(freerdp *instance)
 	freerdp_register_addin_provider(freerdp_channels_load_static_addin_entry, 0);
 	PubSub_SubscribeChannelConnected(ctx->pubSub, on_channel_connected);
 	PubSub_SubscribeChannelDisconnected(ctx->pubSub, on_channel_disconnected);
-	return freerdp_client_load_addins(ctx->channels, instance->settings);
+	if (!freerdp_client_load_addins(ctx->channels, instance->settings))
+		return FALSE;
+	/* A static channel no addin serves: the test sends what it likes on it. */
+	rdpSettings *st = instance->settings;
+	if (((struct client_context *)ctx)->owner->raw_cliprdr) {
+		if (st->ChannelCount >= st->ChannelDefArraySize)
+			return FALSE;
+		CHANNEL_DEF *def = &st->ChannelDefArray[st->ChannelCount++];
+		memset(def, 0, sizeof(*def));
+		strcpy(def->name, "cliprdr");
+		def->options = CHANNEL_OPTION_INITIALIZED | CHANNEL_OPTION_ENCRYPT_RDP |
+		               CHANNEL_OPTION_COMPRESS_RDP | CHANNEL_OPTION_SHOW_PROTOCOL;
+	}
+	return TRUE;
 }
 
 /* Pointer shapes are only counted: the test client draws no cursor. */
@@ -277,6 +303,11 @@ struct rdp_client *rdp_client_connect(const struct rdp_client_options *opt)
 	if (!freerdp_context_new(c->instance))
 		goto fail_instance;
 	((struct client_context *)c->instance->context)->owner = c;
+	c->raw_cliprdr = opt->raw_cliprdr;
+	if (c->raw_cliprdr) {
+		c->receive_channel_data = c->instance->ReceiveChannelData;
+		c->instance->ReceiveChannelData = on_channel_data;
+	}
 	if (!configure(c->instance->settings, opt) || !freerdp_connect(c->instance))
 		goto fail_context;
 	c->connected = true;

@@ -18,6 +18,7 @@ Suite *suite_xfreerdp(void);
 Suite *suite_faults(void);
 Suite *suite_neighbours(void);
 Suite *suite_clipboard(void);
+Suite *suite_rdp_clipboard(void);
 
 /* SHOJI_E2E_SKIP: suite names, separated by commas, not to run. */
 static bool skipped(const char *name)
@@ -50,6 +51,7 @@ int main(void)
 	    {"faults", suite_faults},
 	    {"neighbours", suite_neighbours},
 	    {"clipboard", suite_clipboard},
+	    {"rdp_clipboard", suite_rdp_clipboard},
 	};
 	SRunner *sr = srunner_create(NULL);
 

@@ -15,6 +15,7 @@ Suite *suite_fbdiff(void);
 Suite *suite_login_limit(void);
 Suite *suite_notice(void);
 Suite *suite_dvc_filter(void);
+Suite *suite_cliprdr_filter(void);
 Suite *suite_http_get(void);
 Suite *suite_zgfx_enc(void);
 Suite *suite_audit_limit(void);
@@ -35,6 +36,7 @@ int main(void)
 	srunner_add_suite(sr, suite_login_limit());
 	srunner_add_suite(sr, suite_notice());
 	srunner_add_suite(sr, suite_dvc_filter());
+	srunner_add_suite(sr, suite_cliprdr_filter());
 	srunner_add_suite(sr, suite_http_get());
 	srunner_add_suite(sr, suite_zgfx_enc());
 	srunner_add_suite(sr, suite_audit_limit());
