@@ -250,17 +250,21 @@ static ssize_t check_ext_flags(struct rfb_client_msg *msg, uint32_t flags, uint3
 		return 0;
 	}
 	if (popcount32(actions) != 1)
-		return refuse(msg, "extended ClientCutText with flags 0x%08x: not one action", flags);
+		return refuse(msg, "extended ClientCutText with flags 0x%08x: not one action",
+		              flags);
 	if (actions == RFB_EXT_CLIP_PROVIDE) {
 		if (!(flags & RFB_EXT_CLIP_TEXT))
-			return refuse(msg, "extended clipboard provide without text (flags 0x%08x); "
-			                   "only text is allowed", flags);
+			return refuse(msg,
+			              "extended clipboard provide without text (flags 0x%08x); "
+			              "only text is allowed",
+			              flags);
 		if (payload == 0)
 			return refuse(msg, "extended clipboard provide without data");
 		return 0;
 	}
 	if (payload != 0)
-		return refuse(msg, "extended clipboard request, peek or notify with %u bytes of data",
+		return refuse(msg,
+		              "extended clipboard request, peek or notify with %u bytes of data",
 		              payload);
 	return 0;
 }
@@ -271,9 +275,11 @@ static ssize_t parse_ext_cut_text(const uint8_t *buf, size_t len, uint32_t n,
 	uint32_t size = 0u - n; /* n read as an s32 is negative: -n is 1..2^31 */
 
 	if (size < EXT_FLAGS_LEN)
-		return refuse(msg, "extended ClientCutText of %u bytes, shorter than its flags", size);
+		return refuse(msg, "extended ClientCutText of %u bytes, shorter than its flags",
+		              size);
 	if (size > RFB_MAX_CUT_TEXT)
-		return refuse(msg, "extended ClientCutText of %u bytes is longer than the %d allowed",
+		return refuse(msg,
+		              "extended ClientCutText of %u bytes is longer than the %d allowed",
 		              size, RFB_MAX_CUT_TEXT);
 	if (len < CUT_TEXT_HEAD_LEN + EXT_FLAGS_LEN)
 		return 0;
@@ -300,8 +306,8 @@ static ssize_t parse_cut_text(const uint8_t *buf, size_t len, const struct rfb_f
 	uint32_t n = get_be32(buf + 4);
 	if (n & CUT_TEXT_EXTENDED) {
 		if (!opt || !opt->extended_clipboard)
-			return refuse(msg,
-			              "ClientCutText in the extended clipboard format is not allowed");
+			return refuse(
+			    msg, "ClientCutText in the extended clipboard format is not allowed");
 		return parse_ext_cut_text(buf, len, n, msg);
 	}
 	if (n > RFB_MAX_CUT_TEXT)
@@ -535,9 +541,10 @@ ssize_t rfb_ext_clip_text(const uint8_t *payload, size_t len, uint8_t *out, size
 		return clip_fail(why, &zs, "the stream ends before the text's size");
 	*declared = get_be32(size_be);
 	if (*declared > RFB_MAX_EXT_CLIP_DECLARED) {
-		snprintf(why, RFB_FILTER_REASON_LEN,
-		         "extended clipboard provide says its text is %u bytes; at most %u are allowed",
-		         *declared, RFB_MAX_EXT_CLIP_DECLARED);
+		snprintf(
+		    why, RFB_FILTER_REASON_LEN,
+		    "extended clipboard provide says its text is %u bytes; at most %u are allowed",
+		    *declared, RFB_MAX_EXT_CLIP_DECLARED);
 		inflateEnd(&zs);
 		return -1;
 	}
@@ -585,7 +592,8 @@ size_t rfb_ext_clip_provide(const uint8_t *text, size_t len, uint8_t *out, size_
 	ok = deflate(&zs, Z_NO_FLUSH) == Z_OK;
 	zs.next_in = (Bytef *)(uintptr_t)text;
 	zs.avail_in = (uInt)len;
-	ok = ok && deflate(&zs, Z_NO_FLUSH) == Z_OK;
+	/* Without input deflate() says Z_BUF_ERROR: empty text skips the call. */
+	ok = ok && (len == 0 || deflate(&zs, Z_NO_FLUSH) == Z_OK);
 	zs.next_in = &nul;
 	zs.avail_in = 1;
 	ok = ok && deflate(&zs, Z_SYNC_FLUSH) == Z_OK && zs.avail_in == 0 && zs.avail_out > 0;

@@ -349,7 +349,8 @@ START_TEST(test_ext_clip_messages)
 	/* Malformed: no action, two actions, data after a request, unknown bits. */
 	ext_msg(m, RFB_EXT_CLIP_TEXT, NULL, 0);
 	ext_refused(m, 12, &msg);
-	ck_assert_str_eq(msg.reason, "extended ClientCutText with flags 0x00000001: not one action");
+	ck_assert_str_eq(msg.reason,
+	                 "extended ClientCutText with flags 0x00000001: not one action");
 	ext_msg(m, RFB_EXT_CLIP_NOTIFY | RFB_EXT_CLIP_PROVIDE | 1, "x", 1);
 	ext_refused(m, 12, &msg);
 	ext_msg(m, RFB_EXT_CLIP_REQUEST | 1, "abcd", 4);
@@ -380,8 +381,9 @@ START_TEST(test_ext_clip_lengths)
 	ck_assert_str_eq(msg.reason, "extended ClientCutText of 3 bytes, shorter than its flags");
 	memcpy(m + 4, "\x80\0\0\0", 4);
 	ext_refused(m, 8, &msg);
-	ck_assert_str_eq(msg.reason, "extended ClientCutText of 2147483648 bytes is longer than the "
-	                             "1048576 allowed");
+	ck_assert_str_eq(msg.reason,
+	                 "extended ClientCutText of 2147483648 bytes is longer than the "
+	                 "1048576 allowed");
 	/* Exactly 1 MiB: a provide is allowed (its stream is judged later), one more is not. */
 	memcpy(m + 4, "\xff\xf0\0\0", 4);
 	memcpy(m + 8, "\x10\0\0\x01", 4);
@@ -428,8 +430,8 @@ START_TEST(test_ext_clip_text)
 		ck_assert_uint_eq(declared, sizeof(jp));
 	}
 	/* Text and html: only the text is taken out. */
-	size_t n = viewer_provide(m, sizeof(m), RFB_EXT_CLIP_PROVIDE | 5, 3, "ab\0\0\0\0\4<b>", 11,
-	                          false);
+	size_t n =
+	    viewer_provide(m, sizeof(m), RFB_EXT_CLIP_PROVIDE | 5, 3, "ab\0\0\0\0\4<b>", 11, false);
 	ck_assert_int_eq(provide_text(m, n, out, sizeof(out), &declared, why), 3);
 	ck_assert_mem_eq(out, "ab", 3);
 
@@ -457,7 +459,8 @@ START_TEST(test_ext_clip_bomb)
 	char why[RFB_FILTER_REASON_LEN];
 	uint32_t declared;
 
-	size_t n = viewer_provide(m, cap, RFB_EXT_CLIP_PROVIDE | 1, (uint32_t)big, zeros, big, true);
+	size_t n =
+	    viewer_provide(m, cap, RFB_EXT_CLIP_PROVIDE | 1, (uint32_t)big, zeros, big, true);
 	ck_assert_uint_lt(n, cap);
 	ck_assert_int_eq(provide_text(m, n, out, sizeof(out), &declared, why), -1);
 	ck_assert_str_eq(why, "extended clipboard provide says its text is 67108864 bytes; at most "
@@ -498,6 +501,11 @@ START_TEST(test_ext_clip_write)
 	                 (ssize_t)strlen(mixed) + 1);
 	ck_assert_mem_eq(out, mixed, strlen(mixed) + 1);
 	ck_assert_uint_eq(rfb_ext_clip_provide((const uint8_t *)mixed, strlen(mixed), p, 14), 0);
+	/* Empty text: the NUL alone. */
+	n = rfb_ext_clip_provide((const uint8_t *)"", 0, p, sizeof(p));
+	ck_assert_uint_gt(n, 12);
+	ck_assert_int_eq(provide_text(p, n, out, sizeof(out), &declared, why), 1);
+	ck_assert_uint_eq(out[0], 0);
 }
 END_TEST
 
