@@ -55,7 +55,7 @@
  * text format ever crosses: the caller rewrites caps, request, notify and
  * peek to the text format and rebuilds a provide from the filtered text
  * (rfb_ext_clip_write(), rfb_ext_clip_provide()), so libvncserver never
- * sees bytes a viewer chose inside an extended clipboard message.
+ * inflates a stream a viewer made, nor sees a format other than text.
  */
 #pragma once
 
