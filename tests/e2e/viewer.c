@@ -201,7 +201,8 @@ static int write_ext(struct viewer *v, uint32_t flags, const void *payload, size
 	m[0] = rfbClientCutText;
 	put_be32(m + 4, 0u - (uint32_t)(4 + n));
 	put_be32(m + 8, flags);
-	memcpy(m + 12, payload, n);
+	if (n > 0)
+		memcpy(m + 12, payload, n);
 	int rc = viewer_write_raw(v, m, 12 + n);
 	free(m);
 	return rc;

@@ -291,7 +291,8 @@ static size_t ext_msg(uint8_t *out, uint32_t flags, const void *payload, size_t 
 	out[6] = (uint8_t)((0u - len) >> 8), out[7] = (uint8_t)(0u - len);
 	out[8] = (uint8_t)(flags >> 24), out[9] = (uint8_t)(flags >> 16);
 	out[10] = (uint8_t)(flags >> 8), out[11] = (uint8_t)flags;
-	memcpy(out + 12, payload, n);
+	if (n > 0)
+		memcpy(out + 12, payload, n);
 	return 12 + n;
 }
 
