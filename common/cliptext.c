@@ -236,3 +236,17 @@ size_t cliptext_to_utf16le(const uint8_t *in, size_t len, uint8_t *out, size_t c
 	out[o++] = 0;
 	return o;
 }
+
+bool cliptext_is_latin1(const uint8_t *in, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		uint32_t cp;
+		size_t n = utf8_decode(in + i, len - i, &cp);
+		if (n == 0 || cp > 0xff)
+			return false;
+		i += n;
+	}
+	return true;
+}

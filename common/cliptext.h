@@ -72,3 +72,6 @@ size_t cliptext_to_utf16le(const uint8_t *in, size_t len, uint8_t *out, size_t c
  * is never longer). Returns the bytes written. Pure.
  */
 size_t cliptext_to_latin1(const uint8_t *in, size_t len, uint8_t *out);
+
+/** Whether UTF-8 text is valid and has no character above U+00FF (ISO 8859-1 holds it). Pure. */
+bool cliptext_is_latin1(const uint8_t *in, size_t len);

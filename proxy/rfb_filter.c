@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "rfb_filter.h"
 #include "util.h"
@@ -27,6 +28,8 @@
 
 /* ClientCutText's length is an s32 in the extended clipboard extension. */
 #define CUT_TEXT_EXTENDED 0x80000000u
+#define EXT_FLAGS_LEN 4
+#define EXT_ALLOWED_FLAGS (RFB_EXT_CLIP_FORMATS | RFB_EXT_CLIP_ACTIONS)
 
 static uint16_t get_be16(const uint8_t *p)
 {
@@ -223,13 +226,90 @@ static ssize_t parse_pointer(const uint8_t *buf, size_t len, struct rfb_client_m
 	return POINTER_LEN;
 }
 
-static ssize_t parse_cut_text(const uint8_t *buf, size_t len, struct rfb_client_msg *msg)
+static unsigned popcount32(uint32_t v)
+{
+	unsigned n = 0;
+
+	for (; v; v &= v - 1)
+		n++;
+	return n;
+}
+
+/* The flags and the payload's length of an extended clipboard message; -1 if they do not fit. */
+static ssize_t check_ext_flags(struct rfb_client_msg *msg, uint32_t flags, uint32_t payload)
+{
+	uint32_t actions = flags & RFB_EXT_CLIP_ACTIONS;
+
+	if (flags & ~EXT_ALLOWED_FLAGS)
+		return refuse(msg, "extended ClientCutText with unknown flags 0x%08x", flags);
+	if (flags & RFB_EXT_CLIP_CAPS) {
+		uint32_t want = 4 * popcount32(flags & RFB_EXT_CLIP_FORMATS);
+		if (payload != want)
+			return refuse(msg, "extended clipboard caps with %u bytes of sizes, not %u",
+			              payload, want);
+		return 0;
+	}
+	if (popcount32(actions) != 1)
+		return refuse(msg, "extended ClientCutText with flags 0x%08x: not one action",
+		              flags);
+	if (actions == RFB_EXT_CLIP_PROVIDE) {
+		if (!(flags & RFB_EXT_CLIP_TEXT))
+			return refuse(msg,
+			              "extended clipboard provide without text (flags 0x%08x); "
+			              "only text is allowed",
+			              flags);
+		if (payload == 0)
+			return refuse(msg, "extended clipboard provide without data");
+		return 0;
+	}
+	if (payload != 0)
+		return refuse(msg,
+		              "extended clipboard request, peek or notify with %u bytes of data",
+		              payload);
+	return 0;
+}
+
+static ssize_t parse_ext_cut_text(const uint8_t *buf, size_t len, uint32_t n,
+                                  struct rfb_client_msg *msg)
+{
+	uint32_t size = 0u - n; /* n read as an s32 is negative: -n is 1..2^31 */
+
+	if (size < EXT_FLAGS_LEN)
+		return refuse(msg, "extended ClientCutText of %u bytes, shorter than its flags",
+		              size);
+	if (size > RFB_MAX_CUT_TEXT)
+		return refuse(msg,
+		              "extended ClientCutText of %u bytes is longer than the %d allowed",
+		              size, RFB_MAX_CUT_TEXT);
+	if (len < CUT_TEXT_HEAD_LEN + EXT_FLAGS_LEN)
+		return 0;
+	uint32_t flags = get_be32(buf + CUT_TEXT_HEAD_LEN);
+	uint32_t payload = size - EXT_FLAGS_LEN;
+	if (check_ext_flags(msg, flags, payload) < 0)
+		return -1;
+	if (len < CUT_TEXT_HEAD_LEN + (size_t)size)
+		return 0;
+	msg->u.cut_text.extended = true;
+	msg->u.cut_text.flags = flags;
+	msg->u.cut_text.offset = CUT_TEXT_HEAD_LEN + EXT_FLAGS_LEN;
+	msg->u.cut_text.len = payload;
+	if ((flags & RFB_EXT_CLIP_CAPS) && (flags & RFB_EXT_CLIP_TEXT))
+		msg->u.cut_text.text_size = get_be32(buf + CUT_TEXT_HEAD_LEN + EXT_FLAGS_LEN);
+	return (ssize_t)(CUT_TEXT_HEAD_LEN + size);
+}
+
+static ssize_t parse_cut_text(const uint8_t *buf, size_t len, const struct rfb_filter_options *opt,
+                              struct rfb_client_msg *msg)
 {
 	if (len < CUT_TEXT_HEAD_LEN)
 		return 0;
 	uint32_t n = get_be32(buf + 4);
-	if (n & CUT_TEXT_EXTENDED)
-		return refuse(msg, "ClientCutText in the extended clipboard format is not allowed");
+	if (n & CUT_TEXT_EXTENDED) {
+		if (!opt || !opt->extended_clipboard)
+			return refuse(
+			    msg, "ClientCutText in the extended clipboard format is not allowed");
+		return parse_ext_cut_text(buf, len, n, msg);
+	}
 	if (n > RFB_MAX_CUT_TEXT)
 		return refuse(msg, "ClientCutText of %u bytes is longer than the %d allowed", n,
 		              RFB_MAX_CUT_TEXT);
@@ -318,6 +398,12 @@ static ssize_t parse_desktop_size(const uint8_t *buf, size_t len, struct rfb_cli
 
 ssize_t rfb_client_msg(const uint8_t *buf, size_t len, struct rfb_client_msg *msg)
 {
+	return rfb_client_msg_opt(buf, len, NULL, msg);
+}
+
+ssize_t rfb_client_msg_opt(const uint8_t *buf, size_t len, const struct rfb_filter_options *opt,
+                           struct rfb_client_msg *msg)
+{
 	ssize_t n;
 
 	memset(msg, 0, sizeof(*msg));
@@ -341,7 +427,7 @@ ssize_t rfb_client_msg(const uint8_t *buf, size_t len, struct rfb_client_msg *ms
 		n = parse_pointer(buf, len, msg);
 		break;
 	case RFB_MSG_CUT_TEXT:
-		n = parse_cut_text(buf, len, msg);
+		n = parse_cut_text(buf, len, opt, msg);
 		break;
 	case RFB_MSG_CONTINUOUS_UPDATES:
 		n = parse_continuous(buf, len, msg);
@@ -402,4 +488,122 @@ size_t rfb_encodings_write(const struct rfb_client_msg *msg, uint8_t *out, size_
 	for (unsigned i = 0; i < msg->u.encodings.count; i++)
 		put_be32(out + SET_ENCODINGS_HEAD_LEN + 4 * i, (uint32_t)msg->u.encodings.list[i]);
 	return total;
+}
+
+/* --- extended clipboard helpers --- */
+
+/*
+ * Inflates into out[0..want) from where zs stands; the bytes written, or
+ * -1 if the stream is broken. Fewer than want means the stream ended.
+ */
+static ssize_t inflate_some(z_stream *zs, uint8_t *out, size_t want)
+{
+	zs->next_out = out;
+	zs->avail_out = (uInt)want;
+	while (zs->avail_out > 0) {
+		uInt before = zs->avail_out;
+		int rc = inflate(zs, Z_SYNC_FLUSH);
+		if (rc == Z_STREAM_END)
+			break;
+		if (rc == Z_BUF_ERROR && zs->avail_out == before)
+			break; /* no more input: the stream was flushed, not finished */
+		if (rc != Z_OK)
+			return -1;
+	}
+	return (ssize_t)(want - zs->avail_out);
+}
+
+static ssize_t clip_fail(char *why, z_stream *zs, const char *text)
+{
+	snprintf(why, RFB_FILTER_REASON_LEN, "extended clipboard provide: %s", text);
+	inflateEnd(zs);
+	return -1;
+}
+
+ssize_t rfb_ext_clip_text(const uint8_t *payload, size_t len, uint8_t *out, size_t max,
+                          uint32_t *declared, char *why)
+{
+	z_stream zs = {0};
+	uint8_t size_be[4];
+
+	*declared = 0;
+	why[0] = '\0';
+	if (len > UINT32_MAX || inflateInit(&zs) != Z_OK) {
+		snprintf(why, RFB_FILTER_REASON_LEN, "extended clipboard provide: cannot inflate");
+		return -1;
+	}
+	zs.next_in = (Bytef *)(uintptr_t)payload; /* zlib does not write through next_in */
+	zs.avail_in = (uInt)len;
+	ssize_t got = inflate_some(&zs, size_be, sizeof(size_be));
+	if (got < 0)
+		return clip_fail(why, &zs, "broken zlib stream");
+	if (got < (ssize_t)sizeof(size_be))
+		return clip_fail(why, &zs, "the stream ends before the text's size");
+	*declared = get_be32(size_be);
+	if (*declared > RFB_MAX_EXT_CLIP_DECLARED) {
+		snprintf(
+		    why, RFB_FILTER_REASON_LEN,
+		    "extended clipboard provide says its text is %u bytes; at most %u are allowed",
+		    *declared, RFB_MAX_EXT_CLIP_DECLARED);
+		inflateEnd(&zs);
+		return -1;
+	}
+	size_t want = MIN((size_t)*declared, max);
+	got = want ? inflate_some(&zs, out, want) : 0;
+	if (got < 0)
+		return clip_fail(why, &zs, "broken zlib stream");
+	if ((size_t)got < want)
+		return clip_fail(why, &zs, "the stream ends before the text it announced");
+	inflateEnd(&zs);
+	return got;
+}
+
+size_t rfb_ext_clip_write(uint32_t flags, uint32_t text_size, uint8_t *out)
+{
+	size_t n = CUT_TEXT_HEAD_LEN + EXT_FLAGS_LEN;
+	bool size = (flags & RFB_EXT_CLIP_CAPS) && (flags & RFB_EXT_CLIP_TEXT);
+
+	if (size)
+		n += 4;
+	memset(out, 0, CUT_TEXT_HEAD_LEN);
+	out[0] = RFB_MSG_CUT_TEXT;
+	put_be32(out + 4, 0u - (uint32_t)(n - CUT_TEXT_HEAD_LEN));
+	put_be32(out + CUT_TEXT_HEAD_LEN, flags);
+	if (size)
+		put_be32(out + CUT_TEXT_HEAD_LEN + EXT_FLAGS_LEN, text_size);
+	return n;
+}
+
+size_t rfb_ext_clip_provide(const uint8_t *text, size_t len, uint8_t *out, size_t cap)
+{
+	const size_t head = CUT_TEXT_HEAD_LEN + EXT_FLAGS_LEN;
+	uint8_t size_be[4], nul = 0;
+	z_stream zs = {0};
+	bool ok;
+
+	if (len >= RFB_MAX_CUT_TEXT || cap <= head || cap - head > UINT32_MAX ||
+	    deflateInit(&zs, Z_DEFAULT_COMPRESSION) != Z_OK)
+		return 0;
+	put_be32(size_be, (uint32_t)len + 1);
+	zs.next_out = out + head;
+	zs.avail_out = (uInt)(cap - head);
+	zs.next_in = size_be;
+	zs.avail_in = sizeof(size_be);
+	ok = deflate(&zs, Z_NO_FLUSH) == Z_OK;
+	zs.next_in = (Bytef *)(uintptr_t)text;
+	zs.avail_in = (uInt)len;
+	/* Without input deflate() says Z_BUF_ERROR: empty text skips the call. */
+	ok = ok && (len == 0 || deflate(&zs, Z_NO_FLUSH) == Z_OK);
+	zs.next_in = &nul;
+	zs.avail_in = 1;
+	ok = ok && deflate(&zs, Z_SYNC_FLUSH) == Z_OK && zs.avail_in == 0 && zs.avail_out > 0;
+	size_t n = head + zs.total_out;
+	deflateEnd(&zs);
+	if (!ok || n - CUT_TEXT_HEAD_LEN > RFB_MAX_CUT_TEXT)
+		return 0;
+	memset(out, 0, CUT_TEXT_HEAD_LEN);
+	out[0] = RFB_MSG_CUT_TEXT;
+	put_be32(out + 4, 0u - (uint32_t)(n - CUT_TEXT_HEAD_LEN));
+	put_be32(out + CUT_TEXT_HEAD_LEN, RFB_EXT_CLIP_PROVIDE | RFB_EXT_CLIP_TEXT);
+	return n;
 }

@@ -19,7 +19,8 @@
  *   4     KeyEvent                 8
  *   5     PointerEvent             6
  *   6     ClientCutText            8 + n       n <= RFB_MAX_CUT_TEXT; a negative
- *                                              n (extended clipboard) is refused
+ *                                              n (extended clipboard) only with
+ *                                              rfb_filter_options, see below
  *   150   EnableContinuousUpdates  10
  *   248   Fence                    9 + n       n <= RFB_MAX_FENCE
  *   251   SetDesktopSize           8 + 16n     1 <= n <= RFB_MAX_SCREENS; width
@@ -35,11 +36,26 @@
  * the caller applies the clipboard policy (drop it by default; the text is
  * msg->u.cut_text.len bytes at msg->u.cut_text.offset in the message).
  *
- * libvncserver 0.9.14 speaks the extended clipboard (pseudo-encoding
- * RFB_ENCODING_EXTENDED_CLIPBOARD) when a viewer lists it; the viewer then
- * sends negative-length ClientCutText, which is refused here. The caller
- * should remove that encoding from SetEncodings before relaying it
- * (rfb_encodings_remove() and rfb_encodings_write()).
+ * Extended clipboard (pseudo-encoding RFB_ENCODING_EXTENDED_CLIPBOARD,
+ * UTF-8 text): ClientCutText whose length n, read as an s32, is negative;
+ * -n bytes follow, a u32 of flags first. rfb_client_msg() refuses it
+ * (then the caller removes the pseudo-encoding from SetEncodings with
+ * rfb_encodings_remove() and rfb_encodings_write(), so that libvncserver
+ * never offers it); rfb_client_msg_opt() with extended_clipboard allows it:
+ *
+ *   -n <= RFB_MAX_CUT_TEXT, -n >= 4 (the flags); no flag outside the
+ *   formats (bits 0..4: text, rtf, html, dib, files) and actions
+ *   (bits 24..28: caps, request, peek, notify, provide);
+ *   caps: any actions; a u32 size per format listed, nothing else;
+ *   request, peek, notify: exactly one action, no payload;
+ *   provide: exactly one action, the text format listed, a zlib stream.
+ *
+ * The provide's stream is not inflated by rfb_client_msg_opt();
+ * rfb_ext_clip_text() takes its text out, bounded (see there). Only the
+ * text format ever crosses: the caller rewrites caps, request, notify and
+ * peek to the text format and rebuilds a provide from the filtered text
+ * (rfb_ext_clip_write(), rfb_ext_clip_provide()), so libvncserver never
+ * inflates a stream a viewer made, nor sees a format other than text.
  */
 #pragma once
 
@@ -54,6 +70,8 @@
 #define RFB_MAX_SCREENS 16             /* in SetDesktopSize */
 #define RFB_MAX_DESKTOP_DIM 8192       /* pixels, width or height */
 #define RFB_FILTER_REASON_LEN 128
+/* The text an extended clipboard provide may say it carries: more ends the connection. */
+#define RFB_MAX_EXT_CLIP_DECLARED (16u * 1024 * 1024)
 
 /* The longest message rfb_client_msg() can accept: a caller whose buffer
  * holds this many bytes never stalls. */
@@ -83,6 +101,21 @@ enum rfb_client_msg_type {
 #define RFB_ENCODING_FENCE (-312)
 #define RFB_ENCODING_CONTINUOUS_UPDATES (-313)
 #define RFB_ENCODING_EXTENDED_CLIPBOARD ((int32_t)0xc0a1e5ceu)
+
+/* Extended clipboard flags: formats in the low bits, actions from bit 24. */
+#define RFB_EXT_CLIP_TEXT 1u
+#define RFB_EXT_CLIP_FORMATS 0x1fu /* text, rtf, html, dib, files */
+#define RFB_EXT_CLIP_CAPS (1u << 24)
+#define RFB_EXT_CLIP_REQUEST (1u << 25)
+#define RFB_EXT_CLIP_PEEK (1u << 26)
+#define RFB_EXT_CLIP_NOTIFY (1u << 27)
+#define RFB_EXT_CLIP_PROVIDE (1u << 28)
+#define RFB_EXT_CLIP_ACTIONS (0x1fu << 24)
+
+/* What the caller's policy lets through beyond the fixed whitelist. */
+struct rfb_filter_options {
+	bool extended_clipboard; /* negative-length ClientCutText (see above) */
+};
 
 struct rfb_pixel_format {
 	uint8_t bpp, depth;
@@ -121,8 +154,11 @@ struct rfb_client_msg {
 			uint16_t x, y;
 		} pointer;
 		struct {
-			size_t offset; /* of the text within the message */
-			uint32_t len;
+			size_t offset; /* of the text (extended: the payload after the flags) */
+			uint32_t len;  /* its bytes */
+			bool extended; /* extended clipboard: flags and text_size are set */
+			uint32_t flags;
+			uint32_t text_size; /* caps listing text: the size given for it; else 0 */
 		} cut_text;
 		struct {
 			bool enable;
@@ -151,6 +187,39 @@ struct rfb_client_msg {
  * what and why. Pure.
  */
 ssize_t rfb_client_msg(const uint8_t *buf, size_t len, struct rfb_client_msg *msg);
+
+/** rfb_client_msg() with what opt allows beyond the fixed whitelist (NULL: nothing). */
+ssize_t rfb_client_msg_opt(const uint8_t *buf, size_t len, const struct rfb_filter_options *opt,
+                           struct rfb_client_msg *msg);
+
+/**
+ * The text of an extended clipboard provide (payload and len: the zlib
+ * stream, as msg->u.cut_text gives them). Inflates the text format's u32
+ * size and then at most max bytes of its text into out (which holds max),
+ * so a message of a megabyte that would inflate to gigabytes costs no
+ * more than one that would not. Returns the bytes written (the first
+ * bytes of the text, still to be filtered) with the size the viewer gave
+ * in *declared, or -1 with a reason in why (RFB_FILTER_REASON_LEN bytes)
+ * when the stream is broken, ends before that text, or gives a size over
+ * RFB_MAX_EXT_CLIP_DECLARED. Pure but for zlib's own allocations.
+ */
+ssize_t rfb_ext_clip_text(const uint8_t *payload, size_t len, uint8_t *out, size_t max,
+                          uint32_t *declared, char *why);
+
+/**
+ * Writes an extended ClientCutText without a stream: flags, and with
+ * RFB_EXT_CLIP_CAPS and RFB_EXT_CLIP_TEXT the one size text_size. Returns
+ * its length (at most 16, which out must hold).
+ */
+size_t rfb_ext_clip_write(uint32_t flags, uint32_t text_size, uint8_t *out);
+
+/**
+ * Writes an extended ClientCutText provide of text (len bytes, sent with a
+ * NUL after it, as viewers do) into out; returns its length, or 0 if cap
+ * is too small or zlib fails. The stream is flushed, not finished:
+ * libvncserver and TigerVNC read one stream per message that way.
+ */
+size_t rfb_ext_clip_provide(const uint8_t *text, size_t len, uint8_t *out, size_t cap);
 
 /** A short name for any client message type, for logs ("SetEncodings"). */
 const char *rfb_client_msg_name(uint8_t type);

@@ -284,11 +284,18 @@ static bool put(struct buf *b, const uint8_t *p, size_t n)
 	return true;
 }
 
+/* The extended (UTF-8) clipboard passes when either direction of [policy] is text. */
+static bool ext_clipboard_on(const struct shoji_config *cfg)
+{
+	return cfg->policy_clipboard_to_browser == SHOJI_CLIPBOARD_TEXT ||
+	       cfg->policy_clipboard_to_terminal == SHOJI_CLIPBOARD_TEXT;
+}
+
 /*
- * SetEncodings without the extended clipboard: libvncserver would otherwise
- * offer it, and the viewer would send clipboard messages the whitelist
- * refuses. Classic (ISO 8859-1) cut text still passes where [policy]
- * allows it.
+ * SetEncodings without the extended clipboard, when the policy keeps it
+ * closed: libvncserver would otherwise offer it, and the viewer would send
+ * clipboard messages the whitelist refuses. Classic (ISO 8859-1) cut text
+ * still passes where [policy] allows it.
  */
 static bool put_encodings_without_clipboard(struct buf *b, struct rfb_client_msg *m)
 {
@@ -379,26 +386,114 @@ static void consume(struct relay *r, const struct rfb_client_msg *m, size_t n)
 	worker_bytes(r->w, channel_of(m->type), (int64_t)n, 0);
 }
 
+/* Ends the connection over a refused message, audited. */
+static void refuse_msg(struct relay *r, const char *reason)
+{
+	log_warn("%s: %s", r->w->peer, reason);
+	worker_note(r->w, CTL_NOTE_MESSAGE_REFUSED, "%s", reason);
+	r->done = true;
+}
+
+/*
+ * An extended clipboard provide: its text taken out of the zlib stream
+ * (bounded: the inflated text stops at twice clipboard_max_bytes, room for
+ * CRLF line ends, whatever the stream would give), filtered, and relayed
+ * to libvncserver as a provide shojid compressed itself, for vnc_session's
+ * setXCutTextUTF8 hook. Audited like classic cut text, with the size the
+ * viewer gave as offered. 1 done, 0 libvncserver is behind, -1 refused.
+ */
+static int put_ext_provide(struct relay *r, const struct rfb_client_msg *m)
+{
+	const struct shoji_config *cfg = r->w->cfg;
+	bool on = cfg->policy_clipboard_to_browser == SHOJI_CLIPBOARD_TEXT;
+	size_t max = (size_t)cfg->policy_clipboard_max_bytes, raw_max = on ? 2 * max + 8 : 0;
+	char why[RFB_FILTER_REASON_LEN];
+	uint32_t declared;
+	int rc = 1;
+
+	uint8_t *raw = xcalloc(1, raw_max + 1);
+	ssize_t got = rfb_ext_clip_text(r->c2s.data + m->u.cut_text.offset, m->u.cut_text.len, raw,
+	                                raw_max, &declared, why);
+	if (got < 0) {
+		free(raw);
+		refuse_msg(r, why);
+		return -1;
+	}
+	if (!on) {
+		free(raw);
+		worker_note(r->w, CTL_NOTE_CLIPBOARD, "to_browser %u 0 refused", declared);
+		return 1;
+	}
+	uint8_t *text = xcalloc(1, max);
+	size_t passed = cliptext_filter(raw, (size_t)got, CLIPTEXT_UTF8, text, max);
+	size_t cap = passed + passed / 8 + 64;
+	uint8_t *msg = xcalloc(1, cap);
+	size_t n = rfb_ext_clip_provide(text, passed, msg, cap);
+	if (n == 0) {
+		log_error("%s: cannot compress clipboard text for libvncserver; dropped",
+		          r->w->peer);
+		worker_note(r->w, CTL_NOTE_CLIPBOARD, "to_browser %u 0 refused", declared);
+	} else if (!put(&r->out, msg, n)) {
+		rc = 0;
+	} else {
+		worker_note(r->w, CTL_NOTE_CLIPBOARD, "to_browser %u %zu allowed", declared,
+		            passed);
+	}
+	free(msg);
+	free(text);
+	free(raw);
+	return rc;
+}
+
+/*
+ * An extended clipboard message (the whitelist checked its form): only
+ * the text format reaches libvncserver. Caps go on rewritten to text;
+ * notify (the viewer has new text) only when clipboard_to_browser is
+ * text, request and peek (the viewer asks for the browser's) only when
+ * clipboard_to_terminal is. 1 done, 0 libvncserver is behind, -1 refused.
+ */
+static int put_ext_cut_text(struct relay *r, const struct rfb_client_msg *m)
+{
+	const struct shoji_config *cfg = r->w->cfg;
+	uint32_t flags = m->u.cut_text.flags, action = flags & RFB_EXT_CLIP_ACTIONS;
+	uint32_t text_only = (flags & ~RFB_EXT_CLIP_FORMATS) | (flags & RFB_EXT_CLIP_TEXT);
+	uint8_t msg[16];
+
+	if (!r->w->session[0])
+		return 1; /* a notice after a refused login: no browser behind it */
+	if (flags & RFB_EXT_CLIP_CAPS)
+		return put(&r->out, msg,
+		           rfb_ext_clip_write(text_only, m->u.cut_text.text_size, msg));
+	if (action == RFB_EXT_CLIP_PROVIDE)
+		return put_ext_provide(r, m);
+	bool on = action == RFB_EXT_CLIP_NOTIFY
+	              ? cfg->policy_clipboard_to_browser == SHOJI_CLIPBOARD_TEXT
+	              : cfg->policy_clipboard_to_terminal == SHOJI_CLIPBOARD_TEXT;
+	if (!on)
+		return 1;
+	return put(&r->out, msg, rfb_ext_clip_write(text_only, 0, msg));
+}
+
 /* Moves whole, allowed viewer messages from c2s to out. */
 static void filter(struct relay *r)
 {
+	struct rfb_filter_options opt = {.extended_clipboard = ext_clipboard_on(r->w->cfg)};
+
 	if (!r->client_init_sent && r->c2s.len > 0 && put(&r->out, r->c2s.data, 1)) {
 		take(&r->c2s, 1); /* ClientInit: one byte, the shared flag */
 		worker_bytes(r->w, "connect", 1, 0);
 		r->client_init_sent = true;
 	}
-	while (r->client_init_sent && r->c2s.len > 0) {
+	while (r->client_init_sent && r->c2s.len > 0 && !r->done) {
 		struct rfb_client_msg m;
-		ssize_t n = rfb_client_msg(r->c2s.data, r->c2s.len, &m);
+		ssize_t n = rfb_client_msg_opt(r->c2s.data, r->c2s.len, &opt, &m);
 		if (n == 0)
 			return;
 		if (n < 0) {
-			log_warn("%s: %s", r->w->peer, m.reason);
-			worker_note(r->w, CTL_NOTE_MESSAGE_REFUSED, "%s", m.reason);
-			r->done = true;
+			refuse_msg(r, m.reason);
 			return;
 		}
-		if (m.type == RFB_MSG_SET_ENCODINGS &&
+		if (m.type == RFB_MSG_SET_ENCODINGS && !opt.extended_clipboard &&
 		    rfb_encodings_has(&m, RFB_ENCODING_EXTENDED_CLIPBOARD)) {
 			if (!put_encodings_without_clipboard(&r->out, &m))
 				return;
@@ -407,6 +502,12 @@ static void filter(struct relay *r)
 		}
 		if (m.type == RFB_MSG_SET_DESKTOP_SIZE) {
 			if (!put_desktop_size(&r->out, &m))
+				return;
+			consume(r, &m, (size_t)n);
+			continue;
+		}
+		if (m.type == RFB_MSG_CUT_TEXT && m.u.cut_text.extended) {
+			if (put_ext_cut_text(r, &m) <= 0)
 				return;
 			consume(r, &m, (size_t)n);
 			continue;

@@ -129,14 +129,9 @@ static int on_set_desktop_size(int width, int height, int nscreens,
 	return rfbExtDesktopSize_Success;
 }
 
-/*
- * The viewer's cut text (ISO 8859-1), relayed only when [policy]
- * clipboard_to_browser allows it, and audited, by vnc.c: filtered and sent
- * to the browser.
- */
-static void on_cut_text(char *str, int len, rfbClientPtr cl)
+/* Filtered viewer text to the browser (vnc.c relays it only under [policy]). */
+static void clipboard_in(struct vnc_session *s, const char *str, int len, enum cliptext_charset cs)
 {
-	struct vnc_session *s = cl->screen->screenData;
 	const struct shoji_config *cfg = s->w->cfg;
 	size_t max = (size_t)cfg->policy_clipboard_max_bytes;
 
@@ -145,17 +140,43 @@ static void on_cut_text(char *str, int len, rfbClientPtr cl)
 	if (cfg->policy_clipboard_to_browser != SHOJI_CLIPBOARD_TEXT)
 		return; /* vnc.c does not relay it: never here */
 	uint8_t *text = xcalloc(1, max);
-	size_t n = cliptext_filter((const uint8_t *)str, (size_t)len, CLIPTEXT_LATIN1, text, max);
+	size_t n = cliptext_filter((const uint8_t *)str, (size_t)len, cs, text, max);
 	struct pixlink_msg m = {.type = PIXLINK_CLIPBOARD_IN};
 	m.u.clip = (struct pixlink_clipboard){.len = (uint32_t)n, .text = text};
 	send_input(s, &m);
 	free(text);
 }
 
-/* The browser's clipboard: to the viewer as server cut text when [policy] allows it. */
+/*
+ * The viewer's cut text: classic (ISO 8859-1), relayed only when [policy]
+ * clipboard_to_browser allows it, and audited, by vnc.c.
+ */
+static void on_cut_text(char *str, int len, rfbClientPtr cl)
+{
+	clipboard_in(cl->screen->screenData, str, len, CLIPTEXT_LATIN1);
+}
+
+/*
+ * The same over the extended clipboard (UTF-8): the provide libvncserver
+ * inflated here is one vnc.c compressed from text it had filtered.
+ */
+static void on_cut_text_utf8(char *str, int len, rfbClientPtr cl)
+{
+	clipboard_in(cl->screen->screenData, str, len, CLIPTEXT_UTF8);
+}
+
+/*
+ * The browser's clipboard to the viewer when [policy] allows it: a viewer
+ * that took the extended clipboard gets UTF-8 (libvncserver 0.9.14 sends
+ * it as an extended provide, unasked); any other gets classic cut text only
+ * when ISO 8859-1 holds the whole text. Text with Japanese in it would
+ * reach such a viewer as a row of '?', which is not the text: it gets
+ * nothing, audited as refused.
+ */
 static void send_cut_text(struct vnc_session *s, const struct pixlink_clipboard *c)
 {
 	const struct shoji_config *cfg = s->w->cfg;
+	rfbClientPtr cl = s->screen->clientHead;
 
 	if (cfg->policy_clipboard_to_terminal != SHOJI_CLIPBOARD_TEXT) {
 		log_warn("the session sent clipboard text though [policy] clipboard_to_terminal "
@@ -163,17 +184,28 @@ static void send_cut_text(struct vnc_session *s, const struct pixlink_clipboard 
 		worker_note(s->w, CTL_NOTE_CLIPBOARD, "to_terminal %u 0 refused", c->len);
 		return;
 	}
+	if (!cl)
+		return;
 	/* The pixel link's parser let only filtered text through; cut it to our own limit. */
 	uint8_t *cut = xcalloc(1, (size_t)cfg->policy_clipboard_max_bytes);
 	size_t n = cliptext_filter(c->text, c->len, CLIPTEXT_UTF8, cut,
 	                           (size_t)cfg->policy_clipboard_max_bytes);
 	uint8_t *latin1 = xcalloc(1, n + 1);
 	size_t ln = cliptext_to_latin1(cut, n, latin1);
-	rfbSendServerCutText(s->screen, (char *)latin1, (int)ln);
-	/* The relay counts all it sends as framebuffer: these 8 + ln bytes are cut text. */
-	worker_bytes(s->w, "cut_text", 0, (int64_t)(8 + ln));
-	worker_bytes(s->w, "framebuffer", 0, -(int64_t)(8 + ln));
-	worker_note(s->w, CTL_NOTE_CLIPBOARD, "to_terminal %u %zu allowed", c->len, ln);
+	if (cl->enableExtendedClipboard) {
+		rfbSendServerCutTextUTF8(s->screen, (char *)cut, (int)n, (char *)latin1, (int)ln);
+		worker_note(s->w, CTL_NOTE_CLIPBOARD, "to_terminal %u %zu allowed", c->len, n);
+	} else if (cliptext_is_latin1(cut, n)) {
+		rfbSendServerCutText(s->screen, (char *)latin1, (int)ln);
+		/* The relay counts all it sends as framebuffer: these 8 + ln bytes are cut text. */
+		worker_bytes(s->w, "cut_text", 0, (int64_t)(8 + ln));
+		worker_bytes(s->w, "framebuffer", 0, -(int64_t)(8 + ln));
+		worker_note(s->w, CTL_NOTE_CLIPBOARD, "to_terminal %u %zu allowed", c->len, ln);
+	} else {
+		log_info("clipboard text beyond ISO 8859-1 not sent: the viewer has no UTF-8 "
+		         "clipboard");
+		worker_note(s->w, CTL_NOTE_CLIPBOARD, "to_terminal %u 0 refused", c->len);
+	}
 	free(latin1);
 	free(cut);
 }
@@ -545,6 +577,7 @@ static int make_screen(struct vnc_session *s, int width, int height)
 	sc->ptrAddEvent = on_pointer;
 	sc->setDesktopSizeHook = on_set_desktop_size;
 	sc->setXCutText = on_cut_text;
+	sc->setXCutTextUTF8 = on_cut_text_utf8;
 	sc->displayHook = on_update_start;
 	sc->displayFinishedHook = on_update_done;
 	sc->permitFileTransfer = FALSE;

@@ -221,6 +221,16 @@ START_TEST(utf16le_out)
 }
 END_TEST
 
+START_TEST(latin1_only_when_it_holds_the_text)
+{
+	ck_assert(cliptext_is_latin1((const uint8_t *)"", 0));
+	ck_assert(cliptext_is_latin1((const uint8_t *)"caf\xc3\xa9 \xc2\xa5\xc3\xbf", 11));
+	ck_assert(!cliptext_is_latin1((const uint8_t *)"caf\xc3\xa9 日本", 12));
+	ck_assert(!cliptext_is_latin1((const uint8_t *)"\xc4\x80", 2)); /* U+0100 */
+	ck_assert(!cliptext_is_latin1((const uint8_t *)"a\xe9", 2));    /* not UTF-8 */
+}
+END_TEST
+
 START_TEST(ok_accepts_only_filtered)
 {
 	ck_assert(cliptext_ok((const uint8_t *)"", 0));
@@ -253,6 +263,7 @@ Suite *suite_cliptext(void)
 	tcase_add_test(tc, utf16le_drops_lone_surrogates);
 	tcase_add_test(tc, utf16le_limit_on_the_utf8_output);
 	tcase_add_test(tc, utf16le_out);
+	tcase_add_test(tc, latin1_only_when_it_holds_the_text);
 	suite_add_tcase(s, tc);
 	return s;
 }

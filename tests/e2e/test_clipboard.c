@@ -2,19 +2,23 @@
  * The clipboard policy end to end over VNC: a libvncclient viewer sends
  * ClientCutText and pastes it into the page's field with Ctrl+V, and
  * copies the field with Ctrl+C and receives the browser's text as
- * ServerCutText. The page (tests/pages/ime.html) paints each code point
- * of its field, so what the browser received is read back from the
- * viewer's own framebuffer. With the default config nothing crosses in
- * either direction, and the refusal is audited; the audit log never holds
- * the text. Needs root; skipped otherwise.
+ * ServerCutText; a viewer that speaks the extended clipboard (as
+ * TigerVNC's does) does the same with Japanese text in UTF-8. The page
+ * (tests/pages/ime.html) paints each code point of its field, so what the
+ * browser received is read back from the viewer's own framebuffer. With
+ * the default config nothing crosses in either direction, and the refusal
+ * is audited; the audit log never holds the text. Needs root; skipped
+ * otherwise.
  */
 #include "autoconfig.h"
 
 #include <X11/keysym.h>
 #include <check.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "daemon.h"
 #include "harness.h"
@@ -70,24 +74,25 @@ static bool wait_field(struct viewer *v, int x, int y, const uint32_t *want, siz
 	return false;
 }
 
-/* Starts shojid on ime.html with extra_ini, logs in, focuses the field. */
-static struct viewer *start(const char *extra_ini, int *x, int *y)
+/*
+ * Logs in to the running shojid (utf8: with the extended clipboard), waits
+ * for the page (with an empty field unless reattached), focuses the field.
+ */
+static struct viewer *attach(bool utf8, bool reattached, int *x, int *y)
 {
-	ck_assert_int_eq(shojid_setup_page(&d, extra_ini, "ime.html"), 0);
-	ck_assert_int_eq(shojid_add_user(&d, "clerk", PASSWORD), 0);
-	ck_assert_msg(shojid_launch(&d, 90000) == 0, "shojid did not get ready (%s)", d.log_path);
 	struct viewer_options opt = {.port = d.port,
 	                             .ca_file = d.ca_path,
 	                             .user = "clerk",
 	                             .password = PASSWORD,
-	                             .encodings = "tight zrle raw"};
+	                             .encodings = "tight zrle raw",
+	                             .utf8_clipboard = utf8};
 	struct viewer *v = viewer_connect(&opt);
 	ck_assert_msg(v, "login failed (%s)", d.log_path);
 	bool loaded = false;
 	for (int i = 0; i < 300 && !loaded; i++) {
 		viewer_pump(v, 100);
 		loaded = viewer_wait_block(v, RED, 100, 50, 100, x, y) &&
-		         viewer_pixel(v, *x + STRIP_X + 5, *y + 5) == WHITE;
+		         (reattached || viewer_pixel(v, *x + STRIP_X + 5, *y + 5) == WHITE);
 	}
 	ck_assert_msg(loaded, "ime.html did not load (%s)", d.log_path);
 	viewer_click(v, *x + FIELD_X, *y + FIELD_Y);
@@ -95,9 +100,26 @@ static struct viewer *start(const char *extra_ini, int *x, int *y)
 	return v;
 }
 
+/* Starts shojid on ime.html with extra_ini, then attach(). */
+static struct viewer *start_viewer(const char *extra_ini, bool utf8, int *x, int *y)
+{
+	ck_assert_int_eq(shojid_setup_page(&d, extra_ini, "ime.html"), 0);
+	ck_assert_int_eq(shojid_add_user(&d, "clerk", PASSWORD), 0);
+	ck_assert_msg(shojid_launch(&d, 90000) == 0, "shojid did not get ready (%s)", d.log_path);
+	char log[160];
+	viewer_log_to(shojid_path(&d, "vncclient.log", log, sizeof(log)));
+	return attach(utf8, false, x, y);
+}
+
+static struct viewer *start(const char *extra_ini, int *x, int *y)
+{
+	return start_viewer(extra_ini, false, x, y);
+}
+
 static void stop(struct viewer *v)
 {
 	viewer_destroy(v);
+	viewer_log_to(NULL);
 	ck_assert_int_eq(shojid_stop(&d, 30000), 0);
 	shojid_cleanup(&d);
 }
@@ -172,6 +194,136 @@ START_TEST(text_crosses_filtered_both_ways)
 }
 END_TEST
 
+/* The code points of UTF-8 text (valid, as the tests write it); how many. */
+static size_t code_points(const char *s, uint32_t *out, size_t max)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	size_t n = 0;
+
+	while (*p && n < max) {
+		int len = *p < 0x80 ? 1 : *p < 0xe0 ? 2 : *p < 0xf0 ? 3 : 4;
+		uint32_t c = len == 1 ? *p : *p & (0xff >> (len + 1));
+		for (int i = 1; i < len; i++)
+			c = c << 6 | (p[i] & 0x3f);
+		out[n++] = c;
+		p += len;
+	}
+	return n;
+}
+
+static bool wait_caps(struct viewer *v)
+{
+	for (int i = 0; i < 200 && !viewer_ext_clipboard_caps(v); i++)
+		viewer_pump(v, 100);
+	return viewer_ext_clipboard_caps(v) != 0;
+}
+
+/*
+ * The viewer's clipboard becomes text (UTF-8, extended clipboard); pasted
+ * over the field, the page must show want; then the field is copied back
+ * and the viewer must receive want, in UTF-8.
+ */
+static void paste_and_copy_back(struct viewer *v, int x, int y, const char *text, const char *want)
+{
+	uint32_t cps[32];
+	size_t n = code_points(want, cps, ARRAY_SIZE(cps)), len;
+	unsigned before, count;
+	char dump[160];
+
+	viewer_cut_text(v, &len, &before);
+	ck_assert_int_eq(viewer_send_clipboard_utf8(v, text, strlen(text)), 0);
+	viewer_pump(v, 500);
+	ctrl(v, XK_a);
+	ctrl(v, XK_v);
+	bool ok = wait_field(v, x, y, cps, n);
+	if (!ok)
+		viewer_dump_ppm(v, shojid_path(&d, "paste-utf8.ppm", dump, sizeof(dump)));
+	ck_assert_msg(ok, "the page did not get %s (screen in %s, log %s)", want, dump, d.log_path);
+	ctrl(v, XK_a);
+	ctrl(v, XK_c);
+	ck_assert_msg(wait_cut_text(v, before + 1, 20000), "nothing came back after Ctrl+C (%s)",
+	              d.log_path);
+	const char *got = viewer_cut_text(v, &len, &count);
+	ck_assert(viewer_cut_text_utf8(v));
+	ck_assert_uint_eq(len, strlen(want));
+	ck_assert_str_eq(got, want);
+}
+
+/* A provide whose stream says it holds 64 MiB of text (zeros, well under a megabyte). */
+static void send_zip_bomb(struct viewer *v)
+{
+	size_t big = 64u << 20, cap = 1u << 20;
+	uint8_t *plain = calloc(1, big), *z = malloc(cap), *m = malloc(cap + 12);
+	uLongf zn = cap;
+
+	ck_assert(plain && z && m);
+	plain[0] = 0x04; /* u32 size: 64 MiB */
+	ck_assert_int_eq(compress2(z, &zn, plain, big, 9), Z_OK);
+	memset(m, 0, 12);
+	m[0] = 6;
+	uint32_t len = 0u - (uint32_t)(4 + zn);
+	m[4] = (uint8_t)(len >> 24), m[5] = (uint8_t)(len >> 16), m[6] = (uint8_t)(len >> 8);
+	m[7] = (uint8_t)len;
+	m[8] = 0x10, m[11] = 1; /* provide, text */
+	memcpy(m + 12, z, zn);
+	ck_assert_int_eq(viewer_write_raw(v, m, 12 + zn), 0);
+	free(m);
+	free(z);
+	free(plain);
+}
+
+START_TEST(japanese_both_ways)
+{
+	static const char jp[] = "日本語のテキスト";
+	static const char mixed[] = "請求書 No.42\t合計 1,234円\r\n";
+	/* 25 characters, 75 bytes: clipboard_max_bytes = 64 keeps 21 whole ones. */
+	static const char long_jp[] = "あいうえおかきくけこさしすせそたちつてとなにぬねの";
+	static const char long_cut[] = "あいうえおかきくけこさしすせそたちつてとな";
+	int x, y;
+
+	struct viewer *v = start_viewer("[policy]\nclipboard_to_browser = text\n"
+	                                "clipboard_to_terminal = text\nclipboard_max_bytes = 64\n",
+	                                true, &x, &y);
+	ck_assert_msg(wait_caps(v), "no extended clipboard caps from shojid (%s)", d.log_path);
+
+	paste_and_copy_back(v, x, y, jp, jp);
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"clipboard\"", "\"direction\":\"to_browser\"",
+	                            "\"offered\":25,\"bytes\":24", 10000));
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"clipboard\"", "\"direction\":\"to_terminal\"",
+	                            "\"bytes\":24", 10000));
+	/* A tab passes, CRLF becomes LF; the field, one line, shows none of the line end. */
+	paste_and_copy_back(v, x, y, mixed, "請求書 No.42\t合計 1,234円");
+	ck_assert(shojid_audit_wait(&d, "\"direction\":\"to_browser\"",
+	                            "\"offered\":34,\"bytes\":32", "\"allowed\":true", 10000));
+	paste_and_copy_back(v, x, y, long_jp, long_cut);
+	ck_assert(shojid_audit_wait(&d, "\"direction\":\"to_browser\"",
+	                            "\"offered\":76,\"bytes\":63", "\"allowed\":true", 10000));
+
+	/* Sizes only, never the text. */
+	ck_assert_int_eq(shojid_audit_count(&d, "日本語", NULL), 0);
+	ck_assert_int_eq(shojid_audit_count(&d, "請求書", NULL), 0);
+	ck_assert_int_eq(shojid_audit_count(&d, "あいう", NULL), 0);
+
+	/* A stream that would inflate to 64 MiB ends this connection, audited; the daemon lives. */
+	send_zip_bomb(v);
+	for (int i = 0; i < 300 && !viewer_closed(v); i++)
+		viewer_pump(v, 100);
+	ck_assert_msg(viewer_closed(v), "the zip bomb did not end the connection");
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"message_refused\"", "16777216 are allowed",
+	                            NULL, 10000));
+	viewer_destroy(v);
+
+	/* A viewer without the extended clipboard gets no Japanese: '?' is not the text. */
+	v = attach(false, true, &x, &y);
+	ctrl(v, XK_a);
+	ctrl(v, XK_c);
+	ck_assert(shojid_audit_wait(&d, "\"direction\":\"to_terminal\"",
+	                            "\"offered\":63,\"bytes\":0", "\"allowed\":false", 20000));
+	ck_assert(!wait_cut_text(v, 1, 2000));
+	stop(v);
+}
+END_TEST
+
 START_TEST(closed_by_default)
 {
 	static const uint32_t typed[] = {'c', 'o', 'p', 'y', '-', 'm', 'e'};
@@ -179,13 +331,15 @@ START_TEST(closed_by_default)
 	unsigned count;
 	int x, y;
 
-	struct viewer *v = start(NULL, &x, &y);
+	/* A viewer that lists the extended clipboard: shojid drops it from SetEncodings. */
+	struct viewer *v = start_viewer(NULL, true, &x, &y);
 	viewer_type(v, "copy-me");
 	ck_assert_msg(wait_field(v, x, y, typed, ARRAY_SIZE(typed)), "typing did not arrive");
 	ctrl(v, XK_a);
 	ctrl(v, XK_c);
 	/* The browser's copy stays in the session: nothing reaches the viewer. */
 	ck_assert(!wait_cut_text(v, 1, 4000));
+	ck_assert_uint_eq(viewer_ext_clipboard_caps(v), 0);
 
 	/* The viewer's text is dropped: a paste gives the browser's own copy back. */
 	ck_assert_int_eq(viewer_send_cut_text(v, "qzj", 3), 0);
@@ -203,6 +357,15 @@ START_TEST(closed_by_default)
 	ck_assert_uint_eq(count, 0);
 	ck_assert_int_eq(shojid_audit_count(&d, "\"direction\":\"to_terminal\"", NULL), 0);
 	ck_assert_int_eq(shojid_audit_count(&d, "qzj", NULL), 0);
+
+	/* Extended clipboard text anyway: the whitelist ends the connection, audited. */
+	ck_assert_int_eq(viewer_send_ext_provide(v, "日本語", strlen("日本語")), 0);
+	for (int i = 0; i < 300 && !viewer_closed(v); i++)
+		viewer_pump(v, 100);
+	ck_assert_msg(viewer_closed(v), "extended clipboard text did not end the connection");
+	ck_assert(shojid_audit_wait(&d, "\"event\":\"message_refused\"",
+	                            "extended clipboard format is not allowed", NULL, 10000));
+	ck_assert_int_eq(shojid_audit_count(&d, "日本語", NULL), 0);
 	stop(v);
 }
 END_TEST
@@ -298,6 +461,7 @@ Suite *suite_clipboard(void)
 	tcase_set_timeout(tc, 240);
 	if (geteuid() == 0) {
 		tcase_add_test(tc, text_crosses_filtered_both_ways);
+		tcase_add_test(tc, japanese_both_ways);
 		tcase_add_test(tc, closed_by_default);
 		tcase_add_test(tc, flood_is_summed_up_and_bytes_counted);
 	} else {

@@ -7,6 +7,7 @@
 
 #include <rfb/rfbclient.h>
 #include <stdarg.h>
+#include <zlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,13 @@
 #include "viewer.h"
 
 #define READ_TIMEOUT_S 30
+#define EXT_CLIP_MAX (1u << 20) /* the longest extended clipboard message taken */
+#define EXT_TEXT 1u
+#define EXT_CAPS (1u << 24)
+#define EXT_REQUEST (1u << 25)
+#define EXT_PEEK (1u << 26)
+#define EXT_NOTIFY (1u << 27)
+#define EXT_PROVIDE (1u << 28)
 
 struct viewer {
 	rfbClient *cl;
@@ -28,6 +36,11 @@ struct viewer {
 	char *cut_text;           /* the last ServerCutText, NUL added; NULL before one */
 	size_t cut_len;
 	unsigned cut_count;
+	bool cut_utf8;        /* the last one came over the extended clipboard */
+	bool utf8_clipboard;  /* this viewer speaks the extended clipboard */
+	uint32_t server_caps; /* the server's extended clipboard caps; 0 before them */
+	char *clip;           /* our clipboard (UTF-8), provided when the server asks */
+	size_t clip_len;
 };
 
 static FILE *client_log;
@@ -45,9 +58,8 @@ static void __attribute__((format(printf, 1, 2))) log_line(const char *fmt, ...)
 	fflush(client_log);
 }
 
-static void got_cut_text(rfbClient *cl, const char *text, int len)
+static void keep_cut_text(struct viewer *v, const char *text, int len, bool utf8)
 {
-	struct viewer *v = rfbClientGetClientData(cl, &viewer_tag);
 	char *copy = malloc((size_t)MAX(len, 0) + 1);
 
 	if (!copy)
@@ -58,6 +70,12 @@ static void got_cut_text(rfbClient *cl, const char *text, int len)
 	v->cut_text = copy;
 	v->cut_len = (size_t)MAX(len, 0);
 	v->cut_count++;
+	v->cut_utf8 = utf8;
+}
+
+static void got_cut_text(rfbClient *cl, const char *text, int len)
+{
+	keep_cut_text(rfbClientGetClientData(cl, &viewer_tag), text, len, false);
 }
 
 void viewer_log_to(const char *path)
@@ -151,6 +169,169 @@ static void set_format(rfbClient *cl)
 	cl->format.blueShift = 16;
 }
 
+/*
+ * The extended clipboard (UTF-8), which libvncclient 0.9.14 does not
+ * speak: its pseudo-encoding is listed through an extension, and
+ * ServerCutText is read here before libvncclient sees the message (it
+ * would take a negative length for a huge one and give up). Behaves as
+ * TigerVNC's viewer does: caps answered with its own, the server's notify
+ * answered with a request, the server's request with a provide.
+ */
+static int ext_clipboard_encodings[] = {(int)0xc0a1e5ceu, 0};
+/* The list rfbClientRegisterExtension() adds to: exported, not declared in rfbclient.h. */
+extern rfbClientProtocolExtension *rfbClientExtensions;
+static rfbClientProtocolExtension ext_clipboard = {.encodings = ext_clipboard_encodings};
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* An extended ClientCutText: flags, then n bytes of payload. */
+static int write_ext(struct viewer *v, uint32_t flags, const void *payload, size_t n)
+{
+	uint8_t *m = xcalloc(1, 12 + n);
+
+	m[0] = rfbClientCutText;
+	put_be32(m + 4, 0u - (uint32_t)(4 + n));
+	put_be32(m + 8, flags);
+	if (n > 0)
+		memcpy(m + 12, payload, n);
+	int rc = viewer_write_raw(v, m, 12 + n);
+	free(m);
+	return rc;
+}
+
+/* A zlib stream of u32 size, then text and its NUL, flushed as TigerVNC does. */
+static size_t deflate_text(const char *text, size_t len, uint8_t **out)
+{
+	size_t cap = compressBound((uLong)len + 5) + 16, plain_len = 4 + len + 1;
+	uint8_t *plain = xcalloc(1, plain_len);
+	z_stream zs = {0};
+
+	*out = xcalloc(1, cap);
+	put_be32(plain, (uint32_t)len + 1);
+	memcpy(plain + 4, text, len);
+	if (deflateInit(&zs, Z_DEFAULT_COMPRESSION) != Z_OK)
+		return 0;
+	zs.next_in = plain;
+	zs.avail_in = (uInt)plain_len;
+	zs.next_out = *out;
+	zs.avail_out = (uInt)cap;
+	int rc = deflate(&zs, Z_SYNC_FLUSH);
+	size_t n = rc == Z_OK && zs.avail_in == 0 ? zs.total_out : 0;
+	deflateEnd(&zs);
+	free(plain);
+	return n;
+}
+
+static int provide(struct viewer *v)
+{
+	uint8_t *z;
+	size_t n = deflate_text(v->clip ? v->clip : "", v->clip_len, &z);
+	int rc = n ? write_ext(v, EXT_PROVIDE | EXT_TEXT, z, n) : -1;
+	free(z);
+	return rc;
+}
+
+/* The server's provide: the text format's size, then the text (its NUL dropped). */
+static bool got_provide(struct viewer *v, const uint8_t *z, size_t n)
+{
+	uint8_t *plain = xcalloc(1, EXT_CLIP_MAX + 1);
+	uLongf len = EXT_CLIP_MAX;
+	int rc = uncompress(plain, &len, z, (uLong)n);
+
+	/* The stream is flushed, not finished: uncompress() then says Z_BUF_ERROR. */
+	bool ok = (rc == Z_OK || rc == Z_BUF_ERROR) && len >= 4 && get_be32(plain) <= len - 4;
+	if (ok) {
+		uint32_t size = get_be32(plain);
+		if (size > 0 && plain[4 + size - 1] == '\0')
+			size--;
+		keep_cut_text(v, (const char *)plain + 4, (int)size, true);
+	} else
+		log_line("a broken extended clipboard provide (zlib %d, %lu bytes)\n", rc,
+		         (unsigned long)len);
+	free(plain);
+	return ok;
+}
+
+static bool handle_ext(struct viewer *v, uint32_t flags, const uint8_t *p, size_t n)
+{
+	static const uint8_t our_size[4] = {0, 0x10, 0, 0}; /* 1 MiB of text */
+
+	log_line("extended clipboard from the server: flags 0x%08x, %zu bytes\n", flags, n);
+	if (flags & EXT_CAPS) {
+		v->server_caps = flags;
+		return write_ext(v,
+		                 EXT_CAPS | EXT_REQUEST | EXT_PEEK | EXT_NOTIFY | EXT_PROVIDE |
+		                     EXT_TEXT,
+		                 our_size, sizeof(our_size)) == 0;
+	}
+	if ((flags & EXT_NOTIFY) && (flags & EXT_TEXT))
+		return write_ext(v, EXT_REQUEST | EXT_TEXT, NULL, 0) == 0;
+	if ((flags & EXT_REQUEST) && (flags & EXT_TEXT) && v->clip)
+		return provide(v) == 0;
+	if (flags & EXT_PEEK)
+		return write_ext(v, EXT_NOTIFY | (v->clip ? EXT_TEXT : 0), NULL, 0) == 0;
+	if ((flags & EXT_PROVIDE) && (flags & EXT_TEXT))
+		return got_provide(v, p, n);
+	return true;
+}
+
+/*
+ * A ServerCutText, its type byte already read: classic text goes where
+ * libvncclient would put it, extended messages to handle_ext().
+ */
+static bool handle_cut_text(struct viewer *v)
+{
+	uint8_t head[7];
+
+	if (!ReadFromRFBServer(v->cl, (char *)head, sizeof(head)))
+		return false;
+	uint32_t len = get_be32(head + 3);
+	bool ext = len & 0x80000000u;
+	if (ext)
+		len = 0u - len;
+	if (len > EXT_CLIP_MAX || (ext && len < 4)) {
+		log_line("ServerCutText of %u bytes: not taken\n", len);
+		return false;
+	}
+	uint8_t *buf = xcalloc(1, (size_t)len + 1);
+	bool ok = len == 0 || ReadFromRFBServer(v->cl, (char *)buf, len);
+	if (ok && ext)
+		ok = handle_ext(v, get_be32(buf), buf + 4, len - 4);
+	else if (ok)
+		keep_cut_text(v, (const char *)buf, (int)len, false);
+	free(buf);
+	return ok;
+}
+
+/*
+ * One server message. With the extended clipboard the type byte is read
+ * here; any other type is put back into libvncclient's buffer (a byte just
+ * read always sits right before bufoutptr) for HandleRFBServerMessage.
+ */
+static bool handle_message(struct viewer *v)
+{
+	uint8_t type;
+
+	if (!v->utf8_clipboard)
+		return HandleRFBServerMessage(v->cl);
+	if (!ReadFromRFBServer(v->cl, (char *)&type, 1))
+		return false;
+	if (type == rfbServerCutText)
+		return handle_cut_text(v);
+	v->cl->bufoutptr--;
+	v->cl->buffered++;
+	return HandleRFBServerMessage(v->cl);
+}
+
 struct viewer *viewer_connect(const struct viewer_options *opt)
 {
 	struct viewer *v = xcalloc(1, sizeof(*v));
@@ -182,7 +363,15 @@ struct viewer *viewer_connect(const struct viewer_options *opt)
 	cl->GotXCutText = got_cut_text;
 	rfbClientSetClientData(cl, &viewer_tag, v);
 	log_line("connecting to 127.0.0.1:%d as %s\n", opt->port, opt->user);
-	if (!rfbInitClient(cl, NULL, NULL))
+	v->utf8_clipboard = opt->utf8_clipboard;
+	/* libvncclient lists the encodings of registered extensions: ours, for this connection
+	 * only. */
+	rfbClientProtocolExtension *saved = rfbClientExtensions;
+	if (opt->utf8_clipboard)
+		rfbClientRegisterExtension(&ext_clipboard);
+	rfbBool ok = rfbInitClient(cl, NULL, NULL);
+	rfbClientExtensions = saved;
+	if (!ok)
 		goto fail; /* it has freed cl */
 	v->cl = cl;
 	return v;
@@ -201,6 +390,7 @@ void viewer_destroy(struct viewer *v)
 		rfbClientCleanup(v->cl);
 	}
 	free(v->cut_text);
+	free(v->clip);
 	free(v->ca_file);
 	free(v->user);
 	free(v->password);
@@ -218,7 +408,7 @@ int viewer_pump(struct viewer *v, int timeout_ms)
 		unsigned wait_us = (unsigned)MIN(end > now ? end - now : 0, 50) * 1000;
 		/* A whole message may already sit in libvncclient's buffer. */
 		int n = v->cl->buffered > 0 ? 1 : WaitForMessage(v->cl, wait_us);
-		if (n < 0 || (n > 0 && !HandleRFBServerMessage(v->cl))) {
+		if (n < 0 || (n > 0 && !handle_message(v))) {
 			log_line("connection ended\n");
 			v->closed = true;
 			return -1;
@@ -439,6 +629,39 @@ int viewer_send_cut_text(struct viewer *v, const void *text, size_t len)
 	if (len > INT32_MAX)
 		return -1;
 	return SendClientCutText(v->cl, (char *)text, (int)len) ? 0 : -1;
+}
+
+int viewer_send_clipboard_utf8(struct viewer *v, const char *text, size_t len)
+{
+	if (!v->utf8_clipboard || !v->server_caps || len >= EXT_CLIP_MAX)
+		return -1;
+	free(v->clip);
+	v->clip = xcalloc(1, len + 1);
+	memcpy(v->clip, text, len);
+	v->clip_len = len;
+	/* As TigerVNC: announce it when the server takes notifies, else provide it at once. */
+	if (v->server_caps & EXT_NOTIFY)
+		return write_ext(v, EXT_NOTIFY | EXT_TEXT, NULL, 0);
+	return v->server_caps & EXT_PROVIDE ? provide(v) : -1;
+}
+
+int viewer_send_ext_provide(struct viewer *v, const char *text, size_t len)
+{
+	uint8_t *z;
+	size_t n = deflate_text(text, len, &z);
+	int rc = n ? write_ext(v, EXT_PROVIDE | EXT_TEXT, z, n) : -1;
+	free(z);
+	return rc;
+}
+
+uint32_t viewer_ext_clipboard_caps(const struct viewer *v)
+{
+	return v->server_caps;
+}
+
+bool viewer_cut_text_utf8(const struct viewer *v)
+{
+	return v->cut_utf8;
 }
 
 const char *viewer_cut_text(const struct viewer *v, size_t *len, unsigned *count)

@@ -24,6 +24,7 @@ struct viewer_options {
 	const char *encodings; /* libvncclient's list ("tight zrle raw"); NULL = its default */
 	bool cursor_shape;     /* ask for the cursor as a shape; else the server draws it in */
 	int jpeg_quality;      /* 1..9: allow lossy JPEG at that quality, as TigerVNC does; 0: lossless */
+	bool utf8_clipboard;   /* list and speak the extended (UTF-8) clipboard, as TigerVNC does */
 };
 
 /** Sends libvncclient's log to path (appended); NULL keeps it quiet. */
@@ -109,6 +110,22 @@ int viewer_send_cut_text(struct viewer *v, const void *text, size_t len);
  * or NULL before any; *count is how many have arrived.
  */
 const char *viewer_cut_text(const struct viewer *v, size_t *len, unsigned *count);
+
+/**
+ * With utf8_clipboard: makes text (UTF-8) this viewer's clipboard and
+ * announces it (notify); it is provided when the server asks. -1 before
+ * the server's extended clipboard caps.
+ */
+int viewer_send_clipboard_utf8(struct viewer *v, const char *text, size_t len);
+
+/** An unasked extended clipboard provide of text (UTF-8), as some viewers send. 0 or -1. */
+int viewer_send_ext_provide(struct viewer *v, const char *text, size_t len);
+
+/** The flags of the server's extended clipboard caps; 0 before any came. */
+uint32_t viewer_ext_clipboard_caps(const struct viewer *v);
+
+/** Whether the last cut text (viewer_cut_text()) came over the extended clipboard. */
+bool viewer_cut_text_utf8(const struct viewer *v);
 
 /** Writes raw bytes into the RFB stream (over TLS), e.g. a forbidden message. */
 int viewer_write_raw(struct viewer *v, const void *buf, size_t len);

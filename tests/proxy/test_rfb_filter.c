@@ -10,6 +10,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "rfb_filter.h"
 
@@ -255,6 +256,260 @@ START_TEST(test_cut_text_limits)
 }
 END_TEST
 
+/* --- extended clipboard --- */
+
+static const struct rfb_filter_options ext_on = {.extended_clipboard = true};
+
+/* Like parse_ok() and parse_refused(), with the extended clipboard allowed. */
+static void ext_ok(const uint8_t *bytes, size_t len, struct rfb_client_msg *msg)
+{
+	/* Without the option, the same message is refused from its header. */
+	parse_refused(bytes, 8, msg);
+	for (size_t k = 0; k < len; k++)
+		ck_assert_int_eq(rfb_client_msg_opt(bytes, k, &ext_on, msg), 0);
+	ck_assert_int_eq(rfb_client_msg_opt(bytes, len, &ext_on, msg), (ssize_t)len);
+	ck_assert_str_eq(msg->reason, "");
+	ck_assert(msg->u.cut_text.extended);
+}
+
+static void ext_refused(const uint8_t *bytes, size_t at, struct rfb_client_msg *msg)
+{
+	for (size_t k = 0; k < at; k++)
+		ck_assert_int_eq(rfb_client_msg_opt(bytes, k, &ext_on, msg), 0);
+	ck_assert_int_eq(rfb_client_msg_opt(bytes, at, &ext_on, msg), -1);
+	ck_assert_str_ne(msg->reason, "");
+}
+
+/* An extended ClientCutText of flags and payload (n bytes). */
+static size_t ext_msg(uint8_t *out, uint32_t flags, const void *payload, size_t n)
+{
+	uint32_t len = (uint32_t)(4 + n);
+
+	memset(out, 0, 8);
+	out[0] = 6;
+	out[4] = (uint8_t)((0u - len) >> 24), out[5] = (uint8_t)((0u - len) >> 16);
+	out[6] = (uint8_t)((0u - len) >> 8), out[7] = (uint8_t)(0u - len);
+	out[8] = (uint8_t)(flags >> 24), out[9] = (uint8_t)(flags >> 16);
+	out[10] = (uint8_t)(flags >> 8), out[11] = (uint8_t)flags;
+	if (n > 0)
+		memcpy(out + 12, payload, n);
+	return 12 + n;
+}
+
+/* A provide as a viewer makes it: zlib of u32 size then the text, finished or only flushed. */
+static size_t viewer_provide(uint8_t *out, size_t cap, uint32_t flags, uint32_t size,
+                             const void *text, size_t n, bool finish)
+{
+	uint8_t *plain = malloc(4 + n), *z = malloc(cap);
+	z_stream zs = {0};
+
+	plain[0] = (uint8_t)(size >> 24), plain[1] = (uint8_t)(size >> 16);
+	plain[2] = (uint8_t)(size >> 8), plain[3] = (uint8_t)size;
+	memcpy(plain + 4, text, n);
+	ck_assert_int_eq(deflateInit(&zs, 9), Z_OK);
+	zs.next_in = plain;
+	zs.avail_in = (uInt)(4 + n);
+	zs.next_out = z;
+	zs.avail_out = (uInt)cap;
+	ck_assert_int_ge(deflate(&zs, finish ? Z_FINISH : Z_SYNC_FLUSH), Z_OK);
+	size_t zn = zs.total_out;
+	deflateEnd(&zs);
+	size_t len = ext_msg(out, flags, z, zn);
+	free(plain);
+	free(z);
+	return len;
+}
+
+START_TEST(test_ext_clip_messages)
+{
+	struct rfb_client_msg msg;
+	uint8_t m[64];
+	const uint8_t sizes[8] = {0, 0, 0x20, 0, 0, 0, 0x10, 0};
+
+	/* TigerVNC's caps: every action, text and rtf with their sizes. */
+	size_t n = ext_msg(m, RFB_EXT_CLIP_ACTIONS | RFB_EXT_CLIP_TEXT | 2, sizes, 8);
+	ext_ok(m, n, &msg);
+	ck_assert_uint_eq(msg.type, RFB_MSG_CUT_TEXT);
+	ck_assert_uint_eq(msg.u.cut_text.flags, RFB_EXT_CLIP_ACTIONS | 3);
+	ck_assert_uint_eq(msg.u.cut_text.text_size, 0x2000);
+	ck_assert_uint_eq(msg.u.cut_text.offset, 12);
+	ck_assert_uint_eq(msg.u.cut_text.len, 8);
+	/* Caps whose sizes do not match the formats listed. */
+	n = ext_msg(m, RFB_EXT_CLIP_CAPS | RFB_EXT_CLIP_TEXT, sizes, 8);
+	ext_refused(m, 12, &msg);
+	ck_assert_str_eq(msg.reason, "extended clipboard caps with 8 bytes of sizes, not 4");
+
+	n = ext_msg(m, RFB_EXT_CLIP_NOTIFY | RFB_EXT_CLIP_TEXT | 4, NULL, 0);
+	ext_ok(m, n, &msg);
+	ck_assert_uint_eq(msg.u.cut_text.len, 0);
+	n = ext_msg(m, RFB_EXT_CLIP_REQUEST | RFB_EXT_CLIP_TEXT, NULL, 0);
+	ext_ok(m, n, &msg);
+	n = ext_msg(m, RFB_EXT_CLIP_PEEK, NULL, 0);
+	ext_ok(m, n, &msg);
+
+	/* Malformed: no action, two actions, data after a request, unknown bits. */
+	ext_msg(m, RFB_EXT_CLIP_TEXT, NULL, 0);
+	ext_refused(m, 12, &msg);
+	ck_assert_str_eq(msg.reason,
+	                 "extended ClientCutText with flags 0x00000001: not one action");
+	ext_msg(m, RFB_EXT_CLIP_NOTIFY | RFB_EXT_CLIP_PROVIDE | 1, "x", 1);
+	ext_refused(m, 12, &msg);
+	ext_msg(m, RFB_EXT_CLIP_REQUEST | 1, "abcd", 4);
+	ext_refused(m, 12, &msg);
+	ext_msg(m, RFB_EXT_CLIP_PEEK | (1u << 20), NULL, 0);
+	ext_refused(m, 12, &msg);
+	ck_assert_str_eq(msg.reason, "extended ClientCutText with unknown flags 0x04100000");
+	ext_msg(m, RFB_EXT_CLIP_PEEK | (1u << 31), NULL, 0);
+	ext_refused(m, 12, &msg);
+	/* Only text may be provided; a provide needs its stream. */
+	ext_msg(m, RFB_EXT_CLIP_PROVIDE | 4, "zz", 2);
+	ext_refused(m, 12, &msg);
+	ck_assert_str_eq(msg.reason, "extended clipboard provide without text (flags 0x10000004); "
+	                             "only text is allowed");
+	ext_msg(m, RFB_EXT_CLIP_PROVIDE | 1, NULL, 0);
+	ext_refused(m, 12, &msg);
+}
+END_TEST
+
+START_TEST(test_ext_clip_lengths)
+{
+	struct rfb_client_msg msg;
+	uint8_t *m = calloc(1, RFB_MAX_CLIENT_MSG + 1);
+
+	/* Shorter than its flags: -3, and 0x80000000 (-2^31) is far too long. */
+	memcpy(m, "\6\0\0\0\xff\xff\xff\xfd", 8);
+	ext_refused(m, 8, &msg);
+	ck_assert_str_eq(msg.reason, "extended ClientCutText of 3 bytes, shorter than its flags");
+	memcpy(m + 4, "\x80\0\0\0", 4);
+	ext_refused(m, 8, &msg);
+	ck_assert_str_eq(msg.reason,
+	                 "extended ClientCutText of 2147483648 bytes is longer than the "
+	                 "1048576 allowed");
+	/* Exactly 1 MiB: a provide is allowed (its stream is judged later), one more is not. */
+	memcpy(m + 4, "\xff\xf0\0\0", 4);
+	memcpy(m + 8, "\x10\0\0\x01", 4);
+	ck_assert_int_eq(rfb_client_msg_opt(m, RFB_MAX_CLIENT_MSG - 1, &ext_on, &msg), 0);
+	ck_assert_int_eq(rfb_client_msg_opt(m, RFB_MAX_CLIENT_MSG, &ext_on, &msg),
+	                 RFB_MAX_CLIENT_MSG);
+	ck_assert_uint_eq(msg.u.cut_text.len, RFB_MAX_CUT_TEXT - 4);
+	memcpy(m + 4, "\xff\xef\xff\xff", 4);
+	ext_refused(m, 8, &msg);
+	free(m);
+}
+END_TEST
+
+/* The text of a parsed provide message m (len bytes), up to max. */
+static ssize_t provide_text(const uint8_t *m, size_t len, uint8_t *out, size_t max,
+                            uint32_t *declared, char *why)
+{
+	struct rfb_client_msg msg;
+
+	ck_assert_int_eq(rfb_client_msg_opt(m, len, &ext_on, &msg), (ssize_t)len);
+	return rfb_ext_clip_text(m + msg.u.cut_text.offset, msg.u.cut_text.len, out, max, declared,
+	                         why);
+}
+
+START_TEST(test_ext_clip_text)
+{
+	static const char jp[] = "日本語のテキスト";
+	uint8_t m[512], out[64];
+	char why[RFB_FILTER_REASON_LEN];
+	uint32_t declared;
+
+	/* As TigerVNC sends it (flushed) and as libvncclient does (finished), NUL included. */
+	for (int finish = 0; finish < 2; finish++) {
+		size_t n = viewer_provide(m, sizeof(m), RFB_EXT_CLIP_PROVIDE | 1, sizeof(jp), jp,
+		                          sizeof(jp), finish);
+		ck_assert_int_eq(provide_text(m, n, out, sizeof(out), &declared, why),
+		                 (ssize_t)sizeof(jp));
+		ck_assert_uint_eq(declared, sizeof(jp));
+		ck_assert_mem_eq(out, jp, sizeof(jp));
+		/* Bounded: only max bytes come out, whatever the text says. */
+		ck_assert_int_eq(provide_text(m, n, out, 5, &declared, why), 5);
+		ck_assert_mem_eq(out, jp, 5);
+		ck_assert_int_eq(provide_text(m, n, out, 0, &declared, why), 0);
+		ck_assert_uint_eq(declared, sizeof(jp));
+	}
+	/* Text and html: only the text is taken out. */
+	size_t n =
+	    viewer_provide(m, sizeof(m), RFB_EXT_CLIP_PROVIDE | 5, 3, "ab\0\0\0\0\4<b>", 11, false);
+	ck_assert_int_eq(provide_text(m, n, out, sizeof(out), &declared, why), 3);
+	ck_assert_mem_eq(out, "ab", 3);
+
+	/* A stream that ends before the text it announced. */
+	n = viewer_provide(m, sizeof(m), RFB_EXT_CLIP_PROVIDE | 1, 100, "short", 5, true);
+	ck_assert_int_eq(provide_text(m, n, out, sizeof(out), &declared, why), -1);
+	ck_assert_str_eq(why, "extended clipboard provide: the stream ends before the text it "
+	                      "announced");
+	/* Not zlib at all. */
+	n = ext_msg(m, RFB_EXT_CLIP_PROVIDE | 1, "\1\2\3\4\5\6\7\10", 8);
+	ck_assert_int_eq(provide_text(m, n, out, sizeof(out), &declared, why), -1);
+	ck_assert_str_eq(why, "extended clipboard provide: broken zlib stream");
+	/* A stream too short for the size. */
+	n = viewer_provide(m, sizeof(m), RFB_EXT_CLIP_PROVIDE | 1, 0, "", 0, true);
+	n = ext_msg(m, RFB_EXT_CLIP_PROVIDE | 1, m + 12, 3);
+	ck_assert_int_eq(provide_text(m, n, out, sizeof(out), &declared, why), -1);
+}
+END_TEST
+
+START_TEST(test_ext_clip_bomb)
+{
+	/* 64 MiB of zeros in well under a megabyte: refused by its size, nothing inflated. */
+	size_t big = 64u << 20, cap = 1u << 20;
+	uint8_t *zeros = calloc(1, big), *m = malloc(cap + 16), out[16];
+	char why[RFB_FILTER_REASON_LEN];
+	uint32_t declared;
+
+	size_t n =
+	    viewer_provide(m, cap, RFB_EXT_CLIP_PROVIDE | 1, (uint32_t)big, zeros, big, true);
+	ck_assert_uint_lt(n, cap);
+	ck_assert_int_eq(provide_text(m, n, out, sizeof(out), &declared, why), -1);
+	ck_assert_str_eq(why, "extended clipboard provide says its text is 67108864 bytes; at most "
+	                      "16777216 are allowed");
+	/* One that claims 16 bytes but holds 64 MiB: only 16 come out. */
+	n = viewer_provide(m, cap, RFB_EXT_CLIP_PROVIDE | 1, 16, zeros, big, true);
+	ck_assert_int_eq(provide_text(m, n, out, sizeof(out), &declared, why), 16);
+	/* One that claims the most allowed: only what the caller takes is inflated. */
+	n = viewer_provide(m, cap, RFB_EXT_CLIP_PROVIDE | 1, RFB_MAX_EXT_CLIP_DECLARED, zeros, big,
+	                   true);
+	ck_assert_int_eq(provide_text(m, n, out, sizeof(out), &declared, why), 16);
+	free(m);
+	free(zeros);
+}
+END_TEST
+
+START_TEST(test_ext_clip_write)
+{
+	struct rfb_client_msg msg;
+	uint8_t m[16], p[256], out[64];
+	char why[RFB_FILTER_REASON_LEN];
+	uint32_t declared;
+
+	size_t n = rfb_ext_clip_write(RFB_EXT_CLIP_ACTIONS | RFB_EXT_CLIP_TEXT, 4096, m);
+	ck_assert_uint_eq(n, 16);
+	ck_assert_int_eq(rfb_client_msg_opt(m, n, &ext_on, &msg), 16);
+	ck_assert_uint_eq(msg.u.cut_text.text_size, 4096);
+	n = rfb_ext_clip_write(RFB_EXT_CLIP_NOTIFY | RFB_EXT_CLIP_TEXT, 0, m);
+	ck_assert_uint_eq(n, 12);
+	ck_assert_int_eq(rfb_client_msg_opt(m, n, &ext_on, &msg), 12);
+	ck_assert_uint_eq(msg.u.cut_text.flags, RFB_EXT_CLIP_NOTIFY | RFB_EXT_CLIP_TEXT);
+
+	/* A provide shojid writes reads back whole, with the NUL viewers add. */
+	const char *mixed = "Total: 1,234円 (税込) — OK";
+	n = rfb_ext_clip_provide((const uint8_t *)mixed, strlen(mixed), p, sizeof(p));
+	ck_assert_uint_gt(n, 12);
+	ck_assert_int_eq(provide_text(p, n, out, sizeof(out), &declared, why),
+	                 (ssize_t)strlen(mixed) + 1);
+	ck_assert_mem_eq(out, mixed, strlen(mixed) + 1);
+	ck_assert_uint_eq(rfb_ext_clip_provide((const uint8_t *)mixed, strlen(mixed), p, 14), 0);
+	/* Empty text: the NUL alone. */
+	n = rfb_ext_clip_provide((const uint8_t *)"", 0, p, sizeof(p));
+	ck_assert_uint_gt(n, 12);
+	ck_assert_int_eq(provide_text(p, n, out, sizeof(out), &declared, why), 1);
+	ck_assert_uint_eq(out[0], 0);
+}
+END_TEST
+
 START_TEST(test_continuous_updates)
 {
 	struct rfb_client_msg msg;
@@ -445,6 +700,11 @@ Suite *suite_rfb_filter(void)
 	tcase_add_test(tc, test_key_and_pointer);
 	tcase_add_test(tc, test_cut_text);
 	tcase_add_test(tc, test_cut_text_limits);
+	tcase_add_test(tc, test_ext_clip_messages);
+	tcase_add_test(tc, test_ext_clip_lengths);
+	tcase_add_test(tc, test_ext_clip_text);
+	tcase_add_test(tc, test_ext_clip_bomb);
+	tcase_add_test(tc, test_ext_clip_write);
 	tcase_add_test(tc, test_continuous_updates);
 	tcase_add_test(tc, test_fence);
 	tcase_add_test(tc, test_set_desktop_size);
