@@ -483,6 +483,14 @@ static void show_notice(struct rdp_conn *c, const char *reason)
 	c->notice_until = now_ms() + REFUSAL_SHOW_MS;
 }
 
+/* Each capture render made, for the moving-area detector (see pump_frames). */
+static void observe_capture(void *arg, const struct region *changes)
+{
+	struct rdp_conn *c = arg;
+
+	rdp_output_observe(c->out, changes);
+}
+
 static BOOL on_post_connect(freerdp_peer *peer)
 {
 	struct rdp_conn *c = conn_of(peer->context);
@@ -536,6 +544,7 @@ static BOOL on_post_connect(freerdp_peer *peer)
 	    rdp_session_create(c->w, link, (uint16_t)st->DesktopWidth, (uint16_t)st->DesktopHeight);
 	if (!c->session)
 		return FALSE;
+	rdp_session_set_observer(c->session, observe_capture, c);
 	set_nonblock(c->w->ctl_fd, true);
 	log_info("%s: session %s attached over RDP as %s", c->w->peer, c->w->session, st->Username);
 	return TRUE;
@@ -962,13 +971,19 @@ static int logon_login(struct rdp_conn *c)
 	    rdp_session_create(c->w, link, (uint16_t)st->DesktopWidth, (uint16_t)st->DesktopHeight);
 	if (!c->session)
 		return -1;
+	rdp_session_set_observer(c->session, observe_capture, c);
 	set_nonblock(c->w->ctl_fd, true);
 	log_info("%s: session %s attached over RDP as %s (logon screen)", c->w->peer, c->w->session,
 	         user);
 	return 0;
 }
 
-/* Sends what changed if the client can take it; asks render for more. */
+/*
+ * Sends what changed if the client can take it; asks render for more. While moving areas are looked for, render
+ * captures at the browser's pace whatever the client's: the detector sees
+ * every capture (observe_capture), and frames sent take the newest picture
+ * with everything captured since the last one coalesced into it.
+ */
 static int pump_frames(struct rdp_conn *c)
 {
 	struct rdp_session *s = c->session;
@@ -985,8 +1000,12 @@ static int pump_frames(struct rdp_conn *c)
 		rdp_session_mark_all(s);
 	if ((cur = rdp_session_take_cursor(s)) && rdp_output_cursor(c->out, cur) < 0)
 		return -1;
-	if (!rdp_output_can_send(c->out))
+	bool sample = rdp_output_observing(c->out);
+	if (!rdp_output_can_send(c->out)) {
+		if (sample)
+			rdp_session_want_frame(s);
 		return 0;
+	}
 	const uint8_t *px = rdp_session_pixels(s, &stride);
 	size_t nmoves = rdp_session_take_moves(s, moves, ARRAY_SIZE(moves));
 	region_init(&changes);
@@ -1000,7 +1019,7 @@ static int pump_frames(struct rdp_conn *c)
 		if (changed || nmoves > 0)
 			worker_stats_frame(c->w, now_us() - t0);
 	}
-	if (rdp_output_can_send(c->out))
+	if (sample || rdp_output_can_send(c->out))
 		rdp_session_want_frame(s);
 	return 0;
 }
