@@ -64,6 +64,7 @@
 #include "pixlink.h"
 #include "rdp_output.h"
 #include "rdp_session.h"
+#include "token_bucket.h"
 #include "worker.h"
 #include "x224.h"
 
@@ -112,6 +113,7 @@ struct rdp_conn {
 	char
 	    ended[CTL_MAX_TEXT + 160]; /* why the session ended under the client; "" = it did not */
 	int wheel_v, wheel_h;          /* rotation not yet a whole notch */
+	struct token_bucket budget;    /* [display] max_kbps over every byte sent */
 };
 
 static struct rdp_conn *conn_of(rdpContext *ctx)
@@ -754,6 +756,20 @@ static BOOL on_channel_data(freerdp_peer *peer, UINT16 id, const BYTE *data, siz
 
 /* ---- the peer ---- */
 
+/*
+ * The H.264 bit rate: [display] video_kbps, but under a budget at most
+ * three quarters of it, so that the lossless refresh of the rest of the
+ * picture and the protocol still fit beside the video.
+ */
+static unsigned video_kbps(const struct shoji_config *cfg)
+{
+	unsigned kbps = (unsigned)cfg->display_video_kbps;
+
+	if (cfg->display_max_kbps > 0)
+		kbps = MIN(kbps, (unsigned)cfg->display_max_kbps / 4 * 3);
+	return kbps;
+}
+
 static BOOL on_context_new(freerdp_peer *peer, rdpContext *ctx)
 {
 	struct rdp_conn *c = conn_of(ctx);
@@ -771,10 +787,10 @@ static BOOL on_context_new(freerdp_peer *peer, rdpContext *ctx)
 	    [SHOJI_H264_VAAPI] = "vaapih264enc",
 	};
 	const struct shoji_config *cfg = c->w->cfg;
-	c->out =
-	    rdp_output_create(peer, c->vcm, c->w->peer, h264[cfg->display_h264_encoder],
-	                      (unsigned)cfg->display_video_kbps, (uint16_t)cfg->display_max_width,
-	                      (uint16_t)cfg->display_max_height);
+	token_bucket_init(&c->budget, (unsigned)cfg->display_max_kbps, now_ms());
+	c->out = rdp_output_create(peer, c->vcm, c->w->peer, h264[cfg->display_h264_encoder],
+	                           video_kbps(cfg), (uint16_t)cfg->display_max_width,
+	                           (uint16_t)cfg->display_max_height);
 	return c->out != NULL;
 }
 
@@ -979,7 +995,8 @@ static int logon_login(struct rdp_conn *c)
 }
 
 /*
- * Sends what changed if the client can take it; asks render for more. While moving areas are looked for, render
+ * Sends what changed if the client can take it and the budget allows;
+ * asks render for more. While moving areas are looked for, render
  * captures at the browser's pace whatever the client's: the detector sees
  * every capture (observe_capture), and frames sent take the newest picture
  * with everything captured since the last one coalesced into it.
@@ -1001,7 +1018,7 @@ static int pump_frames(struct rdp_conn *c)
 	if ((cur = rdp_session_take_cursor(s)) && rdp_output_cursor(c->out, cur) < 0)
 		return -1;
 	bool sample = rdp_output_observing(c->out);
-	if (!rdp_output_can_send(c->out)) {
+	if (!rdp_output_can_send(c->out) || !token_bucket_ready(&c->budget, now_ms())) {
 		if (sample)
 			rdp_session_want_frame(s);
 		return 0;
@@ -1082,7 +1099,10 @@ static bool run(struct rdp_conn *c)
 			link = CreateFileDescriptorEvent(NULL, FALSE, FALSE,
 			                                 rdp_session_fd(c->session), WINPR_FD_READ);
 		DWORD n = gather_handles(c, h, ARRAY_SIZE(h), ctl, link);
-		if (n == 0 || WaitForMultipleObjects(n, h, FALSE, WAIT_SLICE_MS) == WAIT_FAILED)
+		/* A spent budget: wake when the next frame may go. */
+		uint64_t owed = token_bucket_wait_ms(&c->budget, now_ms());
+		DWORD slice = owed ? (DWORD)MIN((uint64_t)WAIT_SLICE_MS, owed) : WAIT_SLICE_MS;
+		if (n == 0 || WaitForMultipleObjects(n, h, FALSE, slice) == WAIT_FAILED)
 			break;
 		if (!peer->CheckFileDescriptor(peer) ||
 		    !WTSVirtualChannelManagerCheckFileDescriptor(c->vcm)) {
@@ -1125,7 +1145,9 @@ static bool run(struct rdp_conn *c)
 			break;
 		if (c->activated)
 			note_channels(c);
-		worker_stats_bytes(c->w, freerdp_get_transport_sent(&c->ctx, TRUE));
+		uint64_t sent = freerdp_get_transport_sent(&c->ctx, TRUE);
+		worker_stats_bytes(c->w, sent);
+		token_bucket_charge(&c->budget, sent, now_ms());
 		worker_stats_flush(c->w, false);
 	}
 	worker_stats_flush(c->w, true);
