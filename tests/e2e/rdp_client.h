@@ -27,6 +27,7 @@ struct rdp_client_options {
 	bool rdp_security_only; /* offer only standard RDP security (shojid refuses it) */
 	bool nla;               /* offer only NLA (CredSSP with NTLM), as xfreerdp /sec:nla */
 	bool japanese_keyboard; /* report a Japanese 106/109-key keyboard (type 7) */
+	int ack_delay_ms;       /* graphics pipeline: acknowledge each frame this much later */
 };
 
 /** Graphics pipeline surface commands received with codec id (RDPGFX_CODECID_*). */
