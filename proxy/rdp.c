@@ -1017,7 +1017,12 @@ static int pump_frames(struct rdp_conn *c)
 		rdp_session_mark_all(s);
 	if ((cur = rdp_session_take_cursor(s)) && rdp_output_cursor(c->out, cur) < 0)
 		return -1;
-	bool sample = rdp_output_observing(c->out);
+	/*
+	 * Not while a scroll waits to go out: render then coalesces the next
+	 * steps of a smooth scroll into one capture, so they go as one move
+	 * and not, once RDP_SESSION_MAX_MOVES are taken, as pixels.
+	 */
+	bool sample = rdp_output_observing(c->out) && !rdp_session_scrolling(s);
 	if (!rdp_output_can_send(c->out) || !token_bucket_ready(&c->budget, now_ms())) {
 		if (sample)
 			rdp_session_want_frame(s);

@@ -379,6 +379,11 @@ size_t rdp_session_take_moves(struct rdp_session *s, struct fbdiff_move *out, si
 	return n;
 }
 
+bool rdp_session_scrolling(const struct rdp_session *s)
+{
+	return s->nmoves > 0;
+}
+
 bool rdp_session_take_changes(struct rdp_session *s, struct region *out)
 {
 	if (s->changes.n == 0)
