@@ -35,9 +35,10 @@
 #define MAX_FRAMES_IN_FLIGHT 2
 /*
  * While an area goes as H.264 its frames are small (a few KiB at the
- * session's bit rate) and each is the newest picture: one more in flight
- * keeps 25 fps on a link whose round trip plus a frame's transfer is about
- * 60 ms (1.5 Mbit/s, 20 ms), where two would cap it near 30 with no slack.
+ * session's bit rate) and each is the newest picture. A frame's round trip
+ * with the client's decoding of the whole surface was about 100 ms at
+ * 1920x1080 on 1.5 Mbit/s, 20 ms (docs/encoding.md): two in flight gave a
+ * video 14-20 frames a second, three gave 30-35.
  */
 #define MAX_FRAMES_IN_FLIGHT_VIDEO 3
 /*
