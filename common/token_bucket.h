@@ -21,10 +21,10 @@
 #define TOKEN_BUCKET_BURST_MS 200
 
 struct token_bucket {
-	uint64_t kbps;   /* 0: no budget, always ready */
-	int64_t bits;    /* tokens; negative while in debt */
-	int64_t burst;   /* most tokens kept, bits */
-	uint64_t last;   /* time of the last refill, ms */
+	uint64_t kbps; /* 0: no budget, always ready */
+	int64_t bits;  /* tokens; negative while in debt */
+	int64_t burst; /* most tokens kept, bits */
+	uint64_t last; /* time of the last refill, ms */
 };
 
 /* A budget of kbps kilobits per second (0 = unlimited), full at now_ms. */

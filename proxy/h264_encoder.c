@@ -74,9 +74,8 @@ static void configure_encoder(struct h264_encoder *e, const char *element)
 	if (strcmp(element, "x264enc") == 0) {
 		gst_util_set_object_arg(G_OBJECT(enc), "tune", "zerolatency");
 		gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", "ultrafast");
-		g_object_set(enc, "bframes", 0, "key-int-max", KEY_INT_MAX, "byte-stream",
-		             TRUE, "rc-lookahead", 0, "sync-lookahead", 0, "vbv-buf-capacity", 300,
-		             NULL);
+		g_object_set(enc, "bframes", 0, "key-int-max", KEY_INT_MAX, "byte-stream", TRUE,
+		             "rc-lookahead", 0, "sync-lookahead", 0, "vbv-buf-capacity", 300, NULL);
 	} else if (strcmp(element, "openh264enc") == 0) {
 		g_object_set(enc, "gop-size", 10 * NOMINAL_FPS, NULL);
 		gst_util_set_object_arg(G_OBJECT(enc), "rate-control", "bitrate");

@@ -231,7 +231,8 @@ static bool find_colour_runs(struct probe *p, unsigned long rgb, int min_w, bool
 				best_end = x;
 			}
 		}
-		if (solid) { /* the longest run only: stray pixels elsewhere on the row do not count */
+		/* solid: the longest run only, stray pixels elsewhere on the row do not count */
+		if (solid) {
 			n = best;
 			rx0 = best_end - 2 * (best - 1);
 			rx1 = best_end;

@@ -42,7 +42,8 @@ static void *relay(void *arg)
 	if (server < 0 || connect(server, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		goto out;
 	while (!atomic_load(&k->stop)) {
-		struct pollfd p[2] = {{.fd = client, .events = POLLIN}, {.fd = server, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = client, .events = POLLIN},
+		                      {.fd = server, .events = POLLIN}};
 		if (poll(p, 2, 100) < 0)
 			break;
 		if (p[0].revents && copy_some(client, server, NULL) < 0)

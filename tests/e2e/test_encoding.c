@@ -329,8 +329,9 @@ START_TEST(vnc_budget_bounds_the_bytes)
 	unsigned long long bytes = byte_counter_down(&k) - b0, ms = now_ms() - t0;
 	unsigned long long budget = kbps * ms / 8, bound = budget * 5 / 4 + kbps * 200 / 8 + 65536;
 	fprintf(stderr, "encoding: VNC %llu bytes in %llu ms at %llu kbit/s\n", bytes, ms, kbps);
-	ck_assert_msg(bytes <= bound, "%llu bytes in %llu ms over a %llu kbit/s budget (bound %llu)",
-	              bytes, ms, kbps, bound);
+	ck_assert_msg(bytes <= bound,
+	              "%llu bytes in %llu ms over a %llu kbit/s budget (bound %llu)", bytes, ms,
+	              kbps, bound);
 	ck_assert_msg(bytes >= budget / 4, "only %llu bytes in %llu ms: the picture stalled", bytes,
 	              ms);
 	viewer_destroy(v);
