@@ -1133,8 +1133,25 @@ static int check_bookmarks(const struct shoji_config *cfg, char *err, size_t err
 	return 0;
 }
 
+/* A budget below what the smallest picture update needs would stall the viewer. */
+#define MIN_BUDGET_KBPS 100
+
+static int check_budget(const struct shoji_config *cfg, char *err, size_t errlen)
+{
+	char why[CFG_WHY_MAX];
+
+	if (cfg->display_max_kbps == 0 || cfg->display_max_kbps >= MIN_BUDGET_KBPS)
+		return 0;
+	snprintf(why, sizeof(why), "%ld kbit/s is too little to carry a picture",
+	         (long)cfg->display_max_kbps);
+	return key_error(cfg, SHOJI_CFG_display_max_kbps, why,
+	                 "0 (no budget) or a whole number from 100 to 1000000", err, errlen);
+}
+
 int config_validate(const struct shoji_config *cfg, char *err, size_t errlen)
 {
+	if (check_budget(cfg, err, errlen) < 0)
+		return -1;
 	if (check_at_most(cfg, SHOJI_CFG_display_width, cfg->display_width,
 	                  SHOJI_CFG_display_max_width, cfg->display_max_width, err, errlen) < 0)
 		return -1;

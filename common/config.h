@@ -130,8 +130,12 @@ struct shoji_range {
 	X(display, h264_encoder, ENUM, "x264enc", 0, 0, "off|x264enc|openh264enc|vaapih264enc",    \
 	  "GStreamer H.264 encoder for moving areas (video, animation) on RDP's graphics "         \
 	  "pipeline; off: lossless only")                                                          \
-	X(display, video_kbps, INT, "1500", 100, 100000, NULL,                                     \
-	  "bit rate of the H.264 stream for moving areas, kbit/s")                                 \
+	X(display, video_kbps, INT, "1000", 100, 100000, NULL,                                     \
+	  "bit rate of the H.264 stream for moving areas, kbit/s (at most 3/4 of max_kbps "        \
+	  "when that is set)")                                                                     \
+	X(display, max_kbps, INT, "0", 0, 1000000, NULL,                                           \
+	  "bandwidth budget of one viewer connection, kbit/s, RDP and VNC: frames wait and "       \
+	  "coalesce while it is spent; 0 = no budget (the link and the viewer pace)")              \
 	X(pool, min_ready, INT, "1", 0, 64, NULL,                                                  \
 	  "warm sessions kept ready for the next login (0 = start one per login)")                 \
 	X(pool, max_sessions, INT, "50", 1, 65536, NULL,                                           \

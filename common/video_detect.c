@@ -126,15 +126,26 @@ static size_t classify(struct video_detect *d, uint64_t now, struct region *sett
 	return n;
 }
 
+void video_detect_observe(struct video_detect *d, const struct region *changes, uint64_t now_ms)
+{
+	d->frame++;
+	record_changes(d, changes, now_ms);
+}
+
 void video_detect_frame(struct video_detect *d, const struct region *changes, uint64_t now_ms,
                         struct region *moving, struct region *settled)
+{
+	video_detect_observe(d, changes, now_ms);
+	video_detect_classify(d, now_ms, moving, settled);
+}
+
+void video_detect_classify(struct video_detect *d, uint64_t now_ms, struct region *moving,
+                           struct region *settled)
 {
 	const struct rect picture = {0, 0, d->width, d->height};
 
 	region_init(moving);
 	region_init(settled);
-	d->frame++;
-	record_changes(d, changes, now_ms);
 	d->moving = classify(d, now_ms, settled);
 	if (d->moving < VIDEO_MIN_TILES)
 		return;

@@ -7,6 +7,12 @@
  * one. A blinking caret or typing (a few changes a second) never qualifies,
  * nor does a moving area smaller than VIDEO_MIN_TILES tiles.
  *
+ * Changes are best recorded at the rate the picture changes (each capture
+ * render makes: video_detect_observe), not at the rate frames can be sent:
+ * on a slow link a few frames a second go out, and a 30 fps video would
+ * never reach VIDEO_MIN_CHANGES in VIDEO_WINDOW_MS if only they counted.
+ * video_detect_classify() then says, when a frame goes out, what is moving.
+ *
  * Pure; the caller passes the time. Input: damage of our own framebuffer.
  */
 #pragma once
@@ -29,7 +35,25 @@ struct video_detect *video_detect_create(int32_t width, int32_t height);
 void video_detect_destroy(struct video_detect *d);
 
 /*
- * Records a frame's changes at now_ms (never decreasing). *moving receives
+ * Records one capture's changes at now_ms (never decreasing); a tile counts
+ * once per call however many rectangles touch it.
+ */
+void video_detect_observe(struct video_detect *d, const struct region *changes, uint64_t now_ms);
+
+/*
+ * What is moving at now_ms, from the changes observed so far: *moving
+ * receives the moving area (tile-aligned, clipped to the picture; empty
+ * when the moving tiles are fewer than VIDEO_MIN_TILES), *settled the
+ * tiles that stopped moving since the last call after being reported as
+ * moving. Either may be simplified to bounding boxes when it has more than
+ * REGION_MAX_RECTS rectangles.
+ */
+void video_detect_classify(struct video_detect *d, uint64_t now_ms, struct region *moving,
+                           struct region *settled);
+
+/*
+ * video_detect_observe() then video_detect_classify(), for a caller whose
+ * frames are its captures. Records a frame's changes at now_ms (never decreasing). *moving receives
  * the moving area (tile-aligned, clipped to the picture; empty when the
  * moving tiles are fewer than VIDEO_MIN_TILES); *settled the tiles that
  * stopped moving since the last call. Either may be simplified to bounding

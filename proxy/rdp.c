@@ -69,6 +69,7 @@
 #include "rdp_clip.h"
 #include "rdp_output.h"
 #include "rdp_session.h"
+#include "token_bucket.h"
 #include "worker.h"
 #include "x224.h"
 
@@ -124,6 +125,7 @@ struct rdp_conn {
 	char
 	    ended[CTL_MAX_TEXT + 160]; /* why the session ended under the client; "" = it did not */
 	int wheel_v, wheel_h;          /* rotation not yet a whole notch */
+	struct token_bucket budget;    /* [display] max_kbps over every byte sent */
 };
 
 static struct rdp_conn *conn_of(rdpContext *ctx)
@@ -495,6 +497,14 @@ static void show_notice(struct rdp_conn *c, const char *reason)
 	c->notice_until = now_ms() + REFUSAL_SHOW_MS;
 }
 
+/* Each capture render made, for the moving-area detector (see pump_frames). */
+static void observe_capture(void *arg, const struct region *changes)
+{
+	struct rdp_conn *c = arg;
+
+	rdp_output_observe(c->out, changes);
+}
+
 static BOOL on_post_connect(freerdp_peer *peer)
 {
 	struct rdp_conn *c = conn_of(peer->context);
@@ -548,6 +558,7 @@ static BOOL on_post_connect(freerdp_peer *peer)
 	    rdp_session_create(c->w, link, (uint16_t)st->DesktopWidth, (uint16_t)st->DesktopHeight);
 	if (!c->session)
 		return FALSE;
+	rdp_session_set_observer(c->session, observe_capture, c);
 	set_nonblock(c->w->ctl_fd, true);
 	log_info("%s: session %s attached over RDP as %s", c->w->peer, c->w->session, st->Username);
 	return TRUE;
@@ -822,6 +833,20 @@ static BOOL on_send_channel_data(freerdp_peer *peer, UINT16 id, const BYTE *data
 
 /* ---- the peer ---- */
 
+/*
+ * The H.264 bit rate: [display] video_kbps, but under a budget at most
+ * three quarters of it, so that the lossless refresh of the rest of the
+ * picture and the protocol still fit beside the video.
+ */
+static unsigned video_kbps(const struct shoji_config *cfg)
+{
+	unsigned kbps = (unsigned)cfg->display_video_kbps;
+
+	if (cfg->display_max_kbps > 0)
+		kbps = MIN(kbps, (unsigned)cfg->display_max_kbps / 4 * 3);
+	return kbps;
+}
+
 static BOOL on_context_new(freerdp_peer *peer, rdpContext *ctx)
 {
 	struct rdp_conn *c = conn_of(ctx);
@@ -842,10 +867,10 @@ static BOOL on_context_new(freerdp_peer *peer, rdpContext *ctx)
 	    [SHOJI_H264_VAAPI] = "vaapih264enc",
 	};
 	const struct shoji_config *cfg = c->w->cfg;
-	c->out =
-	    rdp_output_create(peer, c->vcm, c->w->peer, h264[cfg->display_h264_encoder],
-	                      (unsigned)cfg->display_video_kbps, (uint16_t)cfg->display_max_width,
-	                      (uint16_t)cfg->display_max_height);
+	token_bucket_init(&c->budget, (unsigned)cfg->display_max_kbps, now_ms());
+	c->out = rdp_output_create(peer, c->vcm, c->w->peer, h264[cfg->display_h264_encoder],
+	                           video_kbps(cfg), (uint16_t)cfg->display_max_width,
+	                           (uint16_t)cfg->display_max_height);
 	return c->out != NULL;
 }
 
@@ -1043,13 +1068,20 @@ static int logon_login(struct rdp_conn *c)
 	    rdp_session_create(c->w, link, (uint16_t)st->DesktopWidth, (uint16_t)st->DesktopHeight);
 	if (!c->session)
 		return -1;
+	rdp_session_set_observer(c->session, observe_capture, c);
 	set_nonblock(c->w->ctl_fd, true);
 	log_info("%s: session %s attached over RDP as %s (logon screen)", c->w->peer, c->w->session,
 	         user);
 	return 0;
 }
 
-/* Sends what changed if the client can take it; asks render for more. */
+/*
+ * Sends what changed if the client can take it and the budget allows;
+ * asks render for more. While moving areas are looked for, render
+ * captures at the browser's pace whatever the client's: the detector sees
+ * every capture (observe_capture), and frames sent take the newest picture
+ * with everything captured since the last one coalesced into it.
+ */
 static int pump_frames(struct rdp_conn *c)
 {
 	struct rdp_session *s = c->session;
@@ -1066,8 +1098,17 @@ static int pump_frames(struct rdp_conn *c)
 		rdp_session_mark_all(s);
 	if ((cur = rdp_session_take_cursor(s)) && rdp_output_cursor(c->out, cur) < 0)
 		return -1;
-	if (!rdp_output_can_send(c->out))
+	/*
+	 * Not while a scroll waits to go out: render then coalesces the next
+	 * steps of a smooth scroll into one capture, so they go as one move
+	 * and not, once RDP_SESSION_MAX_MOVES are taken, as pixels.
+	 */
+	bool sample = rdp_output_observing(c->out) && !rdp_session_scrolling(s);
+	if (!rdp_output_can_send(c->out) || !token_bucket_ready(&c->budget, now_ms())) {
+		if (sample)
+			rdp_session_want_frame(s);
 		return 0;
+	}
 	const uint8_t *px = rdp_session_pixels(s, &stride);
 	size_t nmoves = rdp_session_take_moves(s, moves, ARRAY_SIZE(moves));
 	region_init(&changes);
@@ -1081,7 +1122,7 @@ static int pump_frames(struct rdp_conn *c)
 		if (changed || nmoves > 0)
 			worker_stats_frame(c->w, now_us() - t0);
 	}
-	if (rdp_output_can_send(c->out))
+	if (sample || rdp_output_can_send(c->out))
 		rdp_session_want_frame(s);
 	return 0;
 }
@@ -1131,7 +1172,10 @@ static DWORD gather_handles(struct rdp_conn *c, HANDLE *h, DWORD cap, HANDLE ctl
 	return n;
 }
 
-/* What the transport read and wrote since the last round: metrics and the audit's channels. */
+/*
+ * What the transport read and wrote since the last round: metrics, the
+ * audit's channels and [display] max_kbps.
+ */
 static void count_bytes(struct rdp_conn *c)
 {
 	UINT64 in = 0;
@@ -1140,6 +1184,7 @@ static void count_bytes(struct rdp_conn *c)
 	freerdp_get_stats(c->ctx.rdp, &in, NULL, NULL, NULL);
 	worker_stats_bytes(c->w, sent);
 	rdp_bytes_account(&c->bytes, c->activated, in, sent);
+	token_bucket_charge(&c->budget, sent, now_ms());
 }
 
 /*
@@ -1201,7 +1246,10 @@ static bool run(struct rdp_conn *c)
 			link = CreateFileDescriptorEvent(NULL, FALSE, FALSE,
 			                                 rdp_session_fd(c->session), WINPR_FD_READ);
 		DWORD n = gather_handles(c, h, ARRAY_SIZE(h), ctl, link);
-		if (n == 0 || WaitForMultipleObjects(n, h, FALSE, WAIT_SLICE_MS) == WAIT_FAILED)
+		/* A spent budget: wake when the next frame may go. */
+		uint64_t owed = token_bucket_wait_ms(&c->budget, now_ms());
+		DWORD slice = owed ? (DWORD)MIN((uint64_t)WAIT_SLICE_MS, owed) : WAIT_SLICE_MS;
+		if (n == 0 || WaitForMultipleObjects(n, h, FALSE, slice) == WAIT_FAILED)
 			break;
 		if (!peer->CheckFileDescriptor(peer) ||
 		    !WTSVirtualChannelManagerCheckFileDescriptor(c->vcm)) {

@@ -83,7 +83,10 @@ bool rdp_output_can_resize(const struct rdp_output *o);
  */
 int rdp_output_resize(struct rdp_output *o, uint16_t width, uint16_t height);
 
-/** Whether a frame may be sent now (set up, not suppressed, not too far ahead of acks). */
+/**
+ * Whether a frame may be sent now (set up, not suppressed, not too far
+ * ahead of acks: two frames, three while an area goes as H.264).
+ */
 bool rdp_output_can_send(struct rdp_output *o);
 
 /** True once after the client needs the whole picture (new surface, refresh, unsuppressed). */
@@ -110,6 +113,15 @@ int rdp_output_send(struct rdp_output *o, const uint8_t *pixels, size_t stride, 
 
 /** Some area is being sent lossy and needs a lossless refresh when it stops. */
 bool rdp_output_busy(const struct rdp_output *o);
+
+/**
+ * Whether moving areas are looked for (graphics pipeline with H.264): the
+ * caller then lets render capture at the browser's pace, not the
+ * client's, and passes each capture's changes to rdp_output_observe(), so
+ * that a video is recognised however few frames the link lets through.
+ */
+bool rdp_output_observing(const struct rdp_output *o);
+void rdp_output_observe(struct rdp_output *o, const struct region *changes);
 
 /** Sends a new pointer shape. 0 or -1. */
 int rdp_output_cursor(struct rdp_output *o, const struct rdp_cursor *c);

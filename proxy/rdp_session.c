@@ -49,6 +49,8 @@ struct rdp_session {
 	const char *banner;    /* a notice from the session over the picture, until banner_until */
 	uint64_t banner_until; /* 0 = none */
 	int banner_y0, banner_y1;
+	rdp_session_observer observer; /* sees each capture's changes; NULL = none */
+	void *observer_arg;
 };
 
 static void send_msg(struct rdp_session *s, const struct pixlink_msg *m)
@@ -113,7 +115,7 @@ static void add_move(struct rdp_session *s, struct fbdiff_image *prev, const str
  * Takes r from render's framebuffer: a scroll inside it becomes a move,
  * and only the tiles that differ are marked changed.
  */
-static void diff_rect(struct rdp_session *s, struct rect r)
+static void diff_rect(struct rdp_session *s, struct rect r, struct region *seen)
 {
 	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
 	/* fbdiff only reads cur, which is mapped read-only. */
@@ -121,13 +123,25 @@ static void diff_rect(struct rdp_session *s, struct rect r)
 	                           (int32_t)fb->width, (int32_t)fb->height};
 	struct fbdiff_image prev = {s->pixels, s->stride, s->width, s->height};
 	struct fbdiff_move m;
+	struct region changed;
+	bool scrolled = false;
 
 	r = clip(s, r);
 	if (rect_empty(&r))
 		return;
-	if (s->nmoves < RDP_SESSION_MAX_MOVES && fbdiff_find_scroll(&prev, &cur, &r, &m))
+	if (s->nmoves < RDP_SESSION_MAX_MOVES && fbdiff_find_scroll(&prev, &cur, &r, &m)) {
 		add_move(s, &prev, &m);
-	fbdiff_update(&prev, &cur, &r, &s->changes, MERGE_SLACK);
+		scrolled = true;
+	}
+	region_init(&changed);
+	fbdiff_update(&prev, &cur, &r, &changed, MERGE_SLACK);
+	struct rect bounds = desktop(s);
+	for (size_t i = 0; i < changed.n; i++) {
+		region_add(&s->changes, &changed.r[i], &bounds, MERGE_SLACK);
+		/* A scroll's exposed strip is text going by, not video: it stays lossless. */
+		if (!scrolled)
+			region_add(seen, &changed.r[i], &bounds, 0);
+	}
 }
 
 static void on_framebuffer(struct rdp_session *s)
@@ -154,10 +168,21 @@ static void on_framebuffer(struct rdp_session *s)
 
 static void on_damage(struct rdp_session *s, const struct pixlink_damage *d)
 {
+	struct region seen;
+
+	region_init(&seen);
 	for (uint16_t i = 0; i < d->nrects; i++) {
 		const struct pixlink_rect *r = &d->rects[i];
-		diff_rect(s, (struct rect){r->x, r->y, r->w, r->h});
+		diff_rect(s, (struct rect){r->x, r->y, r->w, r->h}, &seen);
 	}
+	if (s->observer)
+		s->observer(s->observer_arg, &seen);
+}
+
+void rdp_session_set_observer(struct rdp_session *s, rdp_session_observer fn, void *arg)
+{
+	s->observer = fn;
+	s->observer_arg = arg;
 }
 
 static void on_cursor(struct rdp_session *s, const struct pixlink_cursor *c)
@@ -373,6 +398,11 @@ size_t rdp_session_take_moves(struct rdp_session *s, struct fbdiff_move *out, si
 	memcpy(out, s->moves, n * sizeof(*out));
 	s->nmoves = 0;
 	return n;
+}
+
+bool rdp_session_scrolling(const struct rdp_session *s)
+{
+	return s->nmoves > 0;
 }
 
 bool rdp_session_take_changes(struct rdp_session *s, struct region *out)

@@ -95,6 +95,16 @@ const uint8_t *rdp_session_pixels(const struct rdp_session *s, size_t *stride);
  */
 size_t rdp_session_take_moves(struct rdp_session *s, struct fbdiff_move *out, size_t cap);
 
+/**
+ * Called from rdp_session_read() with the pixels each damage report from
+ * render changed (scrolls left out), whether or not a frame goes out.
+ */
+typedef void (*rdp_session_observer)(void *arg, const struct region *changes);
+void rdp_session_set_observer(struct rdp_session *s, rdp_session_observer fn, void *arg);
+
+/** Whether a scroll waits to be sent (taken by rdp_session_take_moves). */
+bool rdp_session_scrolling(const struct rdp_session *s);
+
 /** Moves the changed rectangles into *out; false when nothing changed. */
 bool rdp_session_take_changes(struct rdp_session *s, struct region *out);
 

@@ -23,6 +23,7 @@
 #include "rfb_filter.h"
 #include "rfb_handshake.h"
 #include "tls.h"
+#include "token_bucket.h"
 #include "util.h"
 #include "vnc_session.h"
 #include "worker.h"
@@ -36,6 +37,8 @@
 #define CUT_TEXT_HEAD_LEN 8
 /* A viewer that takes no byte of what waits for it this long is dropped. */
 #define VIEWER_STALL_MS 30000
+/* Under [display] max_kbps, the most written at once (a 1.5 Mbit/s budget's 20 ms). */
+#define BUDGET_CHUNK 4096
 #define LOGIN_NOTICE (-2) /* login() and handshake(): show w->refusal on screen, then close */
 
 struct conn {
@@ -267,6 +270,13 @@ struct relay {
 	bool done;
 	uint64_t viewer_read_ms; /* when the viewer last took bytes, or had none waiting */
 	size_t init_left;        /* bytes of libvncserver's ServerInit not yet sent */
+	/*
+	 * [display] max_kbps over the bytes to the viewer. Holding them back
+	 * holds back the viewer's next update request, and so libvncserver's
+	 * next update and render's next capture: frames coalesce upstream,
+	 * only the one update already written waits here.
+	 */
+	struct token_bucket budget;
 };
 
 static void take(struct buf *b, size_t n)
@@ -524,6 +534,12 @@ static void filter(struct relay *r)
 	}
 }
 
+/* Bytes to write at once: all there is, or under a budget a slice of it, so it flows evenly. */
+static size_t budget_chunk(const struct relay *r)
+{
+	return r->budget.kbps ? MIN(r->s2c.len, BUDGET_CHUNK) : r->s2c.len;
+}
+
 static void pump_viewer(struct relay *r, short revents)
 {
 	ssize_t n = 1;
@@ -537,7 +553,8 @@ static void pump_viewer(struct relay *r, short revents)
 		filter(r);
 	}
 	n = 1;
-	while (r->s2c.len > 0 && (n = conn_write(r->c, r->s2c.data, r->s2c.len)) > 0) {
+	while (r->s2c.len > 0 && token_bucket_ready(&r->budget, now_ms()) &&
+	       (n = conn_write(r->c, r->s2c.data, budget_chunk(r))) > 0) {
 		take(&r->s2c, (size_t)n);
 		/* libvncserver's ServerInit, then its updates (cut text moves out: vnc_session.c). */
 		size_t init = MIN(r->init_left, (size_t)n);
@@ -546,6 +563,7 @@ static void pump_viewer(struct relay *r, short revents)
 		worker_bytes(r->w, "framebuffer", 0, (int64_t)((size_t)n - init));
 		r->viewer_read_ms = now_ms();
 		worker_stats_bytes(r->w, (uint64_t)n);
+		token_bucket_charge(&r->budget, (uint64_t)n, now_ms());
 	}
 	if (r->s2c.len > 0 && n < 0 && errno != EAGAIN)
 		r->done = true;
@@ -591,6 +609,7 @@ static void relay(struct relay *r)
 	set_nonblock(r->inner, true);
 	filter(r);
 	r->viewer_read_ms = now_ms();
+	token_bucket_init(&r->budget, (unsigned)r->w->cfg->display_max_kbps, now_ms());
 	while (!r->done && !viewer_stalled(r)) {
 		struct pollfd p[2] = {
 		    {.fd = r->c->fd},
@@ -598,7 +617,8 @@ static void relay(struct relay *r)
 		};
 		if (r->c2s.len < r->c2s.cap)
 			p[0].events |= POLLIN;
-		if (r->s2c.len > 0 || r->c->want_write)
+		uint64_t wait = token_bucket_wait_ms(&r->budget, now_ms());
+		if ((r->s2c.len > 0 && wait == 0) || r->c->want_write)
 			p[0].events |= POLLOUT;
 		if (r->s2c.len < r->s2c.cap)
 			p[1].events |= POLLIN;
@@ -608,6 +628,8 @@ static void relay(struct relay *r)
 			p[1].fd = -1; /* full: a hang-up would wake poll at once, again and again */
 		/* Wakes at least once a second: statistics, and a viewer that stopped reading. */
 		int timeout = r->c->ssl && SSL_pending(r->c->ssl) ? 0 : CTL_STATS_INTERVAL_MS;
+		if (r->s2c.len > 0 && wait > 0)
+			timeout = (int)MIN((uint64_t)timeout, wait);
 		if (poll(p, 2, timeout) < 0 && errno != EINTR)
 			break;
 		pump_inner(r, p[1].revents);

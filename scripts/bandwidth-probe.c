@@ -204,9 +204,11 @@ struct box {
 /*
  * Bounding box of the rows holding at least min_w pixels near rgb (so a
  * block or banner of that colour, not icons or anti-aliased text that
- * happen to come near it); false when there is no such row.
+ * happen to come near it); false when there is no such row. solid: count
+ * each row's longest run of such pixels only.
  */
-static bool find_colour(struct probe *p, unsigned long rgb, int min_w, struct box *b)
+static bool find_colour_runs(struct probe *p, unsigned long rgb, int min_w, bool solid,
+                             struct box *b)
 {
 	XImage *img = XGetImage(p->dpy, p->root, 0, 0, (unsigned)p->width, (unsigned)p->height,
 	                        AllPlanes, ZPixmap);
@@ -215,13 +217,25 @@ static bool find_colour(struct probe *p, unsigned long rgb, int min_w, struct bo
 	if (!img)
 		return false;
 	for (int y = 0; y < p->height; y += 2) {
-		int n = 0, rx0 = p->width, rx1 = -1;
+		int n = 0, rx0 = p->width, rx1 = -1, run = 0, best = 0, best_end = -1;
 		for (int x = 0; x < p->width; x += 2) {
-			if (!near(XGetPixel(img, x, y) & 0xffffff, rgb))
+			if (!near(XGetPixel(img, x, y) & 0xffffff, rgb)) {
+				run = 0;
 				continue;
+			}
 			n++;
 			rx0 = x < rx0 ? x : rx0;
 			rx1 = x;
+			if (++run > best) {
+				best = run;
+				best_end = x;
+			}
+		}
+		/* solid: the longest run only, stray pixels elsewhere on the row do not count */
+		if (solid) {
+			n = best;
+			rx0 = best_end - 2 * (best - 1);
+			rx1 = best_end;
 		}
 		if (n * 2 < min_w)
 			continue;
@@ -235,6 +249,11 @@ static bool find_colour(struct probe *p, unsigned long rgb, int min_w, struct bo
 		return false;
 	*b = (struct box){x0, y0, x1 - x0 + 2, y1 - y0 + 2};
 	return true;
+}
+
+static bool find_colour(struct probe *p, unsigned long rgb, int min_w, struct box *b)
+{
+	return find_colour_runs(p, rgb, min_w, false, b);
 }
 
 static int cmd_find(struct probe *p, unsigned long rgb, int min_w, int min_h, double timeout_ms)
@@ -289,8 +308,9 @@ static int cmd_latency(struct probe *p, int count, const char *keysym, unsigned 
 		fprintf(stderr, "bandwidth-probe: no key for %s\n", keysym);
 		return 2;
 	}
-	if (!find_colour(p, a, LAT_BLOCK_MIN_W, &box) &&
-	    !find_colour(p, b, LAT_BLOCK_MIN_W, &box)) {
+	/* Solid runs: a video beside the block (--latency-video) may hold pixels of its colours. */
+	if (!find_colour_runs(p, a, LAT_BLOCK_MIN_W, true, &box) &&
+	    !find_colour_runs(p, b, LAT_BLOCK_MIN_W, true, &box)) {
 		fprintf(stderr, "bandwidth-probe: the latency block is not on the screen\n");
 		return 1;
 	}

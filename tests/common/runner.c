@@ -7,6 +7,7 @@ Suite *suite_cliptext(void);
 Suite *suite_config(void);
 Suite *suite_pixlink(void);
 Suite *suite_rect(void);
+Suite *suite_token_bucket(void);
 Suite *suite_video_detect(void);
 
 int main(void)
@@ -16,6 +17,7 @@ int main(void)
 	srunner_add_suite(sr, suite_config());
 	srunner_add_suite(sr, suite_pixlink());
 	srunner_add_suite(sr, suite_rect());
+	srunner_add_suite(sr, suite_token_bucket());
 	srunner_add_suite(sr, suite_video_detect());
 	srunner_set_tap(sr, "-");
 	srunner_run_all(sr, CK_SILENT);

@@ -617,6 +617,27 @@ START_TEST(test_validate_display)
 }
 END_TEST
 
+/* [display] max_kbps: 0 is no budget; below 100 kbit/s nothing usable gets through. */
+START_TEST(test_validate_budget)
+{
+	ck_assert_str_eq(validate_error("[display]\nwidth = 1024\nmax_kbps = 64\n"),
+	                 "shoji.conf:3: [display] max_kbps: 64 kbit/s is too little to carry a "
+	                 "picture; allowed: 0 (no budget) or a whole number from 100 to 1000000");
+	assert_error_has("[display]\nmax_kbps = 2000000\n", "shoji.conf:2: [display] max_kbps:");
+	assert_error_has("[display]\nmax_kbps = -1\n", "[display] max_kbps:");
+	struct shoji_config *cfg = parse_ok("[display]\nmax_kbps = 0\n");
+	ck_assert_int_eq(cfg->display_max_kbps, 0);
+	config_destroy(cfg);
+	cfg = parse_ok("[display]\nmax_kbps = 1500\n");
+	ck_assert_int_eq(cfg->display_max_kbps, 1500);
+	config_destroy(cfg);
+	cfg = parse_ok("");
+	ck_assert_int_eq(cfg->display_max_kbps, 0);
+	ck_assert_int_eq(cfg->display_video_kbps, 1000);
+	config_destroy(cfg);
+}
+END_TEST
+
 START_TEST(test_validate_listeners)
 {
 	ck_assert_str_eq(
@@ -899,6 +920,7 @@ Suite *suite_config(void)
 	tcase_add_test(bad, test_error_small_buffers);
 	tcase_add_test(bad, test_error_too_large);
 	tcase_add_test(cross, test_validate_display);
+	tcase_add_test(cross, test_validate_budget);
 	tcase_add_test(cross, test_validate_listeners);
 	tcase_add_test(cross, test_validate_bookmarks);
 	tcase_add_test(files, test_load_missing_file);

@@ -110,6 +110,57 @@ START_TEST(slow_changes_do_not_accumulate)
 }
 END_TEST
 
+/*
+ * A slow link: captures come 30 a second, frames go out twice a second.
+ * Counted per frame sent, the video would never qualify; counted per
+ * capture, it is moving at the first frame sent after 10 captures, and
+ * settles from the captures too, with no frame sent in between.
+ */
+START_TEST(captures_count_not_frames_sent)
+{
+	struct video_detect *d = video_detect_create(1920, 1080);
+	struct video_detect *per_frame = video_detect_create(1920, 1080);
+	struct region video = one(24, 100, 640, 360), moving, settled, moving_pf, settled_pf;
+	uint64_t t = 0;
+	bool seen = false;
+
+	for (int i = 1; i <= 60; i++, t += 33) {
+		video_detect_observe(d, &video, t);
+		if (i % 15)
+			continue; /* a frame goes out every 500 ms */
+		video_detect_classify(d, t, &moving, &settled);
+		video_detect_frame(per_frame, &video, t, &moving_pf, &settled_pf);
+		ck_assert_uint_eq(moving_pf.n, 0);
+		ck_assert_uint_eq(settled.n, 0);
+		ck_assert_uint_gt(moving.n, 0); /* 15 captures in 495 ms before the first */
+		ck_assert_int_eq(region_area(&moving), (int64_t)704 * 448);
+		seen = true;
+	}
+	ck_assert(seen);
+	/* The video stops: captures of something else only (a caret), then a frame. */
+	struct region caret = one(1500, 900, 2, 20);
+	video_detect_observe(d, &caret, t + 100);
+	video_detect_classify(d, t + 100, &moving, &settled);
+	ck_assert_uint_gt(moving.n, 0);
+	video_detect_classify(d, t + VIDEO_SETTLE_MS, &moving, &settled);
+	ck_assert_uint_eq(moving.n, 0);
+	ck_assert_int_eq(region_area(&settled), (int64_t)704 * 448);
+	ck_assert(!video_detect_busy(d));
+
+	/* Several rectangles of one capture touch a tile once: 9 captures are not enough. */
+	video_detect_reset(d);
+	struct region many = one(1000, 450, 256, 8);
+	struct rect more = {1000, 470, 256, 8}, all = {0, 0, 1920, 1080};
+	region_add(&many, &more, &all, 0);
+	for (int i = 0; i < VIDEO_MIN_CHANGES - 1; i++)
+		video_detect_observe(d, &many, 10000 + (uint64_t)i * 33);
+	video_detect_classify(d, 10000 + 9 * 33, &moving, &settled);
+	ck_assert_uint_eq(moving.n, 0);
+	video_detect_destroy(d);
+	video_detect_destroy(per_frame);
+}
+END_TEST
+
 START_TEST(edges_and_bad_sizes)
 {
 	ck_assert_ptr_null(video_detect_create(0, 100));
@@ -137,6 +188,7 @@ Suite *suite_video_detect(void)
 	tcase_add_test(tc, caret_and_typing_never_move);
 	tcase_add_test(tc, small_animation_is_not_video);
 	tcase_add_test(tc, slow_changes_do_not_accumulate);
+	tcase_add_test(tc, captures_count_not_frames_sent);
 	tcase_add_test(tc, edges_and_bad_sizes);
 	suite_add_tcase(s, tc);
 	return s;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Before FreeRDP's headers, whose MIN and MAX give way to ours. */
 #include "util.h"
@@ -40,6 +41,8 @@ struct rdp_client {
 	pcRdpgfxSurfaceCommand gdi_surface_command;
 	int moves;                                   /* SurfaceToSurface copies the server sent */
 	pcRdpgfxSurfaceToSurface surface_to_surface; /* gdi's own */
+	pcRdpgfxEndFrame gdi_end_frame;
+	int ack_delay_ms; /* a slow client: its frame acknowledgements come this much later */
 	DispClientContext *disp; /* Display Control, once the server opened it */
 	bool disp_caps;          /* and sent its capabilities */
 	int resizes;             /* desktop resizes the server made */
@@ -87,6 +90,21 @@ static UINT surface_to_surface(RdpgfxClientContext *gfx, const RDPGFX_SURFACE_TO
 	return cc->owner->surface_to_surface(gfx, pdu);
 }
 
+/*
+ * A slow client: FreeRDP acknowledges a frame when EndFrame returns, on the
+ * channel's thread, so waiting here delays every acknowledgement.
+ */
+static UINT end_frame(RdpgfxClientContext *gfx, const RDPGFX_END_FRAME_PDU *pdu)
+{
+	rdpGdi *gdi = gfx->custom;
+	struct client_context *cc = (struct client_context *)gdi->context;
+	UINT rc = cc->owner->gdi_end_frame(gfx, pdu);
+
+	if (cc->owner->ack_delay_ms > 0)
+		usleep((useconds_t)cc->owner->ack_delay_ms * 1000);
+	return rc;
+}
+
 static UINT on_disp_caps(DispClientContext *disp, UINT32 monitors, UINT32 factor_a, UINT32 factor_b)
 {
 	struct rdp_client *c = disp->custom;
@@ -108,6 +126,8 @@ static void on_channel_connected(void *context, ChannelConnectedEventArgs *e)
 		gfx->SurfaceCommand = count_surface_command;
 		cc->owner->surface_to_surface = gfx->SurfaceToSurface;
 		gfx->SurfaceToSurface = surface_to_surface;
+		cc->owner->gdi_end_frame = gfx->EndFrame;
+		gfx->EndFrame = end_frame;
 	}
 	if (strcmp(e->name, DISP_DVC_CHANNEL_NAME) == 0) {
 		cc->owner->disp = e->pInterface;
@@ -293,6 +313,7 @@ struct rdp_client *rdp_client_connect(const struct rdp_client_options *opt)
 {
 	struct rdp_client *c = xcalloc(1, sizeof(*c));
 
+	c->ack_delay_ms = opt->ack_delay_ms;
 	c->instance = freerdp_new();
 	if (!c->instance)
 		goto fail;

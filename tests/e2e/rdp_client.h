@@ -28,6 +28,7 @@ struct rdp_client_options {
 	bool nla;               /* offer only NLA (CredSSP with NTLM), as xfreerdp /sec:nla */
 	bool japanese_keyboard; /* report a Japanese 106/109-key keyboard (type 7) */
 	bool raw_cliprdr; /* list the cliprdr channel but leave it to rdp_client_send_channel */
+	int ack_delay_ms;       /* graphics pipeline: acknowledge each frame this much later */
 };
 
 /** Graphics pipeline surface commands received with codec id (RDPGFX_CODECID_*). */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "byte_counter.h"
 #include "daemon.h"
 #include "rdp_client.h"
 #include "util.h"
@@ -274,6 +275,71 @@ START_TEST(rdp_scroll_arrives_as_surface_copy_and_ends_exact)
 }
 END_TEST
 
+/* Pumps until some pixel (on a grid of 4) is exactly rgb. */
+static bool wait_any(struct viewer *v, uint32_t rgb, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+
+	do {
+		for (int y = 0; y < viewer_height(v); y += 4)
+			for (int x = 0; x < viewer_width(v); x += 4)
+				if (viewer_pixel(v, x, y) == rgb)
+					return true;
+	} while (viewer_pump(v, 200) == 0 && now_ms() < end);
+	return false;
+}
+
+/*
+ * [display] max_kbps over VNC: an endless video (tests/pages/bw-video.html)
+ * in lossless Tight would fill a loopback link many times over; under a
+ * 400 kbit/s budget the bytes over 6 s, counted by a relay, stay within
+ * 1.25 x the budget + its 200 ms burst + 64 KiB, and still flow.
+ */
+START_TEST(vnc_budget_bounds_the_bytes)
+{
+	struct byte_counter k;
+	char log[160];
+	const unsigned long long kbps = 400;
+
+	ck_assert_msg(shojid_setup_page(&d, "[display]\nmax_kbps = 400\n", "bw-video.html") == 0,
+	              "harness setup failed (%s)", d.root);
+	ck_assert_int_eq(shojid_add_user(&d, "demo", PASSWORD), 0);
+	viewer_log_to(shojid_path(&d, "vncclient.log", log, sizeof(log)));
+	ck_assert_msg(shojid_launch(&d, 90000) == 0, "shojid did not get ready (%s)", d.log_path);
+	ck_assert_int_eq(byte_counter_start(&k, d.port), 0);
+	struct viewer_options opt = {
+	    .port = k.port,
+	    .ca_file = d.ca_path,
+	    .user = "demo",
+	    .password = PASSWORD,
+	    .encodings = "copyrect tight zrle raw",
+	    .cursor_shape = true,
+	};
+	struct viewer *v = viewer_connect(&opt);
+	ck_assert_msg(v, "could not log in (%s/vncclient.log, %s)", d.root, d.log_path);
+	if (!wait_any(v, 0x0000a0, PAGE_TIMEOUT_MS)) {
+		char path[160];
+		viewer_dump_ppm(v, shojid_path(&d, "novideo.ppm", path, sizeof(path)));
+		ck_abort_msg("the video page never showed (%llu bytes came; screen in %s)",
+		             (unsigned long long)byte_counter_down(&k), path);
+	}
+	ck_assert_int_eq(viewer_pump(v, 3000), 0);
+	uint64_t b0 = byte_counter_down(&k), t0 = now_ms();
+	ck_assert_int_eq(viewer_pump(v, 6000), 0);
+	unsigned long long bytes = byte_counter_down(&k) - b0, ms = now_ms() - t0;
+	unsigned long long budget = kbps * ms / 8, bound = budget * 5 / 4 + kbps * 200 / 8 + 65536;
+	fprintf(stderr, "encoding: VNC %llu bytes in %llu ms at %llu kbit/s\n", bytes, ms, kbps);
+	ck_assert_msg(bytes <= bound,
+	              "%llu bytes in %llu ms over a %llu kbit/s budget (bound %llu)", bytes, ms,
+	              kbps, bound);
+	ck_assert_msg(bytes >= budget / 4, "only %llu bytes in %llu ms: the picture stalled", bytes,
+	              ms);
+	viewer_destroy(v);
+	byte_counter_stop(&k);
+	finish();
+}
+END_TEST
+
 Suite *suite_encoding(void)
 {
 	Suite *s = suite_create("encoding");
@@ -283,5 +349,9 @@ Suite *suite_encoding(void)
 	tcase_add_test(tc, scroll_arrives_as_copyrect_and_ends_exact);
 	tcase_add_test(tc, rdp_scroll_arrives_as_surface_copy_and_ends_exact);
 	suite_add_tcase(s, tc);
+	TCase *budget = tcase_create("budget");
+	tcase_set_timeout(budget, 300);
+	tcase_add_test(budget, vnc_budget_bounds_the_bytes);
+	suite_add_tcase(s, budget);
 	return s;
 }

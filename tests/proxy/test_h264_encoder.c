@@ -97,6 +97,16 @@ START_TEST(decodes_close_to_source)
 }
 END_TEST
 
+/* Over TCP nothing is lost: past ten seconds of pictures, still the first key frame only. */
+START_TEST(no_periodic_key_frames)
+{
+	double q;
+	uint64_t keys;
+	encode_frames(1000, 320, &q, &keys, false);
+	ck_assert_uint_eq(keys, 1);
+}
+END_TEST
+
 START_TEST(key_frame_on_request)
 {
 	double q;
@@ -139,6 +149,7 @@ Suite *suite_h264_encoder(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, decodes_close_to_source);
 	tcase_add_test(tc, key_frame_on_request);
+	tcase_add_test(tc, no_periodic_key_frames);
 	tcase_add_test(tc, bit_rate_limits_output);
 	tcase_add_test(tc, refuses_bad_arguments);
 	suite_add_tcase(s, tc);
