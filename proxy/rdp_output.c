@@ -33,6 +33,14 @@
 /* FreeRDP 2's planar codec fails on tiles 1 or 2 pixels wide (encoder and decoder). */
 #define MIN_TILE_WIDTH 4
 #define GFX_SURFACE_ID 0
+/*
+ * Moving areas are encoded on an offscreen surface of their own, the size
+ * of their bounding box, and copied onto the desktop's surface: the
+ * picture H.264 encodes and the client decodes is that box, not the whole
+ * desktop (the FreeRDP client ignores AVC420's destination rectangle, so
+ * a picture is always its surface's size).
+ */
+#define GFX_VIDEO_SURFACE_ID 1
 #define GFX_SETUP_TIMEOUT_MS 10000 /* then bitmap updates */
 #define MAX_FRAMES_IN_FLIGHT 2
 /*
@@ -86,6 +94,7 @@ struct rdp_output {
 	struct video_detect *moving;  /* with H.264 on the current surface */
 	struct h264_encoder *encoder; /* made at the first moving area */
 	bool key_next;
+	struct rect video_box; /* where GFX_VIDEO_SURFACE_ID's picture goes; w = 0: none */
 
 	pthread_mutex_t lock; /* guards what the rdpgfx thread writes: */
 	bool caps_confirmed, gfx_failed;
@@ -310,6 +319,18 @@ static void open_disp(struct rdp_output *o)
 	}
 }
 
+/* Deletes the moving areas' surface and its encoder, if there are. */
+static int drop_video_surface(struct rdp_output *o)
+{
+	h264_encoder_destroy(o->encoder);
+	o->encoder = NULL;
+	if (o->video_box.w == 0)
+		return 0;
+	o->video_box.w = 0;
+	RDPGFX_DELETE_SURFACE_PDU del = {GFX_VIDEO_SURFACE_ID};
+	return o->gfx->DeleteSurface(o->gfx, &del) == CHANNEL_RC_OK ? 0 : -1;
+}
+
 static int create_surface(struct rdp_output *o, uint16_t width, uint16_t height)
 {
 	MONITOR_DEF monitor = {0, 0, width - 1, height - 1, 1 /* primary */};
@@ -318,7 +339,7 @@ static int create_surface(struct rdp_output *o, uint16_t width, uint16_t height)
 	                                    GFX_PIXEL_FORMAT_XRGB_8888};
 	RDPGFX_MAP_SURFACE_TO_OUTPUT_PDU map = {GFX_SURFACE_ID, 0, 0, 0};
 
-	if (o->gfx->ResetGraphics(o->gfx, &reset) != CHANNEL_RC_OK ||
+	if (drop_video_surface(o) < 0 || o->gfx->ResetGraphics(o->gfx, &reset) != CHANNEL_RC_OK ||
 	    o->gfx->CreateSurface(o->gfx, &create) != CHANNEL_RC_OK ||
 	    o->gfx->MapSurfaceToOutput(o->gfx, &map) != CHANNEL_RC_OK)
 		return -1;
@@ -330,9 +351,7 @@ static int create_surface(struct rdp_output *o, uint16_t width, uint16_t height)
 	bool avc = o->avc;
 	pthread_mutex_unlock(&o->lock);
 	video_detect_destroy(o->moving);
-	h264_encoder_destroy(o->encoder);
 	o->moving = NULL;
-	o->encoder = NULL;
 	/* H.264 pictures have even sides. */
 	if (avc && width % 2 == 0 && height % 2 == 0)
 		o->moving = video_detect_create(width, height);
@@ -609,7 +628,63 @@ static int gfx_tile(void *arg, const struct rect *t)
 	return rc == CHANNEL_RC_OK ? 0 : -1;
 }
 
-/* The whole surface as one H.264 picture; the client updates only the moving rectangles. */
+/* The bounding box of the moving areas, with even sides (the surface's are). */
+static struct rect moving_box(const struct region *moving)
+{
+	int32_t x0 = INT32_MAX, y0 = INT32_MAX, x1 = 0, y1 = 0;
+
+	for (size_t i = 0; i < moving->n; i++) {
+		const struct rect *r = &moving->r[i];
+		x0 = MIN(x0, r->x), y0 = MIN(y0, r->y);
+		x1 = MAX(x1, r->x + r->w), y1 = MAX(y1, r->y + r->h);
+	}
+	x0 &= ~1, y0 &= ~1;
+	x1 += x1 & 1, y1 += y1 & 1;
+	return (struct rect){x0, y0, x1 - x0, y1 - y0};
+}
+
+static bool box_within(const struct rect *in, const struct rect *out)
+{
+	return in->x >= out->x && in->y >= out->y && in->x + in->w <= out->x + out->w &&
+	       in->y + in->h <= out->y + out->h;
+}
+
+/*
+ * The moving areas' surface and encoder for this box: kept while the
+ * areas stay inside the box it was made for, made anew (a key frame)
+ * when they leave it.
+ */
+static int video_surface(struct rdp_output *o, const struct rect *box)
+{
+	char err[256];
+
+	if (o->encoder && o->video_box.w && box_within(box, &o->video_box))
+		return 0;
+	if (drop_video_surface(o) < 0)
+		return -2;
+	RDPGFX_CREATE_SURFACE_PDU create = {GFX_VIDEO_SURFACE_ID, (UINT16)box->w, (UINT16)box->h,
+	                                    GFX_PIXEL_FORMAT_XRGB_8888};
+	if (o->gfx->CreateSurface(o->gfx, &create) != CHANNEL_RC_OK)
+		return -2;
+	o->video_box = *box;
+	o->encoder = h264_encoder_create(o->h264, (unsigned)box->w, (unsigned)box->h, o->kbps, err,
+	                                 sizeof(err));
+	if (!o->encoder) {
+		log_warn("%s: %s; moving areas go lossless", o->who, err);
+		return -1;
+	}
+	log_info("%s: H.264 encoder %s at %u kbit/s for %dx%d at %d,%d", o->who, o->h264, o->kbps,
+	         box->w, box->h, box->x, box->y);
+	o->key_next = true;
+	return 0;
+}
+
+/*
+ * The moving areas as one H.264 picture of their bounding box on the
+ * offscreen surface, then each area copied to its place on the desktop's
+ * surface. 0, -1 when H.264 failed (the areas then go lossless), -2 when
+ * the channel did.
+ */
 static int send_avc(struct rdp_output *o, struct frame *f, const struct region *moving)
 {
 	RECTANGLE_16 rects[REGION_MAX_RECTS];
@@ -617,18 +692,14 @@ static int send_avc(struct rdp_output *o, struct frame *f, const struct region *
 	const uint8_t *au;
 	size_t len;
 	char err[256];
+	struct rect want = moving_box(moving);
 
-	if (!o->encoder) {
-		o->encoder =
-		    h264_encoder_create(o->h264, f->width, f->height, o->kbps, err, sizeof(err));
-		if (!o->encoder) {
-			log_warn("%s: %s; moving areas go lossless", o->who, err);
-			return -1;
-		}
-		log_info("%s: H.264 encoder %s at %u kbit/s", o->who, o->h264, o->kbps);
-		o->key_next = true;
-	}
-	if (h264_encoder_encode(o->encoder, f->pixels, f->stride, o->key_next, &au, &len, err,
+	int rc = video_surface(o, &want);
+	if (rc < 0)
+		return rc;
+	const struct rect *box = &o->video_box;
+	const uint8_t *origin = f->pixels + (size_t)box->y * f->stride + (size_t)box->x * 4;
+	if (h264_encoder_encode(o->encoder, origin, f->stride, o->key_next, &au, &len, err,
 	                        sizeof(err)) < 0) {
 		log_warn("%s: H.264: %s; moving areas go lossless", o->who, err);
 		return -1;
@@ -636,8 +707,11 @@ static int send_avc(struct rdp_output *o, struct frame *f, const struct region *
 	o->key_next = false;
 	for (size_t i = 0; i < moving->n; i++) {
 		const struct rect *r = &moving->r[i];
-		rects[i] = (RECTANGLE_16){(UINT16)r->x, (UINT16)r->y, (UINT16)(r->x + r->w),
-		                          (UINT16)(r->y + r->h)};
+		int32_t x = r->x - box->x, y = r->y - box->y;
+		rects[i] = (RECTANGLE_16){.left = (UINT16)x,
+		                          .top = (UINT16)y,
+		                          .right = (UINT16)(x + r->w),
+		                          .bottom = (UINT16)(y + r->h)};
 		quality[i] = (RDPGFX_H264_QUANT_QUALITY){.qp = AVC_QP, .qualityVal = 100};
 	}
 	RDPGFX_AVC420_BITMAP_STREAM avc = {
@@ -646,16 +720,31 @@ static int send_avc(struct rdp_output *o, struct frame *f, const struct region *
 	    .data = (BYTE *)au,
 	};
 	RDPGFX_SURFACE_COMMAND cmd = {
-	    .surfaceId = GFX_SURFACE_ID,
+	    .surfaceId = GFX_VIDEO_SURFACE_ID,
 	    .codecId = RDPGFX_CODECID_AVC420,
 	    .format = PIXEL_FORMAT_BGRX32,
-	    .right = f->width,
-	    .bottom = f->height,
-	    .width = f->width,
-	    .height = f->height,
+	    .right = (UINT32)box->w,
+	    .bottom = (UINT32)box->h,
+	    .width = (UINT32)box->w,
+	    .height = (UINT32)box->h,
 	    .extra = &avc,
 	};
-	return o->gfx->SurfaceCommand(o->gfx, &cmd) == CHANNEL_RC_OK ? 0 : -2;
+	if (o->gfx->SurfaceCommand(o->gfx, &cmd) != CHANNEL_RC_OK)
+		return -2;
+	for (size_t i = 0; i < moving->n; i++) {
+		const struct rect *r = &moving->r[i];
+		RDPGFX_POINT16 dest = {(INT16)r->x, (INT16)r->y};
+		RDPGFX_SURFACE_TO_SURFACE_PDU copy = {
+		    .surfaceIdSrc = GFX_VIDEO_SURFACE_ID,
+		    .surfaceIdDest = GFX_SURFACE_ID,
+		    .rectSrc = rects[i],
+		    .destPtsCount = 1,
+		    .destPts = &dest,
+		};
+		if (o->gfx->SurfaceToSurface(o->gfx, &copy) != CHANNEL_RC_OK)
+			return -2;
+	}
+	return 0;
 }
 
 /*

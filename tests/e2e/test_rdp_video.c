@@ -113,6 +113,84 @@ static void open_page(struct rdp_client *c, const char *page)
 	press(c, SC_ENTER);
 }
 
+static uint64_t area_hash(const struct rdp_client *c, int x0, int y0, int w, int h)
+{
+	uint64_t hash = 1469598103934665603ull;
+	for (int j = 0; j < h; j += 2)
+		for (int i = 0; i < w; i += 2)
+			hash = (hash ^ rdp_client_pixel(c, x0 + i, y0 + j)) * 1099511628211ull;
+	return hash;
+}
+
+/* The canvas's four edges, 24 pixels deep: a picture put off its place leaves one stale. */
+#define EDGE 24
+static void edge_hashes(const struct rdp_client *c, int cx, int cy, uint64_t h[4])
+{
+	h[0] = area_hash(c, cx, cy, EDGE, CANVAS_H);
+	h[1] = area_hash(c, cx + CANVAS_W - EDGE, cy, EDGE, CANVAS_H);
+	h[2] = area_hash(c, cx, cy, CANVAS_W, EDGE);
+	h[3] = area_hash(c, cx, cy + CANVAS_H - EDGE, CANVAS_W, EDGE);
+}
+
+/*
+ * Pumps until n AVC420 pictures came in all; false (said on stderr) if
+ * the canvas stopped first: slow acknowledgements let fewer out than its
+ * 10 s hold.
+ */
+static bool playing_until_avc(struct rdp_client *c, int x, int y, int n)
+{
+	while (rdp_client_codec_count(c, CODEC_AVC420) < n) {
+		if (rdp_client_pixel(c, x + 5, y + 5) != PLAYING) {
+			fprintf(stderr,
+			        "rdp_video: the canvas stopped after %d AVC420 pictures, "
+			        "before it could be watched\n",
+			        rdp_client_codec_count(c, CODEC_AVC420));
+			return false;
+		}
+		ck_assert_int_eq(rdp_client_pump(c, 50), 0);
+	}
+	return true;
+}
+
+/* White, give or take H.264's rounding (the moving tiles overlap the margin). */
+static bool near_white(uint32_t rgb)
+{
+	return (rgb >> 16 & 0xff) >= 0xe8 && (rgb >> 8 & 0xff) >= 0xe8 && (rgb & 0xff) >= 0xe8;
+}
+
+/*
+ * While the canvas plays, once AVC420 comes: all of the canvas changes,
+ * up to its edges (the pictures land on it) and the white margin around it stays white (they
+ * land nowhere else; they are decoded on a surface of their own and
+ * copied into place). The canvas's texture is no lighter than 200.
+ */
+static void expect_video_in_place(struct rdp_client *c, int x, int y)
+{
+	int cx = x + 20, cy = y + 40 + 20;
+
+	/* Once the moving area is whole (the detector adds tiles as they keep changing). */
+	if (!playing_until_avc(c, x, y, 40))
+		return;
+	uint64_t before[4], after[4];
+	edge_hashes(c, cx, cy, before);
+	if (!playing_until_avc(c, x, y, rdp_client_codec_count(c, CODEC_AVC420) + 5))
+		return;
+	edge_hashes(c, cx, cy, after);
+	static const char *const edge[] = {"left", "right", "top", "bottom"};
+	for (int i = 0; i < 4; i++)
+		ck_assert_msg(after[i] != before[i],
+		              "five AVC420 pictures came and the canvas's %s edge did not change",
+		              edge[i]);
+	for (int i = -10; i < CANVAS_W + 10; i++)
+		ck_assert_msg(near_white(rdp_client_pixel(c, cx + i, cy - 10)),
+		              "the margin above the canvas is %06x at %d while it plays",
+		              rdp_client_pixel(c, cx + i, cy - 10), i);
+	for (int j = 0; j < CANVAS_H; j++)
+		ck_assert_msg(near_white(rdp_client_pixel(c, cx + CANVAS_W + 10, cy + j)),
+		              "the margin right of the canvas is %06x at row %d while it plays",
+		              rdp_client_pixel(c, cx + CANVAS_W + 10, cy + j), j);
+}
+
 /*
  * Plays tests/pages/video.html on c to its end; AVC420 came for the
  * canvas; then the canvas equals what a lossless-only client shows.
@@ -123,6 +201,7 @@ static void video_goes_h264_then_lossless(struct rdp_client *c)
 
 	open_page(c, "video.html");
 	wait_color(c, PLAYING, "the playing video page", &x, &y);
+	expect_video_in_place(c, x, y);
 	wait_color(c, STOPPED, "the stopped video page", &x, &y);
 	int avc = rdp_client_codec_count(c, CODEC_AVC420);
 	int planar = rdp_client_codec_count(c, CODEC_PLANAR);
