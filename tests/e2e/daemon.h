@@ -68,6 +68,9 @@ bool shojid_audit_wait(struct shojid_proc *d, const char *a, const char *b, cons
 /** How many audit lines contain a and, if not NULL, b. */
 int shojid_audit_count(struct shojid_proc *d, const char *a, const char *b);
 
+/** How many lines of shojid's log contain a and, if not NULL, b. */
+int shojid_log_count(struct shojid_proc *d, const char *a, const char *b);
+
 /** Whether shojid is still running (not exited, not a zombie). */
 bool shojid_alive(struct shojid_proc *d);
 
