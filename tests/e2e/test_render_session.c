@@ -107,6 +107,38 @@ START_TEST(page_appears_and_reacts)
 END_TEST
 
 /*
+ * Left alone on a local page for longer than Chromium's background fetches
+ * take to start (network time, component and model downloads, all refused
+ * by the egress proxy and audited), the browser asks the proxy for the
+ * page's server and nothing else.
+ */
+START_TEST(browser_asks_for_nothing_else)
+{
+	int ox, oy;
+	char want[64], line[1024], others[2048] = "";
+
+	start(NULL, 1280, 800);
+	page_origin(&ox, &oy);
+	session_pump(&sp, 40000);
+	snprintf(want, sizeof(want), "\"host\":\"127.0.0.1\",\"port\":%d,", pages.port);
+	FILE *f = fopen(sp.audit_path, "r");
+	ck_assert_ptr_nonnull(f);
+	int requests = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, "\"event\":\"egress\""))
+			continue;
+		requests++;
+		if (!strstr(line, want) && strlen(others) + strlen(line) < sizeof(others))
+			strcat(others, line);
+	}
+	fclose(f);
+	ck_assert_msg(requests > 0, "the page's own request is not in the audit log");
+	ck_assert_msg(others[0] == '\0', "the browser asked for other hosts:\n%s", others);
+	finish();
+}
+END_TEST
+
+/*
  * The sandbox enforces [policy] on its own: clipboard text that shojid
  * sends while clipboard_to_browser is off is refused there too.
  */
@@ -365,6 +397,7 @@ Suite *suite_render_session(void)
 	tcase_add_test(tc, resize_follows_viewer);
 	tcase_add_test(tc, browser_restarts_when_closed);
 	tcase_add_test(tc, sandbox_holds);
+	tcase_add_test(tc, browser_asks_for_nothing_else);
 	tcase_add_test(tc, memory_limit_stops_a_hog);
 	suite_add_tcase(s, tc);
 	return s;
