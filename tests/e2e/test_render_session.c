@@ -28,6 +28,7 @@ Suite *suite_render_session(void);
 #define GREY 0x808080
 #define CYAN 0x00ffff
 #define MAGENTA 0xff00ff
+#define ORANGE 0xff8000
 
 static struct http_server pages;
 static struct session_proc sp;
@@ -135,6 +136,44 @@ START_TEST(browser_asks_for_nothing_else)
 	ck_assert_msg(requests > 0, "the page's own request is not in the audit log");
 	ck_assert_msg(others[0] == '\0', "the browser asked for other hosts:\n%s", others);
 	finish();
+}
+END_TEST
+
+/*
+ * [browser] policies_dir: the administrator's policy files reach the
+ * browser (one turns JavaScript off: index.html's <noscript> block shows),
+ * but where they set a policy shoji sets (network time queries back on),
+ * shoji's value wins.
+ */
+START_TEST(administrator_policies)
+{
+	char dir[] = "/tmp/shoji-e2e-policies-XXXXXX", path[128], ini[256];
+	int ox, oy;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	chmod(dir, 0755);
+	snprintf(path, sizeof(path), "%s/zz-site.json", dir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"DefaultJavaScriptSetting\": 2, \"BrowserNetworkTimeQueriesEnabled\": true}\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(path, sizeof(path), "%s/notes.txt", dir); /* not *.json: not copied */
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"DefaultJavaScriptSetting\": 1}\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(ini, sizeof(ini), "[browser]\npolicies_dir = %s\n", dir);
+	start(ini, 1280, 800);
+	page_origin(&ox, &oy);
+	bool noscript = session_wait_pixel(&sp, ox + 470, oy + 200, ORANGE, 8, 20000);
+	session_dump_ppm(&sp, "/tmp/shoji-e2e-policies.ppm");
+	ck_assert_msg(noscript, "JavaScript still runs: the administrator's policy did not apply "
+	                        "(/tmp/shoji-e2e-policies.ppm)");
+	session_pump(&sp, 20000);
+	ck_assert_msg(!audit_has(sp.audit_path, "\"event\":\"egress\"", "clients2.google.com", NULL),
+	              "the administrator's policy overrode shoji's (network time queries)");
+	finish();
+	remove_tree(dir);
 }
 END_TEST
 
@@ -398,6 +437,7 @@ Suite *suite_render_session(void)
 	tcase_add_test(tc, browser_restarts_when_closed);
 	tcase_add_test(tc, sandbox_holds);
 	tcase_add_test(tc, browser_asks_for_nothing_else);
+	tcase_add_test(tc, administrator_policies);
 	tcase_add_test(tc, memory_limit_stops_a_hog);
 	suite_add_tcase(s, tc);
 	return s;
