@@ -115,6 +115,9 @@ struct shoji_range {
 	X(browser, bookmarks, LIST, "", 0, 0, NULL, "managed bookmarks, each NAME=URL")            \
 	X(browser, locale, STRING, "ja", 0, 0, NULL, "browser UI and Accept-Language locale")      \
 	X(browser, timezone, STRING, "Asia/Tokyo", 0, 0, NULL, "time zone inside the session")     \
+	X(browser, policies_dir, PATH, "/etc/chromium/policies/managed", 0, 0, NULL,               \
+	  "the administrator's own Chromium policy files (*.json), copied into every session; "    \
+	  "where they set a policy shoji sets, shoji's value wins")                                 \
 	X(egress, allow, LIST, "", 0, 0, NULL,                                                     \
 	  "destinations allowed although denied by default: CIDR, HOST or HOST:PORT")              \
 	X(egress, deny, LIST, "", 0, 0, NULL,                                                      \

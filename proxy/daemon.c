@@ -775,6 +775,7 @@ static void on_ctl(struct shojid *d, struct conn *c)
 	    (nt_req && (c->proto != CTL_PROTO_RDP || c->nt_asked || c->authing || c->authed))) {
 		log_warn("worker %d (%s) broke the control protocol; killing it", (int)c->pid,
 		         c->peer);
+		c->killed = "worker killed: it broke the control protocol";
 		kill(c->pid, SIGKILL);
 	} else if (m.type == CTL_NOTE) {
 		on_resize_note(c, &m);
@@ -851,7 +852,11 @@ static void on_child_exit(struct shojid *d, pid_t pid, int status)
 		}
 		audit_repeats(d, c, true, NULL);
 		audit_bytes(d, c);
-		detach(d, c, WIFSIGNALED(status) ? "worker crashed" : "viewer disconnected");
+		/* A worker shojid signalled did not crash; its status says nothing. */
+		detach(d, c,
+		       c->killed            ? c->killed
+		       : WIFSIGNALED(status) ? "worker crashed"
+		                             : "viewer disconnected");
 		log_info("worker %d (%s) ended", (int)pid, c->peer);
 		remove_conn(d, c);
 		return;
@@ -1280,8 +1285,10 @@ static void shutdown_all(struct shojid *d)
 {
 	for (size_t i = 0; i < d->nlisteners; i++)
 		close(d->listeners[i].fd);
-	for (struct conn *c = d->conns; c; c = c->next)
+	for (struct conn *c = d->conns; c; c = c->next) {
+		c->killed = "shojid stopping";
 		kill(c->pid, SIGTERM);
+	}
 	uint64_t end = now_ms() + 5000;
 	while (d->conns && now_ms() < end) {
 		int status;

@@ -40,6 +40,7 @@ struct conn {
 	bool nt_given;      /* and handed over */
 	bool auth_seen;     /* the worker sent credentials (after NLA: it succeeded) */
 	bool eof;           /* the worker closed its end: wait for its exit */
+	const char *killed; /* why shojid signalled the worker, if it did: for the detach */
 	uint64_t refuse_at; /* send the deferred refusal then; 0 = none */
 	char refusal[CTL_MAX_TEXT + 1];
 	uint64_t wait_until; /* logged in, waiting for a session to warm; 0 = not */

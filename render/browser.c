@@ -91,7 +91,15 @@ int browser_write_policy(FILE *out, const struct shoji_config *cfg)
 	      "  \"ScreenCaptureAllowed\": false,\n"
 	      "  \"DefaultGeolocationSetting\": 2,\n"
 	      "  \"DefaultNotificationsSetting\": 2,\n"
-	      "  \"CommandLineFlagSecurityWarningsEnabled\": false\n"
+	      "  \"CommandLineFlagSecurityWarningsEnabled\": false,\n"
+	      /*
+	       * Background fetches the egress proxy would refuse and audit in
+	       * every session: network time (clients2.google.com), components
+	       * (update.googleapis.com) and on-device AI models.
+	       */
+	      "  \"BrowserNetworkTimeQueriesEnabled\": false,\n"
+	      "  \"ComponentUpdatesEnabled\": false,\n"
+	      "  \"GenAILocalFoundationalModelSettings\": 1\n"
 	      "}\n",
 	      out);
 	return ferror(out) ? -1 : 0;
@@ -122,6 +130,12 @@ pid_t browser_start(const struct browser_opts *o)
 	      "--hide-crash-restore-bubble",
 	      "--disable-features=Translate,MediaRouter,OptimizationHints,AutofillServerCommunication,"
 	      "OptimizationGuideModelDownloading,InterestFeedContentSuggestions",
+	      /*
+	       * Chromium 156 asks update.googleapis.com for the on-device model
+	       * manifest despite --disable-component-update and the policies;
+	       * an override that names no manifest keeps it from asking.
+	       */
+	      "--optimization-guide-manifest-override=/dev/null",
 	      "--window-position=0,0", size, lang, profile, proxy,
 	      "--proxy-bypass-list=<-loopback>", o->start_url, (char *)NULL);
 	_exit(127);

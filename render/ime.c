@@ -23,6 +23,8 @@
 
 #define LAYOUT_TIMEOUT_MS 5000
 #define BUS_TIMEOUT_MS 5000
+#define FCITX_READY_TIMEOUT_MS 20000
+#define FCITX_POLL_MS 50
 #define STOP_TIMEOUT_MS 1000
 #define RESTART_WINDOW_MS 60000
 #define MAX_RESTARTS 5
@@ -66,7 +68,11 @@ static const char fcitx_profile[] = "[Groups/0]\n"
  * switch on a lone Shift. One input state for the whole session, as
  * Windows has by default. With no task bar to show the mode, its name
  * ("あ" or "ja") appears briefly at the caret when it changes. Password
- * fields always get direct input.
+ * fields always get direct input. Mozc is loaded when 半角/全角 first
+ * switches to it, not a second after start (PreloadInputMethod): loading
+ * blocks fcitx5 for a second or more on a busy machine, and a browser whose
+ * input context waited on it meanwhile typed its keys past the IME; keys
+ * sent after the switch wait in order.
  */
 static const char fcitx_config[] = "[Hotkey]\n"
                                    "EnumerateWithTriggerKeys=False\n"
@@ -100,7 +106,7 @@ static const char fcitx_config[] = "[Hotkey]\n"
                                    "CompactInputMethodInformation=True\n"
                                    "ShowFirstInputMethodInformation=True\n"
                                    "AllowInputMethodForPassword=False\n"
-                                   "PreloadInputMethod=True\n";
+                                   "PreloadInputMethod=False\n";
 
 static int write_file(const char *dir, const char *name, const char *text)
 {
@@ -289,6 +295,47 @@ static int start_fcitx(struct ime *ime)
 	return 0;
 }
 
+/*
+ * Whether fcitx5 answers a method call on the session bus: before it owns
+ * its name the bus refuses at once (it activates nothing), and it owns it
+ * before it has loaded all its addons and read the keymap.
+ */
+static bool fcitx_answers(const struct ime *ime, int timeout_ms)
+{
+	char bus[340], reply_timeout[48];
+	int status = 0;
+
+	snprintf(bus, sizeof(bus), "--bus=%s", ime->bus_address);
+	snprintf(reply_timeout, sizeof(reply_timeout), "--reply-timeout=%d", timeout_ms);
+	char *const argv[] = {IME_DBUS_SEND, bus, "--print-reply", reply_timeout,
+	                      "--dest=org.fcitx.Fcitx5", "/controller",
+	                      "org.fcitx.Fcitx.Controller1.CurrentInputMethod", NULL};
+	pid_t pid = spawn(argv, "/dev/null", -1);
+	if (pid < 0)
+		return false;
+	if (!reap(pid, timeout_ms + 1000, &status)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return false;
+	}
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* Waits until fcitx5 answers on the bus (see fcitx_answers); false after timeout_ms. */
+static bool wait_fcitx_ready(const struct ime *ime, int timeout_ms)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+
+	for (;;) {
+		uint64_t now = now_ms();
+		if (now >= end)
+			return false;
+		if (fcitx_answers(ime, (int)(end - now)))
+			return true;
+		usleep(FCITX_POLL_MS * 1000);
+	}
+}
+
 /* What GTK (Chromium), Qt and X clients read to find fcitx5. */
 static void set_im_environment(void)
 {
@@ -322,9 +369,14 @@ struct ime *ime_start(const struct ime_opts *o)
 	if (start_fcitx(ime) < 0)
 		goto fail_fcitx;
 	set_im_environment();
-	log_info("Japanese input: fcitx5 (pid %d) with Mozc, bus %s, jp106 layout; started in "
-	         "%llu ms",
-	         (int)ime->fcitx, ime->bus_address, (unsigned long long)(now_ms() - t0));
+	bool ready = wait_fcitx_ready(ime, FCITX_READY_TIMEOUT_MS);
+	if (!ready)
+		log_warn("fcitx5 did not answer on its bus within %d ms: keys typed before it "
+		         "does bypass the IME",
+		         FCITX_READY_TIMEOUT_MS);
+	log_info("Japanese input: fcitx5 (pid %d) with Mozc, bus %s, jp106 layout; %s in %llu ms",
+	         (int)ime->fcitx, ime->bus_address, ready ? "ready" : "started",
+	         (unsigned long long)(now_ms() - t0));
 	return ime;
 
 fail_fcitx:

@@ -24,11 +24,12 @@ struct ime_opts {
 };
 
 /*
- * The programs, Debian's: setxkbmap (x11-xkb-utils), dbus-daemon and fcitx5
- * with fcitx5-mozc and fcitx5-frontend-gtk3.
+ * The programs, Debian's: setxkbmap (x11-xkb-utils), dbus-daemon, dbus-send
+ * (dbus-bin) and fcitx5 with fcitx5-mozc and fcitx5-frontend-gtk3.
  */
 #define IME_SETXKBMAP "/usr/bin/setxkbmap"
 #define IME_DBUS_DAEMON "/usr/bin/dbus-daemon"
+#define IME_DBUS_SEND "/usr/bin/dbus-send"
 #define IME_FCITX5 "/usr/bin/fcitx5"
 
 /**
@@ -37,10 +38,14 @@ struct ime_opts {
  * fcitx5, and sets in this process's environment what the browser needs
  * to find them (DBUS_SESSION_BUS_ADDRESS, GTK_IM_MODULE, QT_IM_MODULE,
  * XMODIFIERS), so children started afterwards inherit it. Waits for the
- * bus (a few milliseconds), not for fcitx5: GTK's module connects when
- * fcitx5 appears on the bus. NULL on failure, logged, with nothing left
- * running and the environment untouched; the session then has no
- * Japanese input but works otherwise. Free with ime_stop.
+ * bus, then for fcitx5 to answer on it (it loads Mozc first, a second or
+ * more on a busy machine): a browser started earlier creates its input
+ * context only once fcitx5 answers, and the keys typed until then bypass
+ * the IME (半角/全角 among them). If fcitx5 does not answer in time, the
+ * session goes on (logged) and GTK's module connects when it does. NULL on
+ * failure, logged, with nothing left running and the environment
+ * untouched; the session then has no Japanese input but works otherwise.
+ * Free with ime_stop.
  */
 struct ime *ime_start(const struct ime_opts *o);
 

@@ -5,10 +5,12 @@
  */
 #include "autoconfig.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +19,8 @@
 #include "log.h"
 #include "sandbox.h"
 #include "util.h"
+
+#define ADMIN_POLICY_MAX (1024 * 1024) /* bytes, one administrator's policy file */
 
 /* Host /etc entries the session may read. Nothing of shoji's own. */
 static const char *const etc_binds[] = {
@@ -156,6 +160,67 @@ static int write_file(const char *dir, const char *name, const char *text)
 	return fclose(f);
 }
 
+/* A regular file of at most max bytes from src to dst. 0 or -1. */
+static int copy_file(const char *src, const char *dst, size_t max)
+{
+	char buf[8192];
+	size_t total = 0, n;
+	int rc = -1;
+
+	FILE *in = fopen(src, "re");
+	if (!in)
+		return -1;
+	FILE *out = fopen(dst, "we");
+	if (!out)
+		goto fail_out;
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0 && (total += n) <= max)
+		if (fwrite(buf, 1, n, out) != n)
+			break;
+	rc = ferror(in) || total > max || n > 0 ? -1 : 0;
+	if (fclose(out) != 0)
+		rc = -1;
+	if (rc < 0)
+		unlink(dst);
+fail_out:
+	fclose(in);
+	return rc;
+}
+
+/*
+ * The administrator's policy files ([browser] policies_dir, *.json) into
+ * the session's, as admin-NAME. Chromium gives a policy set in two files
+ * the value of the file last in name order: shoji.json comes after them
+ * all, so what shoji sets (the proxy, the blocklists) stays shoji's. A
+ * missing directory is no error; a file that cannot be copied is skipped
+ * (logged).
+ */
+static void copy_admin_policies(const char *from, const char *to)
+{
+	char src[4200], dst[4200 + sizeof("/admin-") + 256];
+	struct stat st;
+	struct dirent *de;
+
+	DIR *d = opendir(from);
+	if (!d) {
+		if (errno != ENOENT)
+			log_warn("browser policies: cannot read %s: %s", from, strerror(errno));
+		return;
+	}
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		if (de->d_name[0] == '.' || len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
+			continue;
+		snprintf(src, sizeof(src), "%s/%s", from, de->d_name);
+		snprintf(dst, sizeof(dst), "%s/admin-%s", to, de->d_name);
+		if (stat(src, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    copy_file(src, dst, ADMIN_POLICY_MAX) < 0)
+			log_warn("browser policies: %s skipped (not a readable file of at most %d "
+			         "bytes)",
+			         src, ADMIN_POLICY_MAX);
+	}
+	closedir(d);
+}
+
 int sandbox_write_etc(const char *session_dir, unsigned uid, const struct shoji_config *cfg)
 {
 	char etc[4096], policies[4200], text[4300];
@@ -174,6 +239,7 @@ int sandbox_write_etc(const char *session_dir, unsigned uid, const struct shoji_
 	if (write_file(etc, "group", text) < 0 ||
 	    write_file(etc, "hosts", "127.0.0.1 localhost shoji\n::1 localhost\n") < 0)
 		return -1;
+	copy_admin_policies(cfg->browser_policies_dir, policies);
 	snprintf(text, sizeof(text), "%s/shoji.json", policies);
 	FILE *f = fopen(text, "we");
 	if (!f)

@@ -215,6 +215,11 @@ int shojid_audit_count(struct shojid_proc *d, const char *a, const char *b)
 	return count_lines(d->audit_path, a, b);
 }
 
+int shojid_log_count(struct shojid_proc *d, const char *a, const char *b)
+{
+	return count_lines(d->log_path, a, b);
+}
+
 bool shojid_alive(struct shojid_proc *d)
 {
 	int status;

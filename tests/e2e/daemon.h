@@ -83,6 +83,9 @@ bool shojid_audit_line(struct shojid_proc *d, int n, const char *a, const char *
  */
 long long audit_number(const char *line, const char *obj, const char *key);
 
+/** How many lines of shojid's log contain a and, if not NULL, b. */
+int shojid_log_count(struct shojid_proc *d, const char *a, const char *b);
+
 /** Whether shojid is still running (not exited, not a zombie). */
 bool shojid_alive(struct shojid_proc *d);
 

@@ -216,6 +216,7 @@ START_TEST(config_and_key_mapping)
 	ck_assert_ptr_nonnull(strstr(text, "[Hotkey/TriggerKeys]\n0=Zenkaku_Hankaku\n\n"));
 	ck_assert_ptr_nonnull(strstr(text, "[Hotkey/AltTriggerKeys]\n\n"));
 	ck_assert_ptr_nonnull(strstr(text, "ActiveByDefault=False\n"));
+	ck_assert_ptr_nonnull(strstr(text, "PreloadInputMethod=False\n"));
 
 	snprintf(path, sizeof(path), "%s/.config/mozc", dir);
 	ck_assert_int_eq(stat(path, &st), 0);

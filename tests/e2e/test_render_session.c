@@ -28,6 +28,7 @@ Suite *suite_render_session(void);
 #define GREY 0x808080
 #define CYAN 0x00ffff
 #define MAGENTA 0xff00ff
+#define ORANGE 0xff8000
 
 static struct http_server pages;
 static struct session_proc sp;
@@ -103,6 +104,76 @@ START_TEST(page_appears_and_reacts)
 	ck_assert_msg(session_log_has(&sp, "browser sandbox on", 20000),
 		      "the log does not say the browser's own sandbox is on (%s)", sp.log_path);
 	finish();
+}
+END_TEST
+
+/*
+ * Left alone on a local page for longer than Chromium's background fetches
+ * take to start (network time, component and model downloads, all refused
+ * by the egress proxy and audited), the browser asks the proxy for the
+ * page's server and nothing else.
+ */
+START_TEST(browser_asks_for_nothing_else)
+{
+	int ox, oy;
+	char want[64], line[1024], others[2048] = "";
+
+	start(NULL, 1280, 800);
+	page_origin(&ox, &oy);
+	session_pump(&sp, 40000);
+	snprintf(want, sizeof(want), "\"host\":\"127.0.0.1\",\"port\":%d,", pages.port);
+	FILE *f = fopen(sp.audit_path, "r");
+	ck_assert_ptr_nonnull(f);
+	int requests = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, "\"event\":\"egress\""))
+			continue;
+		requests++;
+		if (!strstr(line, want) && strlen(others) + strlen(line) < sizeof(others))
+			strcat(others, line);
+	}
+	fclose(f);
+	ck_assert_msg(requests > 0, "the page's own request is not in the audit log");
+	ck_assert_msg(others[0] == '\0', "the browser asked for other hosts:\n%s", others);
+	finish();
+}
+END_TEST
+
+/*
+ * [browser] policies_dir: the administrator's policy files reach the
+ * browser (one turns JavaScript off: index.html's <noscript> block shows),
+ * but where they set a policy shoji sets (network time queries back on),
+ * shoji's value wins.
+ */
+START_TEST(administrator_policies)
+{
+	char dir[] = "/tmp/shoji-e2e-policies-XXXXXX", path[128], ini[256];
+	int ox, oy;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	chmod(dir, 0755);
+	snprintf(path, sizeof(path), "%s/zz-site.json", dir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"DefaultJavaScriptSetting\": 2, \"BrowserNetworkTimeQueriesEnabled\": true}\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(path, sizeof(path), "%s/notes.txt", dir); /* not *.json: not copied */
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"DefaultJavaScriptSetting\": 1}\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	snprintf(ini, sizeof(ini), "[browser]\npolicies_dir = %s\n", dir);
+	start(ini, 1280, 800);
+	page_origin(&ox, &oy);
+	bool noscript = session_wait_pixel(&sp, ox + 470, oy + 200, ORANGE, 8, 20000);
+	session_dump_ppm(&sp, "/tmp/shoji-e2e-policies.ppm");
+	ck_assert_msg(noscript, "JavaScript still runs: the administrator's policy did not apply "
+	                        "(/tmp/shoji-e2e-policies.ppm)");
+	session_pump(&sp, 20000);
+	ck_assert_msg(!audit_has(sp.audit_path, "\"event\":\"egress\"", "clients2.google.com", NULL),
+	              "the administrator's policy overrode shoji's (network time queries)");
+	finish();
+	remove_tree(dir);
 }
 END_TEST
 
@@ -365,6 +436,8 @@ Suite *suite_render_session(void)
 	tcase_add_test(tc, resize_follows_viewer);
 	tcase_add_test(tc, browser_restarts_when_closed);
 	tcase_add_test(tc, sandbox_holds);
+	tcase_add_test(tc, browser_asks_for_nothing_else);
+	tcase_add_test(tc, administrator_policies);
 	tcase_add_test(tc, memory_limit_stops_a_hog);
 	suite_add_tcase(s, tc);
 	return s;

@@ -402,8 +402,17 @@ START_TEST(killed_worker_keeps_session)
 	expect_pixel(v, x + 200, y + 300, CYAN, "the session's state after the crash");
 	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"session_attach\"", "\"new\":true"), 1);
 	ck_assert_int_eq(shojid_workers(&d, NULL), 1);
+
+	/* Stopped with the viewer attached: the worker it ends did not crash. */
+	int rc = shojid_stop(&d, 30000);
+	ck_assert_msg(rc == 0, "shojid exited with %d (%s)", rc, d.log_path);
+	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"session_detach\"", "shojid stopping"), 1);
+	ck_assert_int_eq(shojid_audit_count(&d, "worker crashed", NULL), 1); /* the kill above */
+	ck_assert_int_eq(shojid_log_count(&d, "detached: shojid stopping", NULL), 1);
+	ck_assert_int_eq(shojid_log_count(&d, "worker crashed", NULL), 1);
 	viewer_destroy(v);
-	finish();
+	viewer_log_to(NULL);
+	shojid_cleanup(&d);
 }
 END_TEST
 
