@@ -164,18 +164,34 @@ size_t cliptext_filter(const uint8_t *in, size_t len, enum cliptext_charset cs, 
 	return o;
 }
 
-bool cliptext_ok(const uint8_t *p, size_t len)
+/* Whether p is UTF-8 throughout and every character passes keep. */
+static bool every_char(const uint8_t *p, size_t len, bool (*keep)(uint32_t cp))
 {
 	size_t i = 0;
 
 	while (i < len) {
 		uint32_t cp;
 		size_t n = utf8_decode(p + i, len - i, &cp);
-		if (n == 0 || cp == '\r' || cliptext_is_control(cp))
+		if (n == 0 || !keep(cp))
 			return false;
 		i += n;
 	}
 	return true;
+}
+
+static bool filtered_char(uint32_t cp)
+{
+	return cp != '\r' && !cliptext_is_control(cp);
+}
+
+static bool latin1_char(uint32_t cp)
+{
+	return cp <= 0xff;
+}
+
+bool cliptext_ok(const uint8_t *p, size_t len)
+{
+	return every_char(p, len, filtered_char);
 }
 
 size_t cliptext_to_latin1(const uint8_t *in, size_t len, uint8_t *out)
@@ -239,14 +255,5 @@ size_t cliptext_to_utf16le(const uint8_t *in, size_t len, uint8_t *out, size_t c
 
 bool cliptext_is_latin1(const uint8_t *in, size_t len)
 {
-	size_t i = 0;
-
-	while (i < len) {
-		uint32_t cp;
-		size_t n = utf8_decode(in + i, len - i, &cp);
-		if (n == 0 || cp > 0xff)
-			return false;
-		i += n;
-	}
-	return true;
+	return every_char(in, len, latin1_char);
 }
