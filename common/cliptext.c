@@ -198,16 +198,10 @@ size_t cliptext_to_latin1(const uint8_t *in, size_t len, uint8_t *out)
 {
 	size_t i = 0, o = 0;
 
-	while (i < len) {
-		uint32_t cp;
-		size_t n = utf8_decode(in + i, len - i, &cp);
-		if (n == 0) {
-			i++;
-			continue;
-		}
-		out[o++] = cp <= 0xff ? (uint8_t)cp : '?';
-		i += n;
-	}
+	uint32_t cp;
+	while (i < len)
+		if (next_char(in, len, &i, CLIPTEXT_UTF8, &cp))
+			out[o++] = cp <= 0xff ? (uint8_t)cp : '?';
 	return o;
 }
 
@@ -231,14 +225,10 @@ size_t cliptext_to_utf16le(const uint8_t *in, size_t len, uint8_t *out, size_t c
 
 	if (cap < 2)
 		return 0;
+	uint32_t cp;
 	while (i < len) {
-		uint32_t cp;
-		size_t n = utf8_decode(in + i, len - i, &cp);
-		if (n == 0) {
-			i++;
+		if (!next_char(in, len, &i, CLIPTEXT_UTF8, &cp))
 			continue;
-		}
-		i += n;
 		size_t m = 0;
 		if (cp == '\n')
 			m = utf16_encode('\r', enc);
