@@ -52,15 +52,18 @@ struct session {
 	uint64_t sandbox_check_at;
 	int listen_fd, sig_fd;
 	uint32_t credit, seq;
+	bool link_full; /* a send found the link full: wait until it can take one */
 	bool done;
 	int status;
 };
 
 static int send_msg(struct session *s, const struct pixlink_msg *m, int fd)
 {
+	s->link_full = false;
 	if (pixlink_send_msg(s->o->link_fd, m, fd) == 0)
 		return 0;
 	if (errno == EAGAIN) {
+		s->link_full = true;
 		/* Nobody reads (a detached session): the next reader resyncs. */
 		log_debug("pixel link full; %s dropped", pixlink_type_name(m->type));
 		return -1;
@@ -454,6 +457,16 @@ static void teardown(struct session *s)
 		close(s->sig_fd);
 }
 
+/*
+ * Damage the link had no room for: flush_damage tries again once the
+ * link can take it, not only when the next X event or message comes
+ * (after the last change on the page none would).
+ */
+static bool damage_waits(struct session *s)
+{
+	return s->link_full && s->credit > 0 && capture_pending(s->cap);
+}
+
 static void loop(struct session *s)
 {
 	while (!s->done) {
@@ -466,7 +479,7 @@ static void loop(struct session *s)
 			timeout = now >= s->sandbox_check_at ? 0 : (int)(s->sandbox_check_at - now);
 		}
 		struct pollfd p[4] = {
-			{ .fd = s->o->link_fd, .events = POLLIN },
+			{ .fd = s->o->link_fd, .events = POLLIN | (damage_waits(s) ? POLLOUT : 0) },
 			{ .fd = ConnectionNumber(s->dpy), .events = POLLIN },
 			{ .fd = s->listen_fd, .events = POLLIN },
 			{ .fd = s->sig_fd, .events = POLLIN },
