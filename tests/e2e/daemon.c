@@ -85,7 +85,7 @@ static int write_config(struct shojid_proc *d, const char *extra_ini, const char
 		return -1;
 	fprintf(f,
 	        "[server]\nstate_dir = %s/state\nadmin_socket = %s/admin.sock\n"
-	        "render_path = %s/render/shoji-render\nlog_level = info\n"
+	        "render_path = %s/render/shoji-render\nlog_level = %s\n"
 	        "[tls]\ncert = %s/tls/server-chain.crt\nkey = %s/tls/server.key\n"
 	        "[auth]\nusers_file = %s\n"
 	        "[vnc]\nlisten = 127.0.0.1:%d\n[rdp]\nlisten = 127.0.0.1:%d\n"
@@ -93,9 +93,9 @@ static int write_config(struct shojid_proc *d, const char *extra_ini, const char
 	        "[egress]\nallow = 127.0.0.1:%d\n"
 	        "[sandbox]\nuid_range = %u-%u\n"
 	        "[audit]\nfile = %s\n",
-	        d->root, d->root, SHOJI_BUILDDIR, d->root, d->root, d->users_path, d->port,
-	        d->rdp_port, d->pages.port, page, d->pages.port, uid, uid + UIDS_PER_RUN - 1,
-	        d->audit_path);
+	        d->root, d->root, SHOJI_BUILDDIR, d->log_level ? d->log_level : "info", d->root,
+	        d->root, d->users_path, d->port, d->rdp_port, d->pages.port, page, d->pages.port,
+	        uid, uid + UIDS_PER_RUN - 1, d->audit_path);
 	if (extra_ini)
 		fputs(extra_ini, f);
 	return fclose(f);
@@ -112,7 +112,9 @@ int shojid_setup_page(struct shojid_proc *d, const char *extra_ini, const char *
 
 	/* A peer that closes must show as a failed write, not end the test. */
 	signal(SIGPIPE, SIG_IGN);
+	const char *level = d->log_level; /* the one field the caller may set first */
 	memset(d, 0, sizeof(*d));
+	d->log_level = level;
 	d->pid = -1;
 	d->pages.pid = -1;
 	snprintf(d->root, sizeof(d->root), "/tmp/shoji-e2e-vnc-XXXXXX");
@@ -381,6 +383,34 @@ int shojid_stop(struct shojid_proc *d, int timeout_ms)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/*
+ * SHOJI_E2E_KEEP_LOGS=DIR: shojid's log of every test is kept there,
+ * passed or not (one that failed keeps its whole directory anyway).
+ */
+static void keep_log(const struct shojid_proc *d)
+{
+	const char *dir = getenv("SHOJI_E2E_KEEP_LOGS");
+	char dest[256], buf[65536];
+	size_t n;
+	bool ok = false;
+
+	if (!dir || !*dir || !d->log_path[0])
+		return;
+	snprintf(dest, sizeof(dest), "%s/%s.log", dir, strrchr(d->root, '/') + 1);
+	FILE *in = fopen(d->log_path, "r");
+	FILE *out = in ? fopen(dest, "w") : NULL;
+	if (out) {
+		while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+			fwrite(buf, 1, n, out);
+		ok = !ferror(in);
+		ok = fclose(out) == 0 && ok;
+	}
+	if (in)
+		fclose(in);
+	if (!ok)
+		fprintf(stderr, "cannot keep %s as %s\n", d->log_path, dest);
+}
+
 void shojid_cleanup(struct shojid_proc *d)
 {
 	if (d->pid > 0 && shojid_stop(d, 30000) < 0)
@@ -388,6 +418,7 @@ void shojid_cleanup(struct shojid_proc *d)
 	http_server_stop(&d->pages);
 	if (d->pages.log_path[0])
 		unlink(d->pages.log_path);
+	keep_log(d);
 	if (d->root[0] && remove_tree(d->root) < 0)
 		fprintf(stderr, "cannot remove %s: %s\n", d->root, strerror(errno));
 }

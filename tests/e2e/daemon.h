@@ -27,6 +27,7 @@ struct shojid_proc {
 	char users_path[128];
 	char audit_path[128];
 	char log_path[128]; /* shojid's stderr, with its workers' and sessions' */
+	const char *log_level; /* [server] log_level, set before shojid_setup; NULL: info */
 };
 
 /**

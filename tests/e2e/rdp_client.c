@@ -40,6 +40,7 @@ struct rdp_client {
 	int codecs[16]; /* surface commands by codec id (they are below 16) */
 	pcRdpgfxSurfaceCommand gdi_surface_command;
 	int moves;                                   /* SurfaceToSurface copies the server sent */
+	int frames;                                  /* graphics pipeline frames ended */
 	pcRdpgfxSurfaceToSurface surface_to_surface; /* gdi's own */
 	pcRdpgfxEndFrame gdi_end_frame;
 	int ack_delay_ms; /* a slow client: its frame acknowledgements come this much later */
@@ -99,6 +100,8 @@ static UINT end_frame(RdpgfxClientContext *gfx, const RDPGFX_END_FRAME_PDU *pdu)
 	rdpGdi *gdi = gfx->custom;
 	struct client_context *cc = (struct client_context *)gdi->context;
 	UINT rc = cc->owner->gdi_end_frame(gfx, pdu);
+
+	cc->owner->frames++;
 
 	if (cc->owner->ack_delay_ms > 0)
 		usleep((useconds_t)cc->owner->ack_delay_ms * 1000);
@@ -535,6 +538,11 @@ int rdp_client_wheel(struct rdp_client *c, int x, int y, int notches)
 int rdp_client_moves(const struct rdp_client *c)
 {
 	return c->moves;
+}
+
+int rdp_client_frames(const struct rdp_client *c)
+{
+	return c->frames;
 }
 
 uint32_t *rdp_client_snapshot(const struct rdp_client *c)

@@ -82,6 +82,9 @@ int rdp_client_wheel(struct rdp_client *c, int x, int y, int notches);
 /** How many SurfaceToSurface copies (scrolls) the server sent. */
 int rdp_client_moves(const struct rdp_client *c);
 
+/** How many graphics pipeline frames the client has ended (and acknowledged). */
+int rdp_client_frames(const struct rdp_client *c);
+
 /** The picture as 0xRRGGBB values, row by row; the caller frees it. */
 uint32_t *rdp_client_snapshot(const struct rdp_client *c);
 

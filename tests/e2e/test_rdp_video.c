@@ -76,11 +76,16 @@ static void wait_color(struct rdp_client *c, uint32_t rgb, const char *what, int
 	if (rdp_client_wait_color(c, rgb, 60000, x, y))
 		return;
 	rdp_client_dump_ppm(c, shojid_path(&d, "screen.ppm", path, sizeof(path)));
-	ck_abort_msg("%s never showed (screen in %s)", what, path);
+	ck_abort_msg("%s never showed (screen in %s; %d frames, %d AVC420, %d planar, %d copies%s)",
+	             what, path, rdp_client_frames(c), rdp_client_codec_count(c, CODEC_AVC420),
+	             rdp_client_codec_count(c, CODEC_PLANAR), rdp_client_moves(c),
+	             rdp_client_closed(c) ? ", connection closed" : "");
 }
 
 static void start(const char *extra_ini)
 {
+	/* Every frame and acknowledgement in the log, for a failure to be read. */
+	d.log_level = "debug";
 	ck_assert_msg(shojid_setup(&d, extra_ini) == 0, "harness setup failed (%s)", d.root);
 	ck_assert_int_eq(shojid_add_user(&d, "demo", PASSWORD), 0);
 	rdp_client_log_to(d.root, "freerdp-client.log");
