@@ -53,6 +53,7 @@ static void find_spare_keycodes(struct input *in)
 {
 	int min, max, per;
 
+	in->nspare = 0;
 	XDisplayKeycodes(in->dpy, &min, &max);
 	KeySym *map = XGetKeyboardMapping(in->dpy, (KeyCode)min, max - min + 1, &per);
 	if (!map)
@@ -176,6 +177,21 @@ static bool is_spare(const struct input *in, KeyCode kc)
 	return false;
 }
 
+/*
+ * Whether the server's keymap still binds sp's keysym: one that was
+ * loaded afresh (fcitx5 does so when it starts again) has none of ours.
+ */
+static bool still_bound(struct input *in, const struct spare *sp)
+{
+	int per;
+	KeySym *map = XGetKeyboardMapping(in->dpy, sp->code, 1, &per);
+	bool bound = map && per > 0 && map[0] == sp->sym;
+
+	if (map)
+		XFree(map);
+	return bound;
+}
+
 /* A keycode for keysym, binding a spare one if the keymap has none. */
 static KeyCode keycode_for(struct input *in, KeySym sym)
 {
@@ -191,6 +207,17 @@ static KeyCode keycode_for(struct input *in, KeySym sym)
 	 * a client could still be translating them ("fox jumps" arrived as
 	 * "foxsjumps").
 	 */
+	for (size_t i = 0; i < in->nspare; i++) {
+		if (in->spare[i].sym != sym || still_bound(in, &in->spare[i]))
+			continue;
+		log_info("the keyboard map was loaded afresh; binding spare keycodes again");
+		XRefreshKeyboardMapping(&(XMappingEvent){.display = in->dpy,
+		                                         .request = MappingKeyboard,
+		                                         .first_keycode = 8,
+		                                         .count = 248});
+		find_spare_keycodes(in);
+		break;
+	}
 	struct spare *lru = &in->spare[0];
 	for (size_t i = 0; i < in->nspare; i++) {
 		if (in->spare[i].sym == sym) {
