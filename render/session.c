@@ -472,12 +472,20 @@ static void loop(struct session *s)
 	while (!s->done) {
 		handle_x_events(s);
 		flush_damage(s);
-		XFlush(s->dpy);
 		int timeout = -1;
 		if (s->sandbox_check_at) {
 			uint64_t now = now_ms();
 			timeout = now >= s->sandbox_check_at ? 0 : (int)(s->sandbox_check_at - now);
 		}
+		/*
+		 * Events that came while flush_damage waited for the X server's
+		 * replies are in Xlib's queue, where poll() does not see them. The
+		 * damage is reported only when it turns non-empty: one left there
+		 * would stop the capture for good, the page still playing. XPending
+		 * also flushes.
+		 */
+		if (XPending(s->dpy) > 0)
+			timeout = 0;
 		struct pollfd p[4] = {
 			{ .fd = s->o->link_fd, .events = POLLIN | (damage_waits(s) ? POLLOUT : 0) },
 			{ .fd = ConnectionNumber(s->dpy), .events = POLLIN },
