@@ -159,3 +159,19 @@ void video_detect_classify(struct video_detect *d, uint64_t now_ms, struct regio
 			t->lossy = true;
 		}
 }
+
+bool video_detect_covers(const struct video_detect *d, const struct rect *r)
+{
+	const struct rect picture = {0, 0, d->width, d->height};
+	struct rect c = rect_intersect(r, &picture);
+
+	if (d->moving < VIDEO_MIN_TILES)
+		return false;
+	if (rect_empty(&c))
+		return true;
+	for (int32_t row = c.y / VIDEO_TILE; row <= (c.y + c.h - 1) / VIDEO_TILE; row++)
+		for (int32_t col = c.x / VIDEO_TILE; col <= (c.x + c.w - 1) / VIDEO_TILE; col++)
+			if (!d->tiles[(size_t)row * d->cols + col].moving)
+				return false;
+	return true;
+}

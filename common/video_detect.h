@@ -69,5 +69,12 @@ void video_detect_frame(struct video_detect *d, const struct region *changes, ui
  */
 bool video_detect_busy(const struct video_detect *d);
 
+/*
+ * True when every tile r touches was moving at the latest classification
+ * (and the moving area was reported, VIDEO_MIN_TILES or more): a change
+ * there is the video's own, not an answer to input.
+ */
+bool video_detect_covers(const struct video_detect *d, const struct rect *r);
+
 /* Forgets all history (a resize, a new viewer). */
 void video_detect_reset(struct video_detect *d);

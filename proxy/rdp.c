@@ -621,6 +621,8 @@ static BOOL on_keyboard(rdpInput *input, UINT16 flags, UINT16 code)
 	c->pause_pending = false;
 	rdp_session_key(c->session, (uint16_t)((flags & KBD_FLAGS_EXTENDED ? 0xe000 : 0) | sc),
 	                down);
+	if (down)
+		rdp_output_input(c->out);
 	return TRUE;
 }
 
@@ -641,8 +643,10 @@ static BOOL on_unicode(rdpInput *input, UINT16 flags, UINT16 code)
 
 	if (c->logon && !(flags & KBD_FLAGS_RELEASE))
 		c->logon_submit |= logon_screen_utf16(c->logon, code) == LOGON_SUBMIT;
-	else if (c->session && !(flags & KBD_FLAGS_RELEASE))
+	else if (c->session && !(flags & KBD_FLAGS_RELEASE)) {
 		rdp_session_utf16(c->session, code);
+		rdp_output_input(c->out);
+	}
 	return TRUE;
 }
 
@@ -692,6 +696,9 @@ static BOOL on_mouse(rdpInput *input, UINT16 flags, UINT16 x, UINT16 y)
 		c->logon_submit |= logon_screen_click(c->logon, x, y) == LOGON_SUBMIT;
 	if (!c->session)
 		return TRUE;
+	/* A press or a wheel notch wants an answer; pointer motion alone does not. */
+	if (flags & (PTR_FLAGS_WHEEL | PTR_FLAGS_HWHEEL))
+		rdp_output_input(c->out);
 	/* Wheel events carry no position; upward rotation is positive. */
 	if (flags & PTR_FLAGS_WHEEL) {
 		rdp_session_wheel(c->session, 0, -notches(&c->wheel_v, flags));
@@ -705,6 +712,8 @@ static BOOL on_mouse(rdpInput *input, UINT16 flags, UINT16 x, UINT16 y)
 	for (size_t i = 0; i < ARRAY_SIZE(buttons); i++)
 		if (flags & buttons[i].flag)
 			rdp_session_button(c->session, buttons[i].button, flags & PTR_FLAGS_DOWN);
+	if (flags & PTR_FLAGS_DOWN)
+		rdp_output_input(c->out);
 	return TRUE;
 }
 
@@ -1107,6 +1116,11 @@ static int pump_frames(struct rdp_conn *c)
 	if (!rdp_output_can_send(c->out) || !token_bucket_ready(&c->budget, now_ms())) {
 		if (sample)
 			rdp_session_want_frame(s);
+		return 0;
+	}
+	/* A key was pressed or a button clicked: the video waits for the answer. */
+	if (rdp_output_holds(c->out, rdp_session_changes(s), rdp_session_scrolling(s))) {
+		rdp_session_want_frame(s);
 		return 0;
 	}
 	const uint8_t *px = rdp_session_pixels(s, &stride);

@@ -52,6 +52,11 @@
  */
 #define MAX_FRAMES_IN_FLIGHT_VIDEO 3
 /*
+ * After a key press or a click while an area goes as H.264: how long
+ * frames of nothing but that area wait for the answer to go first.
+ */
+#define ANSWER_HOLD_MS 150
+/*
  * A client that acknowledges nothing for this long (Windows 7's mstsc
  * while minimised, a client whose decoder gave up) is paced by TCP alone.
  */
@@ -95,6 +100,8 @@ struct rdp_output {
 	struct h264_encoder *encoder; /* made at the first moving area */
 	bool key_next;
 	struct rect video_box; /* where GFX_VIDEO_SURFACE_ID's picture goes; w = 0: none */
+	uint64_t input_ms;     /* the latest key press or click */
+	bool answer_due;       /* no frame with a change outside the moving area since */
 
 	pthread_mutex_t lock; /* guards what the rdpgfx thread writes: */
 	bool caps_confirmed, gfx_failed;
@@ -447,6 +454,28 @@ bool rdp_output_can_resize(const struct rdp_output *o)
 	       (o->mode == OUT_BITMAP && o->peer->settings->DesktopResize);
 }
 
+/* Input came while an area goes as H.264, and its answer has not gone yet. */
+static bool answering(const struct rdp_output *o)
+{
+	return o->answer_due && rdp_output_busy(o) && now_ms() - o->input_ms < ANSWER_HOLD_MS;
+}
+
+void rdp_output_input(struct rdp_output *o)
+{
+	o->input_ms = now_ms();
+	o->answer_due = true;
+}
+
+bool rdp_output_holds(const struct rdp_output *o, const struct region *changes, size_t nmoves)
+{
+	if (!answering(o) || nmoves > 0)
+		return false;
+	for (size_t i = 0; i < changes->n; i++)
+		if (!video_detect_covers(o->moving, &changes->r[i]))
+			return false;
+	return true;
+}
+
 bool rdp_output_can_send(struct rdp_output *o)
 {
 	bool ok;
@@ -459,6 +488,7 @@ bool rdp_output_can_send(struct rdp_output *o)
 		return false;
 	pthread_mutex_lock(&o->lock);
 	uint32_t most = rdp_output_busy(o) ? MAX_FRAMES_IN_FLIGHT_VIDEO : MAX_FRAMES_IN_FLIGHT;
+	most += answering(o); /* the answer goes without waiting for an acknowledgement */
 	ok = o->acks_suspended || o->frame_id - o->acked < most ||
 	     now_ms() - o->ack_ms > ACK_TIMEOUT_MS;
 	pthread_mutex_unlock(&o->lock);
@@ -792,6 +822,13 @@ static int send_gfx(struct rdp_output *o, struct frame *f, const struct fbdiff_m
 	split_changes(o, changes, f->width, f->height, &lossless, &lossy);
 	if (lossless.n == 0 && lossy.n == 0 && nmoves == 0)
 		return 0;
+	bool answer = false; /* this frame answers input: the moving area follows in the next */
+	if (o->answer_due) {
+		answer = nmoves > 0 || !o->moving;
+		for (size_t i = 0; !answer && i < changes->n; i++)
+			answer = !video_detect_covers(o->moving, &changes->r[i]);
+		o->answer_due = !answer;
+	}
 
 	pthread_mutex_lock(&o->lock);
 	if (o->frame_id == o->acked)
@@ -804,7 +841,9 @@ static int send_gfx(struct rdp_output *o, struct frame *f, const struct fbdiff_m
 	for (size_t i = 0; i < nmoves; i++)
 		if (gfx_move(o, &moves[i]) < 0)
 			return -1;
-	if (lossy.n) {
+	if (lossy.n && answer) {
+		f->lossy = &lossy;
+	} else if (lossy.n) {
 		int rc = send_avc(o, f, &lossy);
 		if (rc == -2)
 			return -1;

@@ -89,6 +89,18 @@ int rdp_output_resize(struct rdp_output *o, uint16_t width, uint16_t height);
  */
 bool rdp_output_can_send(struct rdp_output *o);
 
+/**
+ * A key was pressed or a button clicked. While an area goes as H.264 its
+ * frames then give way to the answer: for up to 150 ms, a frame of
+ * nothing but the moving area waits (rdp_output_holds), and the first
+ * frame with another change may go one ahead of the acknowledgements. On
+ * a narrow link the answer then queues behind fewer pictures.
+ */
+void rdp_output_input(struct rdp_output *o);
+
+/** Whether a frame of these changes and moves should wait for the answer to input. */
+bool rdp_output_holds(const struct rdp_output *o, const struct region *changes, size_t nmoves);
+
 /** True once after the client needs the whole picture (new surface, refresh, unsuppressed). */
 bool rdp_output_take_full_refresh(struct rdp_output *o);
 

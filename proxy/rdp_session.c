@@ -405,6 +405,11 @@ bool rdp_session_scrolling(const struct rdp_session *s)
 	return s->nmoves > 0;
 }
 
+const struct region *rdp_session_changes(const struct rdp_session *s)
+{
+	return &s->changes;
+}
+
 bool rdp_session_take_changes(struct rdp_session *s, struct region *out)
 {
 	if (s->changes.n == 0)

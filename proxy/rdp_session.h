@@ -105,6 +105,9 @@ void rdp_session_set_observer(struct rdp_session *s, rdp_session_observer fn, vo
 /** Whether a scroll waits to be sent (taken by rdp_session_take_moves). */
 bool rdp_session_scrolling(const struct rdp_session *s);
 
+/** The changed rectangles not yet taken. */
+const struct region *rdp_session_changes(const struct rdp_session *s);
+
 /** Moves the changed rectangles into *out; false when nothing changed. */
 bool rdp_session_take_changes(struct rdp_session *s, struct region *out);
 

@@ -54,6 +54,31 @@ START_TEST(video_area_moves_then_settles)
 }
 END_TEST
 
+/* Changes inside the moving tiles are the video's; one touching a still tile is not. */
+START_TEST(covers_only_moving_tiles)
+{
+	struct video_detect *d = video_detect_create(1280, 720);
+	struct region video = one(100, 100, 640, 360), moving, settled;
+	uint64_t t = 1000;
+	struct rect inside = {200, 200, 100, 100}, edge = {64, 64, 704, 448},
+	            beyond = {700, 200, 100, 20}, far = {1000, 600, 10, 10}, off = {2000, 0, 5, 5};
+
+	ck_assert(!video_detect_covers(d, &inside)); /* nothing moves yet */
+	for (int i = 0; i < VIDEO_MIN_CHANGES; i++, t += 33)
+		video_detect_frame(d, &video, t, &moving, &settled);
+	ck_assert(video_detect_covers(d, &inside));
+	ck_assert(video_detect_covers(d, &edge));
+	ck_assert(!video_detect_covers(d, &beyond)); /* reaches column 12, still */
+	ck_assert(!video_detect_covers(d, &far));
+	ck_assert(video_detect_covers(d, &off)); /* outside the picture: nothing to send */
+	struct region none;
+	region_init(&none);
+	video_detect_frame(d, &none, t + VIDEO_SETTLE_MS, &moving, &settled);
+	ck_assert(!video_detect_covers(d, &inside));
+	video_detect_destroy(d);
+}
+END_TEST
+
 START_TEST(caret_and_typing_never_move)
 {
 	struct video_detect *d = video_detect_create(1920, 1080);
@@ -185,6 +210,7 @@ Suite *suite_video_detect(void)
 	Suite *s = suite_create("video_detect");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, video_area_moves_then_settles);
+	tcase_add_test(tc, covers_only_moving_tiles);
 	tcase_add_test(tc, caret_and_typing_never_move);
 	tcase_add_test(tc, small_animation_is_not_video);
 	tcase_add_test(tc, slow_changes_do_not_accumulate);

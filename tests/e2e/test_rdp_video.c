@@ -9,7 +9,8 @@
  * And [display] max_kbps: through a relay that counts the bytes, a client
  * watching a video that never stops gets, over a few seconds, no more than
  * the budget allows (rate x time, its burst and one frame, with room to
- * spare), and still gets AVC420 in that time.
+ * spare), and still gets AVC420 in that time. Keys pressed while a video
+ * plays are answered, and the video goes on after each.
  */
 #include <check.h>
 #include <stdio.h>
@@ -35,20 +36,25 @@ Suite *suite_rdp_video(void);
 #define CANVAS_W 640
 #define CANVAS_H 360
 #define ENDLESS 0x0000a0 /* the banner of tests/pages/bw-video.html, which never stops */
+#define FLIP_A 0xff8000  /* tests/pages/bw-latency.html's block, flipped by each key */
+#define FLIP_B 0x8000ff
+#define SC_A 0x1e
+#define PRESSES 6
 #define SLOW_ACK_MS 250
 #define BUDGET_KBPS 400
 #define MEASURE_S 6
 
 static struct shojid_proc d;
 
-static struct rdp_client *login_to(int port, bool gfx, bool h264, int ack_delay_ms)
+static struct rdp_client *login_sized(int port, bool gfx, bool h264, int ack_delay_ms, int width,
+                                      int height)
 {
 	struct rdp_client_options opt = {
 	    .port = port,
 	    .user = "demo",
 	    .password = PASSWORD,
-	    .width = 1024,
-	    .height = 768,
+	    .width = width,
+	    .height = height,
 	    .gfx = gfx,
 	    .h264 = h264,
 	    .ack_delay_ms = ack_delay_ms,
@@ -56,6 +62,11 @@ static struct rdp_client *login_to(int port, bool gfx, bool h264, int ack_delay_
 	struct rdp_client *c = rdp_client_connect(&opt);
 	ck_assert_msg(c, "cannot log in (%s/freerdp-client.log, %s)", d.root, d.log_path);
 	return c;
+}
+
+static struct rdp_client *login_to(int port, bool gfx, bool h264, int ack_delay_ms)
+{
+	return login_sized(port, gfx, h264, ack_delay_ms, 1024, 768);
 }
 
 static struct rdp_client *login(bool gfx, bool h264)
@@ -82,14 +93,22 @@ static void wait_color(struct rdp_client *c, uint32_t rgb, const char *what, int
 	             rdp_client_closed(c) ? ", connection closed" : "");
 }
 
-static void start(const char *extra_ini)
+/* shojid with tests/pages/PAGE as the start page (NULL: the usual one). */
+static void start_at(const char *extra_ini, const char *page)
 {
 	/* Every frame and acknowledgement in the log, for a failure to be read. */
 	d.log_level = "debug";
-	ck_assert_msg(shojid_setup(&d, extra_ini) == 0, "harness setup failed (%s)", d.root);
+	ck_assert_msg(
+	    (page ? shojid_setup_page(&d, extra_ini, page) : shojid_setup(&d, extra_ini)) == 0,
+	    "harness setup failed (%s)", d.root);
 	ck_assert_int_eq(shojid_add_user(&d, "demo", PASSWORD), 0);
 	rdp_client_log_to(d.root, "freerdp-client.log");
 	ck_assert_msg(shojid_launch(&d, 120000) == 0, "shojid did not get ready (%s)", d.log_path);
+}
+
+static void start(const char *extra_ini)
+{
+	start_at(extra_ini, NULL);
 }
 
 static void finish(void)
@@ -258,6 +277,51 @@ START_TEST(slow_acknowledgements_still_get_h264)
 }
 END_TEST
 
+/* Pumps until n more AVC420 pictures came; false after 20 s without. */
+static bool more_avc(struct rdp_client *c, int n)
+{
+	int want = rdp_client_codec_count(c, CODEC_AVC420) + n;
+
+	for (int i = 0; i < 400 && rdp_client_codec_count(c, CODEC_AVC420) < want; i++)
+		ck_assert_int_eq(rdp_client_pump(c, 50), 0);
+	return rdp_client_codec_count(c, CODEC_AVC420) >= want;
+}
+
+/*
+ * Keys pressed while a video plays (tests/pages/bw-latency.html?video: a
+ * block each key flips, the endless canvas on the right of a 1920x1080
+ * desktop) are each answered, and the canvas goes on as AVC420 after
+ * every one: the video's frames give way to an answer, for a while only.
+ * How long each answer took is said on stderr, not judged.
+ */
+START_TEST(keys_answered_while_a_video_plays)
+{
+	char path[160];
+	int x, y;
+
+	start_at(NULL, "bw-latency.html?video");
+	struct rdp_client *c = login_sized(d.rdp_port, true, true, 0, 1920, 1080);
+	wait_color(c, FLIP_A, "the latency page", &x, &y);
+	ck_assert_msg(more_avc(c, 40), "the canvas did not go as AVC420 (%d pictures)",
+	              rdp_client_codec_count(c, CODEC_AVC420));
+	uint32_t want = FLIP_A;
+	for (int i = 1; i <= PRESSES; i++) {
+		want = want == FLIP_A ? FLIP_B : FLIP_A;
+		uint64_t t0 = now_ms();
+		press(c, SC_A);
+		if (!rdp_client_wait_pixel(c, x + 100, y + 100, want, 8, 30000)) {
+			rdp_client_dump_ppm(c, shojid_path(&d, "screen.ppm", path, sizeof(path)));
+			ck_abort_msg("key %d was not answered (screen in %s)", i, path);
+		}
+		fprintf(stderr, "rdp_video: key %d answered in %llu ms while the video played\n", i,
+		        (unsigned long long)(now_ms() - t0));
+		ck_assert_msg(more_avc(c, 5), "the video stopped after key %d", i);
+	}
+	rdp_client_destroy(c);
+	finish();
+}
+END_TEST
+
 /*
  * A budget of 400 kbit/s and a video bit rate asked of 3000: over 6 s of a
  * video that never stops, the bytes stay under 1.25 x the budget plus its
@@ -312,5 +376,6 @@ Suite *suite_rdp_video(void)
 	tcase_add_test(tc, moving_area_goes_h264_then_lossless);
 	tcase_add_test(tc, slow_acknowledgements_still_get_h264);
 	tcase_add_test(tc, budget_bounds_the_bytes);
+	tcase_add_test(tc, keys_answered_while_a_video_plays);
 	return s;
 }
