@@ -481,8 +481,8 @@ static void loop(struct session *s)
 		 * Events that came while flush_damage waited for the X server's
 		 * replies are in Xlib's queue, where poll() does not see them. The
 		 * damage is reported only when it turns non-empty: one left there
-		 * would stop the capture for good, the page still playing. XPending
-		 * also flushes.
+		 * held the capture, the page still playing, until a message on the
+		 * pixel link woke the loop. XPending also flushes.
 		 */
 		if (XPending(s->dpy) > 0)
 			timeout = 0;
