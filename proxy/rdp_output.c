@@ -466,14 +466,20 @@ void rdp_output_input(struct rdp_output *o)
 	o->answer_due = true;
 }
 
-bool rdp_output_holds(const struct rdp_output *o, const struct region *changes, size_t nmoves)
+/* Whether a frame of these changes and moves holds more than the moving area's own. */
+static bool beyond_moving(const struct rdp_output *o, const struct region *changes, size_t nmoves)
 {
-	if (!answering(o) || nmoves > 0)
-		return false;
+	if (nmoves > 0 || !o->moving)
+		return true;
 	for (size_t i = 0; i < changes->n; i++)
 		if (!video_detect_covers(o->moving, &changes->r[i]))
-			return false;
-	return true;
+			return true;
+	return false;
+}
+
+bool rdp_output_holds(const struct rdp_output *o, const struct region *changes, size_t nmoves)
+{
+	return answering(o) && !beyond_moving(o, changes, nmoves);
 }
 
 bool rdp_output_can_send(struct rdp_output *o)
@@ -824,9 +830,7 @@ static int send_gfx(struct rdp_output *o, struct frame *f, const struct fbdiff_m
 		return 0;
 	bool answer = false; /* this frame answers input: the moving area follows in the next */
 	if (o->answer_due) {
-		answer = nmoves > 0 || !o->moving;
-		for (size_t i = 0; !answer && i < changes->n; i++)
-			answer = !video_detect_covers(o->moving, &changes->r[i]);
+		answer = beyond_moving(o, changes, nmoves);
 		o->answer_due = !answer;
 	}
 
