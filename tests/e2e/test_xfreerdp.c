@@ -49,8 +49,14 @@ static char *path_of(const char *name, char *buf, size_t len)
 	return shojid_path(&d, name, buf, len);
 }
 
-/* Screenshots until the page is found; its red corner in *x, *y. */
-static bool wait_page(int display, struct xscreen_image *img, int *x, int *y, int timeout_ms)
+/*
+ * Screenshots until the page is found, its red corner in *x, *y, and its
+ * fixed corner block is in the same picture at the bottom right of a w x h
+ * desktop. Chromium may paint a page it is still loading: the blocks at the
+ * top before the corner block.
+ */
+static bool wait_page(int display, struct xscreen_image *img, int w, int h, int *x, int *y,
+                      int timeout_ms)
 {
 	char ppm[160], log[160];
 	uint64_t end = now_ms() + (uint64_t)timeout_ms;
@@ -59,7 +65,8 @@ static bool wait_page(int display, struct xscreen_image *img, int *x, int *y, in
 	path_of("import.log", log, sizeof(log));
 	do {
 		if (xscreen_shot(display, ppm, log, img) &&
-		    xscreen_find_page(img, COLOUR_TOL, x, y))
+		    xscreen_find_page(img, COLOUR_TOL, x, y) &&
+		    xscreen_near(xscreen_pixel(img, w - 30, h - 30), 0xff00ff, COLOUR_TOL))
 			return true;
 		usleep(500000);
 	} while (now_ms() < end);
@@ -347,7 +354,7 @@ static void run_variant(int display, const struct variant *v, int attach_before)
 		usleep(200000);
 	}
 
-	bool shown = wait_page(display, &img, &x, &y, 60000);
+	bool shown = wait_page(display, &img, 1024, 768, &x, &y, 60000);
 	keep_png(v->name);
 	ck_assert_msg(shown,
 	              "xfreerdp %s: the page is not on the screen (/tmp/shoji-e2e-xfreerdp-%s.png)",
@@ -371,7 +378,8 @@ static void run_variant(int display, const struct variant *v, int attach_before)
 	if (v->refusals) {
 		refusals(display);
 		/* The good viewer was not disturbed: its page is still shown. */
-		ck_assert_msg(wait_page(display, &img, &x, &y, 30000),
+		ck_assert_msg(wait_page(display, &img, v->resize ? 900 : 1024,
+		                        v->resize ? 700 : 768, &x, &y, 30000),
 		              "xfreerdp %s lost its page while others were refused", v->name);
 		ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"session_detach\"", NULL),
 		                 attach_before);
@@ -468,7 +476,7 @@ START_TEST(xfreerdp_over_nla)
 	ck_assert_msg(
 	    shojid_audit_wait(&d, "\"event\":\"session_attach\"", "\"user\":\"demo\"", NULL, 60000),
 	    "xfreerdp /sec:nla did not log in (%s, %s)", log, d.log_path);
-	bool shown = wait_page(display, &img, &x, &y, 60000);
+	bool shown = wait_page(display, &img, 1024, 768, &x, &y, 60000);
 	keep_png("nla");
 	ck_assert_msg(shown, "xfreerdp nla: the page is not on the screen "
 	                     "(/tmp/shoji-e2e-xfreerdp-nla.png)");
