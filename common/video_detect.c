@@ -11,14 +11,20 @@
 #include "util.h"
 
 struct tile {
-	uint64_t times[VIDEO_MIN_CHANGES]; /* ring of the latest change times */
+	uint64_t times[VIDEO_MIN_CHANGES]; /* ring of the latest change times counted */
+	uint64_t last;                     /* the latest change, counted or not */
 	uint32_t count;                    /* changes recorded, saturating at the ring size */
 	uint32_t head;                     /* where the next change goes */
 	uint64_t frame;                    /* frame of the latest change, so a frame counts once */
 	bool moving, lossy;                /* lossy: it was reported as moving */
 };
 
+const struct video_rules video_rules_capture = {VIDEO_MIN_CHANGES, VIDEO_WINDOW_MS, VIDEO_SETTLE_MS,
+                                                0};
+const struct video_rules video_rules_paced = {5, 2000, 700, 150};
+
 struct video_detect {
+	struct video_rules rules;
 	int32_t width, height, cols, rows;
 	uint64_t frame;
 	size_t moving; /* tiles moving after the latest frame */
@@ -32,6 +38,7 @@ struct video_detect *video_detect_create(int32_t width, int32_t height)
 	struct video_detect *d = calloc(1, sizeof(*d));
 	if (!d)
 		return NULL;
+	d->rules = video_rules_capture;
 	d->width = width;
 	d->height = height;
 	d->cols = (width + VIDEO_TILE - 1) / VIDEO_TILE;
@@ -52,6 +59,13 @@ void video_detect_destroy(struct video_detect *d)
 	free(d);
 }
 
+void video_detect_set_rules(struct video_detect *d, const struct video_rules *rules)
+{
+	d->rules = *rules;
+	d->rules.min_changes = MIN(MAX(d->rules.min_changes, 1u), (uint32_t)VIDEO_MIN_CHANGES);
+	video_detect_reset(d);
+}
+
 bool video_detect_busy(const struct video_detect *d)
 {
 	return d->moving > 0;
@@ -63,18 +77,26 @@ void video_detect_reset(struct video_detect *d)
 	memset(d->tiles, 0, (size_t)d->cols * (size_t)d->rows * sizeof(*d->tiles));
 }
 
-static void record(struct tile *t, uint64_t frame, uint64_t now)
+/* The ring holds the latest rules->min_changes change times, at least rules->gap_ms apart. */
+static void record(struct tile *t, const struct video_rules *rules, uint64_t frame, uint64_t now,
+                   bool count)
 {
+	const uint32_t ring = rules->min_changes;
+
 	if (t->frame == frame && t->count)
 		return;
 	t->frame = frame;
+	t->last = now;
+	if (!count || (t->count && now - t->times[(t->head + ring - 1) % ring] < rules->gap_ms))
+		return;
 	t->times[t->head] = now;
-	t->head = (t->head + 1) % VIDEO_MIN_CHANGES;
-	if (t->count < VIDEO_MIN_CHANGES)
+	t->head = (t->head + 1) % ring;
+	if (t->count < ring)
 		t->count++;
 }
 
-static void record_changes(struct video_detect *d, const struct region *changes, uint64_t now)
+static void record_changes(struct video_detect *d, const struct region *changes, uint64_t now,
+                           bool count)
 {
 	const struct rect picture = {0, 0, d->width, d->height};
 
@@ -86,7 +108,8 @@ static void record_changes(struct video_detect *d, const struct region *changes,
 		int32_t r0 = r.y / VIDEO_TILE, r1 = (r.y + r.h - 1) / VIDEO_TILE;
 		for (int32_t row = r0; row <= r1; row++)
 			for (int32_t col = c0; col <= c1; col++)
-				record(&d->tiles[(size_t)row * d->cols + col], d->frame, now);
+				record(&d->tiles[(size_t)row * d->cols + col], &d->rules, d->frame,
+				       now, count);
 	}
 }
 
@@ -102,18 +125,17 @@ static struct rect tile_rect(const struct video_detect *d, int32_t col, int32_t 
 static size_t classify(struct video_detect *d, uint64_t now, struct region *settled)
 {
 	const struct rect picture = {0, 0, d->width, d->height};
+	const uint32_t ring = d->rules.min_changes;
 	size_t n = 0;
 
 	for (int32_t row = 0; row < d->rows; row++)
 		for (int32_t col = 0; col < d->cols; col++) {
 			struct tile *t = &d->tiles[(size_t)row * d->cols + col];
-			uint64_t last =
-			    t->times[(t->head + VIDEO_MIN_CHANGES - 1) % VIDEO_MIN_CHANGES];
+			uint64_t last = t->last;
 			uint64_t oldest = t->times[t->head]; /* of the ring, once full */
-			if (!t->moving && t->count == VIDEO_MIN_CHANGES &&
-			    now - oldest <= VIDEO_WINDOW_MS)
+			if (!t->moving && t->count == ring && now - oldest <= d->rules.window_ms)
 				t->moving = true;
-			else if (t->moving && t->count && now - last >= VIDEO_SETTLE_MS) {
+			else if (t->moving && t->count && now - last >= d->rules.settle_ms) {
 				t->moving = false;
 				if (t->lossy) {
 					struct rect r = tile_rect(d, col, row);
@@ -129,7 +151,13 @@ static size_t classify(struct video_detect *d, uint64_t now, struct region *sett
 void video_detect_observe(struct video_detect *d, const struct region *changes, uint64_t now_ms)
 {
 	d->frame++;
-	record_changes(d, changes, now_ms);
+	record_changes(d, changes, now_ms, true);
+}
+
+void video_detect_touch(struct video_detect *d, const struct region *changes, uint64_t now_ms)
+{
+	d->frame++;
+	record_changes(d, changes, now_ms, false);
 }
 
 void video_detect_frame(struct video_detect *d, const struct region *changes, uint64_t now_ms,

@@ -30,8 +30,34 @@
 
 struct video_detect;
 
+/*
+ * When a tile counts as moving: min_changes (1 to VIDEO_MIN_CHANGES)
+ * changes within window_ms, of which only those at least gap_ms after the
+ * previous one counted count; it settles after settle_ms without a change.
+ */
+struct video_rules {
+	uint32_t min_changes, window_ms, settle_ms, gap_ms;
+};
+
+/* The defaults: VIDEO_MIN_CHANGES in VIDEO_WINDOW_MS, settled after VIDEO_SETTLE_MS. */
+extern const struct video_rules video_rules_capture;
+
+/*
+ * For a caller that sees only the frames it sends, each the newest picture
+ * when the viewer asked for it (VNC): a 30 fps video is seen 3 or 4 times
+ * a second on a slow link before it goes lossy, so fewer changes over a
+ * longer window qualify, and a tile settles only after a longer quiet.
+ * Once something moves, that caller sees every capture: changes closer
+ * than 150 ms count once, so that a block a key press redraws over two or
+ * three captures, at a press a second, never qualifies.
+ */
+extern const struct video_rules video_rules_paced;
+
 /* For a width x height picture (1 to 8192 each); NULL when out of memory. */
 struct video_detect *video_detect_create(int32_t width, int32_t height);
+
+/* Other rules than video_rules_capture; forgets the history. */
+void video_detect_set_rules(struct video_detect *d, const struct video_rules *rules);
 void video_detect_destroy(struct video_detect *d);
 
 /*
@@ -50,6 +76,13 @@ void video_detect_observe(struct video_detect *d, const struct region *changes, 
  */
 void video_detect_classify(struct video_detect *d, uint64_t now_ms, struct region *moving,
                            struct region *settled);
+
+/*
+ * Records changes that answer input (what a key press redraws): they keep
+ * a tile that is moving from settling, but never make one moving, however
+ * fast the keys come.
+ */
+void video_detect_touch(struct video_detect *d, const struct region *changes, uint64_t now_ms);
 
 /*
  * video_detect_observe() then video_detect_classify(), for a caller whose

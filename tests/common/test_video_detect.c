@@ -204,6 +204,104 @@ START_TEST(edges_and_bad_sizes)
 }
 END_TEST
 
+/*
+ * Paced rules (VNC: the frames a slow viewer asked for): a video seen 4
+ * times a second becomes moving within the window; under the capture
+ * rules the same frames never would. It settles only after the longer
+ * quiet, so a gap between two slow frames does not end it.
+ */
+START_TEST(paced_rules_see_a_slow_video)
+{
+	struct video_detect *paced = video_detect_create(1280, 720);
+	struct video_detect *capture = video_detect_create(1280, 720);
+	struct region video = one(100, 100, 640, 360), none, moving, settled, m2, s2;
+	const uint64_t step = 250; /* 4 frames a second */
+	uint64_t t = 1000;
+
+	region_init(&none);
+	video_detect_set_rules(paced, &video_rules_paced);
+	ck_assert_uint_lt(video_rules_paced.min_changes, VIDEO_MIN_CHANGES);
+	ck_assert_uint_gt((video_rules_paced.min_changes - 1) * step, 0);
+	ck_assert_uint_le((video_rules_paced.min_changes - 1) * step, video_rules_paced.window_ms);
+	for (uint32_t i = 0; i + 1 < video_rules_paced.min_changes; i++, t += step) {
+		video_detect_frame(paced, &video, t, &moving, &settled);
+		ck_assert_uint_eq(moving.n, 0);
+	}
+	for (int i = 0; i < 20; i++, t += step) {
+		video_detect_frame(paced, &video, t, &moving, &settled);
+		ck_assert_msg(moving.n > 0, "not moving at paced frame %d", i);
+		ck_assert_uint_eq(settled.n, 0);
+		video_detect_frame(capture, &video, t, &m2, &s2);
+		ck_assert_uint_eq(m2.n, 0);
+	}
+	/* A slow frame 500 ms late: still moving. */
+	t += 500 - step;
+	video_detect_frame(paced, &none, t, &moving, &settled);
+	ck_assert_uint_gt(moving.n, 0);
+	video_detect_frame(paced, &none, t - 500 + video_rules_paced.settle_ms, &moving, &settled);
+	ck_assert_uint_eq(moving.n, 0);
+	ck_assert_int_eq(region_area(&settled), (int64_t)704 * 448);
+	video_detect_destroy(paced);
+	video_detect_destroy(capture);
+}
+END_TEST
+
+/*
+ * Paced rules while captures come at their own rate (VNC while something
+ * moves): a 30 fps video qualifies within a second; a block that a key
+ * press a second redraws over three captures never does.
+ */
+START_TEST(paced_rules_count_close_changes_once)
+{
+	struct video_detect *d = video_detect_create(1280, 720);
+	struct region video = one(100, 100, 640, 360), flip = one(700, 400, 480, 240), none;
+	struct region moving, settled;
+	uint64_t t = 1000;
+
+	region_init(&none);
+	video_detect_set_rules(d, &video_rules_paced);
+	for (int i = 0; i < 150; i++, t += 33) {
+		bool flipping = i % 30 < 3; /* three captures of each press */
+		video_detect_frame(d, flipping ? &flip : &none, t, &moving, &settled);
+		ck_assert_msg(moving.n == 0, "the key-press block moves at capture %d", i);
+	}
+	for (int i = 0; i < 30; i++, t += 33)
+		video_detect_frame(d, &video, t, &moving, &settled);
+	ck_assert_uint_gt(moving.n, 0);
+	struct rect e = region_extents(&moving);
+	ck_assert_int_eq(e.x + e.w, 768); /* the video's tiles only */
+	video_detect_destroy(d);
+}
+END_TEST
+
+/* Answers to input never make a tile moving, but keep a moving one from settling. */
+START_TEST(answers_keep_but_never_make_moving)
+{
+	struct video_detect *d = video_detect_create(1280, 720);
+	struct region video = one(100, 100, 640, 360), moving, settled;
+	uint64_t t = 1000;
+
+	for (int i = 0; i < 60; i++, t += 33) {
+		video_detect_touch(d, &video, t);
+		video_detect_classify(d, t, &moving, &settled);
+		ck_assert_uint_eq(moving.n, 0);
+	}
+	for (int i = 0; i < VIDEO_MIN_CHANGES; i++, t += 33)
+		video_detect_frame(d, &video, t, &moving, &settled);
+	ck_assert_uint_gt(moving.n, 0);
+	/* Only answers for twice the settle time: still moving. */
+	for (uint64_t end = t + 2 * VIDEO_SETTLE_MS; t < end; t += 33) {
+		video_detect_touch(d, &video, t);
+		video_detect_classify(d, t, &moving, &settled);
+		ck_assert_uint_gt(moving.n, 0);
+	}
+	video_detect_classify(d, t + VIDEO_SETTLE_MS, &moving, &settled);
+	ck_assert_uint_eq(moving.n, 0);
+	ck_assert_uint_gt(settled.n, 0);
+	video_detect_destroy(d);
+}
+END_TEST
+
 Suite *suite_video_detect(void);
 Suite *suite_video_detect(void)
 {
@@ -216,6 +314,9 @@ Suite *suite_video_detect(void)
 	tcase_add_test(tc, slow_changes_do_not_accumulate);
 	tcase_add_test(tc, captures_count_not_frames_sent);
 	tcase_add_test(tc, edges_and_bad_sizes);
+	tcase_add_test(tc, paced_rules_see_a_slow_video);
+	tcase_add_test(tc, paced_rules_count_close_changes_once);
+	tcase_add_test(tc, answers_keep_but_never_make_moving);
 	suite_add_tcase(s, tc);
 	return s;
 }
