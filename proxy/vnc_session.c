@@ -27,12 +27,28 @@
 #include "refusal_notice.h"
 #include "pixlink_client.h"
 #include "util.h"
+#include "video_detect.h"
 #include "vnc_session.h"
 #include "worker.h"
 
 #define FIRST_FRAME_TIMEOUT_MS 15000
 #define NOTICE_HOLD_MS 3000 /* the end-of-session notice is shown this long before closing */
 #define BANNER_MS 6000      /* a notice from the session (browser restarted) is shown this long */
+#define MOVING_JPEG_LEVEL 2 /* a moving area's JPEG: at most this of the viewer's 0..9 levels */
+#define MOVING_TICK_MS 100  /* while an area moves, how often a quiet one is looked for */
+/*
+ * A moving area goes in bands of about this many pixels, one an update,
+ * so that what else changes (the answer to a key) waits for a band, not a
+ * whole picture: on 2 Mbit/s a 640x360 JPEG picture takes 100 ms.
+ */
+#define BAND_PIXELS (640 * 96)
+#define BAND_ROWS_MIN 16
+/*
+ * After a key press, a click or a wheel notch the moving area's bands wait
+ * at most this long for an update with something else in it (the answer),
+ * so that the answer does not queue behind them on a slow link.
+ */
+#define ANSWER_HOLD_MS 150
 
 /* RFB pointer mask bits. */
 #define RFB_LEFT 1
@@ -59,7 +75,36 @@ struct vnc_session {
 	const char *banner;    /* a notice from the session over the picture, until banner_until */
 	uint64_t banner_until; /* 0 = none */
 	int banner_y0, banner_y1;
+	/*
+	 * Moving areas (video, animation): their changes wait in held while
+	 * anything else changed goes first, then go in an update of their own,
+	 * as JPEG when the viewer takes it; once still, lossless again.
+	 */
+	struct video_detect *moving; /* NULL: out of memory, no moving areas */
+	sraRegionPtr held;           /* changed pixels of moving areas not yet marked */
+	sraRegionPtr lossy_region;   /* what the next update may send as JPEG */
+	bool lossy_next;             /* the held areas were marked: the next update is theirs */
+	int viewer_quality;          /* the JPEG level (0..9) the viewer asked for; -1: none */
+	uint64_t moving_checked_ms;  /* the last look for areas that stopped */
+	int band_y;                  /* the next band of held starts at or below this row */
+	uint64_t answer_due_ms;      /* input came then and no update answered it yet; 0: none */
+	uint64_t input_ms;           /* the latest key press, click or wheel notch */
+	uint64_t updates, lossy_updates;
 };
+
+/* TigerVNC's JPEG quality levels 0..9 as libjpeg-turbo quality and subsampling (4:2:2 = 2). */
+static const int jpeg_quality[10] = {15, 29, 41, 42, 62, 77, 79, 86, 92, 100};
+static const int jpeg_subsampling[10] = {1, 1, 1, 2, 2, 2, 0, 0, 0, 0};
+
+/*
+ * A key press, a click or a wheel notch: what changes in the next
+ * ANSWER_HOLD_MS answers it. It goes before the moving areas' bands, and
+ * it never makes an area moving (a block redrawn at every key is not video).
+ */
+static void input_came(struct vnc_session *s)
+{
+	s->input_ms = s->answer_due_ms = now_ms();
+}
 
 static void send_input(struct vnc_session *s, const struct pixlink_msg *m)
 {
@@ -76,6 +121,8 @@ static void on_key(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
 	struct pixlink_msg m = {.type = PIXLINK_KEY};
 	m.u.key = (struct pixlink_key){.keysym = (uint32_t)keysym, .down = down};
 	send_input(s, &m);
+	if (down)
+		input_came(s);
 }
 
 static void wheel(struct vnc_session *s, int mask, int bit, int dx, int dy)
@@ -84,6 +131,7 @@ static void wheel(struct vnc_session *s, int mask, int bit, int dx, int dy)
 		struct pixlink_msg m = {.type = PIXLINK_WHEEL};
 		m.u.wheel = (struct pixlink_wheel){(int16_t)dx, (int16_t)dy};
 		send_input(s, &m);
+		input_came(s);
 	}
 }
 
@@ -103,6 +151,8 @@ static void on_pointer(int mask, int x, int y, rfbClientPtr cl)
 	y = MAX(0, MIN(y, cl->screen->height - 1));
 	m.u.pointer = (struct pixlink_pointer){(uint16_t)x, (uint16_t)y, b};
 	send_input(s, &m);
+	if (mask & ~s->last_mask & (RFB_LEFT | RFB_MIDDLE | RFB_RIGHT))
+		input_came(s);
 	wheel(s, mask, RFB_WHEEL_UP, 0, -1);
 	wheel(s, mask, RFB_WHEEL_DOWN, 0, 1);
 	wheel(s, mask, RFB_WHEEL_LEFT, -1, 0);
@@ -210,32 +260,125 @@ static void send_cut_text(struct vnc_session *s, const struct pixlink_clipboard 
 	free(cut);
 }
 
+/* Marks all of what waits (changes of this damage so far, moving areas held) for the viewer. */
+static void mark_pending(struct vnc_session *s, sraRegionPtr changes)
+{
+	sraRgnOr(changes, s->held);
+	sraRgnMakeEmpty(s->held);
+	if (!sraRgnEmpty(changes))
+		rfbMarkRegionAsModified(s->screen, changes);
+	sraRgnMakeEmpty(changes);
+}
+
 /*
  * One damaged rectangle: a scroll inside it goes as CopyRect (libvncserver
  * sends copies before pixel data, and drops copied areas that were
- * modified since), then only the tiles that differ from what the viewer
- * has are marked.
+ * modified since), then the tiles that differ from what the viewer has go
+ * to changes. A scroll's exposed strip is text going by, not video: only
+ * other changes go to seen, for the moving-area detector.
  */
 static size_t apply_rect(struct vnc_session *s, struct fbdiff_image *prev,
-                         const struct fbdiff_image *cur, const struct rect *r)
+                         const struct fbdiff_image *cur, const struct rect *r, sraRegionPtr changes,
+                         struct region *seen)
 {
 	struct fbdiff_move m;
 	struct region changed;
+	const struct rect all = {0, 0, cur->width, cur->height};
+	bool scrolled = false;
 
 	if (fbdiff_find_scroll(prev, cur, r, &m)) {
 		struct rect d = fbdiff_move_dest(&m);
+		/* What the viewer has not got yet must be marked before the copy moves it. */
+		mark_pending(s, changes);
 		fbdiff_apply_move(prev, &m);
 		rfbScheduleCopyRect(s->screen, d.x, d.y, d.x + d.w, d.y + d.h, 0, m.dy);
 		log_debug("scroll by %d: rows %d..%d of columns %d..%d", m.dy, d.y, d.y + d.h - 1,
 		          d.x, d.x + d.w - 1);
+		scrolled = true;
 	}
 	region_init(&changed);
 	fbdiff_update(prev, cur, r, &changed, 0);
 	for (size_t i = 0; i < changed.n; i++) {
 		const struct rect *c = &changed.r[i];
-		rfbMarkRectAsModified(s->screen, c->x, c->y, c->x + c->w, c->y + c->h);
+		sraRegionPtr one = sraRgnCreateRect(c->x, c->y, c->x + c->w, c->y + c->h);
+		sraRgnOr(changes, one);
+		sraRgnDestroy(one);
+		if (!scrolled)
+			region_add(seen, c, &all, 0);
 	}
 	return (size_t)region_area(&changed);
+}
+
+static sraRegionPtr sra_of(const struct region *r)
+{
+	sraRegionPtr out = sraRgnCreate();
+	for (size_t i = 0; i < r->n; i++) {
+		sraRegionPtr one = sraRgnCreateRect(r->r[i].x, r->r[i].y, r->r[i].x + r->r[i].w,
+		                                    r->r[i].y + r->r[i].h);
+		sraRgnOr(out, one);
+		sraRgnDestroy(one);
+	}
+	return out;
+}
+
+/*
+ * Splits a frame's changes: those in moving areas wait in held (pace()
+ * sends them once nothing else waits), the rest is marked. Areas that
+ * stopped moving and may have gone as JPEG are marked whole: lossless.
+ */
+static void classify_changes(struct vnc_session *s, sraRegionPtr changes, const struct region *seen)
+{
+	struct region moving, settled;
+
+	if (!s->moving) {
+		mark_pending(s, changes);
+		return;
+	}
+	uint64_t now = now_ms();
+	if (now - s->input_ms < ANSWER_HOLD_MS) {
+		video_detect_touch(s->moving, seen, now);
+		video_detect_classify(s->moving, now, &moving, &settled);
+	} else {
+		video_detect_frame(s->moving, seen, now, &moving, &settled);
+	}
+	s->moving_checked_ms = now;
+	sraRegionPtr in_motion = sra_of(&moving);
+	sraRegionPtr part = sraRgnCreateRgn(changes);
+	sraRgnAnd(part, in_motion);
+	sraRgnOr(s->held, part);
+	sraRgnSubtract(changes, in_motion);
+	/* Held pixels of areas no longer moving go with the rest. */
+	sraRgnMakeEmpty(part);
+	sraRgnOr(part, s->held);
+	sraRgnSubtract(part, in_motion);
+	sraRgnOr(changes, part);
+	sraRgnAnd(s->held, in_motion);
+	if (settled.n && s->lossy_updates) {
+		struct rect e = region_extents(&settled);
+		log_debug("moving area stopped: %lld pixels within %d,%d %dx%d go lossless",
+		          (long long)region_area(&settled), e.x, e.y, e.w, e.h);
+		sraRegionPtr still = sra_of(&settled);
+		sraRgnOr(changes, still);
+		sraRgnDestroy(still);
+	}
+	if (!sraRgnEmpty(changes))
+		rfbMarkRegionAsModified(s->screen, changes);
+	sraRgnMakeEmpty(changes);
+	sraRgnDestroy(part);
+	sraRgnDestroy(in_motion);
+}
+
+/* While an area moves and nothing changes, it is still told the time: it may have stopped. */
+static void check_moving(struct vnc_session *s)
+{
+	if (!s->moving || !video_detect_busy(s->moving) ||
+	    now_ms() - s->moving_checked_ms < MOVING_TICK_MS)
+		return;
+	sraRegionPtr none = sraRgnCreate();
+	struct region empty;
+	region_init(&empty);
+	classify_changes(s, none, &empty);
+	sraRgnDestroy(none);
 }
 
 /*
@@ -289,16 +432,32 @@ static void apply_damage(struct vnc_session *s, const struct pixlink_damage *d)
 	struct fbdiff_image prev = {s->fb, fb->stride, (int32_t)fb->width, (int32_t)fb->height};
 	int64_t damaged = 0;
 	size_t changed = 0;
+	sraRegionPtr changes = sraRgnCreate();
+	struct region seen;
 
+	region_init(&seen);
 	for (uint16_t i = 0; i < d->nrects; i++) {
 		const struct pixlink_rect *pr = &d->rects[i];
 		struct rect r = {pr->x, pr->y, pr->w, pr->h};
 		damaged += rect_area(&r);
-		changed += apply_rect(s, &prev, &cur, &r);
+		changed += apply_rect(s, &prev, &cur, &r, changes, &seen);
 	}
+	classify_changes(s, changes, &seen);
+	sraRgnDestroy(changes);
 	log_debug("damage %u: %u rectangles, %lld pixels damaged, %zu changed", d->seq, d->nrects,
 	          (long long)damaged, changed);
 	refresh_banner(s);
+}
+
+/* A moving-area detector for the link's picture, at the viewer's pace. */
+static void new_detector(struct vnc_session *s)
+{
+	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
+
+	video_detect_destroy(s->moving);
+	s->moving = video_detect_create((int32_t)fb->width, (int32_t)fb->height);
+	if (s->moving)
+		video_detect_set_rules(s->moving, &video_rules_paced);
 }
 
 static uint8_t *copy_framebuffer(struct vnc_session *s)
@@ -319,6 +478,10 @@ static void new_framebuffer(struct vnc_session *s)
 	uint8_t *old = s->fb;
 	s->fb = copy;
 	rfbNewFramebuffer(s->screen, (char *)copy, (int)fb->width, (int)fb->height, 8, 3, 4);
+	/* The whole picture goes again, lossless; what moved is forgotten. */
+	sraRgnMakeEmpty(s->held);
+	s->lossy_next = false;
+	new_detector(s);
 	s->screen->serverFormat.redShift = 16;
 	s->screen->serverFormat.greenShift = 8;
 	s->screen->serverFormat.blueShift = 0;
@@ -413,31 +576,89 @@ static bool handle_ctl(struct vnc_session *s)
 	return false;
 }
 
+static sraRect bounding_box(const sraRegion *r)
+{
+	sraRegionPtr box = sraRgnBBox(r);
+	sraRect b = {0, 0, 0, 0};
+	sraRectangleIterator *it = sraRgnGetIterator(box);
+	if (it) {
+		sraRgnIteratorNext(it, &b);
+		sraRgnReleaseIterator(it);
+	}
+	sraRgnDestroy(box);
+	return b;
+}
+
+/*
+ * Takes the next band of the held moving areas out of held: rows from
+ * band_y down (from the top again past the bottom), about BAND_PIXELS,
+ * so that every part of the area gets its turn.
+ */
+static sraRegionPtr take_band(struct vnc_session *s)
+{
+	sraRect all = bounding_box(s->held);
+	int rows = MAX(BAND_ROWS_MIN, BAND_PIXELS / MAX(all.x2 - all.x1, 1));
+	int y = s->band_y;
+
+	sraRegionPtr below = sraRgnCreateRect(all.x1, MAX(y, all.y1), all.x2, all.y2);
+	sraRgnAnd(below, s->held);
+	y = sraRgnEmpty(below) ? all.y1 : bounding_box(below).y1;
+	sraRgnDestroy(below);
+	sraRegionPtr band = sraRgnCreateRect(all.x1, y, all.x2, y + rows);
+	sraRgnAnd(band, s->held);
+	sraRgnSubtract(s->held, band);
+	s->band_y = y + rows;
+	return band;
+}
+
 /*
  * Frames are paced by the viewer: render may send the next damage only
  * when the viewer has asked for an update and everything before was sent.
  * Meanwhile render coalesces, so a viewer behind a slow link gets the
  * newest picture (a scroll of many small steps as one CopyRect) instead of
  * every intermediate one.
+ *
+ * Moving areas go last: an update of their own follows the one with
+ * everything else, so the answer to a key press does not wait behind a
+ * video's pixels, and only they may go as JPEG. True when it marked them:
+ * an update is due now.
  */
-static void pace(struct vnc_session *s)
+static bool pace(struct vnc_session *s)
 {
 	rfbClientPtr cl = s->screen->clientHead;
 
-	if (!cl || !s->link || pixlink_client_credit(s->link) > 0 || !pixlink_client_fb(s->link))
-		return;
-	if (sraRgnEmpty(cl->requestedRegion))
-		return;
+	if (!cl || !s->link || !pixlink_client_fb(s->link))
+		return false;
 	/* What waits to be sent where the viewer looks (it may ask for a part only). */
+	bool asked = !sraRgnEmpty(cl->requestedRegion);
 	sraRegionPtr waiting = sraRgnCreateRgn(cl->modifiedRegion);
 	sraRgnOr(waiting, cl->copyRegion);
 	sraRgnAnd(waiting, cl->requestedRegion);
 	bool busy = !sraRgnEmpty(waiting);
 	sraRgnDestroy(waiting);
-	if (busy)
-		return;
+	if (s->answer_due_ms && now_ms() - s->answer_due_ms >= ANSWER_HOLD_MS)
+		s->answer_due_ms = 0;
+	if (asked && !busy && !sraRgnEmpty(s->held) && !s->answer_due_ms) {
+		sraRegionPtr band = take_band(s);
+		sraRgnMakeEmpty(s->lossy_region);
+		sraRgnOr(s->lossy_region, band);
+		rfbMarkRegionAsModified(s->screen, band);
+		sraRgnDestroy(band);
+		s->lossy_next = true;
+		return true;
+	}
+	/*
+	 * While an area moves, render captures at its own pace, not the
+	 * viewer's: a key's answer is then captured as soon as it is drawn and
+	 * goes at the next request, ahead of the held moving area, and the
+	 * detector sees every capture.
+	 */
+	bool moving = s->moving && video_detect_busy(s->moving);
+	if (pixlink_client_credit(s->link) > 0 || (!moving && (!asked || busy)))
+		return false;
 	if (pixlink_client_grant(s->link, 1) < 0 && errno != EAGAIN)
 		log_warn("pixel link: cannot grant credit: %s", strerror(errno));
+	return false;
 }
 
 /*
@@ -476,7 +697,8 @@ static void *session_thread(void *arg)
 		    {.fd = s->lvs_fd, .events = POLLIN},
 		    {.fd = s->stop_pipe[0], .events = POLLIN},
 		};
-		if (poll(p, 4, 1000) < 0 && errno != EINTR)
+		bool moving = s->moving && video_detect_busy(s->moving);
+		if (poll(p, 4, moving ? MOVING_TICK_MS : 1000) < 0 && errno != EINTR)
 			break;
 		/*
 		 * The control process first: after a takeover it kicks this worker
@@ -491,11 +713,12 @@ static void *session_thread(void *arg)
 			running = false;
 		if (s->banner_until && now_ms() >= s->banner_until)
 			refresh_banner(s);
+		check_moving(s);
 		/* Reads the viewer's messages, sends updates it asked for. */
-		while (rfbProcessEvents(s->screen, 0))
-			;
-		if (running)
-			pace(s);
+		do {
+			while (rfbProcessEvents(s->screen, 0))
+				;
+		} while (running && pace(s));
 	}
 	show_ended(s);
 	rfbShutdownServer(s->screen, TRUE);
@@ -521,11 +744,38 @@ static int wait_first_frame(struct vnc_session *s)
 	return 0;
 }
 
-/* libvncserver starts a framebuffer update: encoding time starts. */
+/* Tight's JPEG at TigerVNC's level 0..9 for the next update; -1: lossless. */
+static void set_jpeg(rfbClientPtr cl, int level)
+{
+	cl->tightQualityLevel = level;
+	cl->turboQualityLevel = level < 0 ? -1 : jpeg_quality[level];
+	if (level >= 0)
+		cl->turboSubsampLevel = jpeg_subsampling[level];
+}
+
+/*
+ * libvncserver starts a framebuffer update: encoding time starts. Only an
+ * update of held moving areas and nothing else may go as JPEG, and only
+ * to a viewer that asked for JPEG and uses Tight.
+ */
 static void on_update_start(rfbClientPtr cl)
 {
 	struct vnc_session *s = cl->screen->screenData;
+	bool lossy = false;
+
 	s->update_start_us = now_us();
+	if (s->lossy_next && s->viewer_quality >= 0 && cl->preferredEncoding == rfbEncodingTight) {
+		sraRegionPtr other = sraRgnCreateRgn(cl->modifiedRegion);
+		sraRgnSubtract(other, s->lossy_region);
+		lossy = sraRgnEmpty(other);
+		sraRgnDestroy(other);
+	}
+	s->lossy_next = false;
+	if (!lossy && !sraRgnEmpty(cl->modifiedRegion))
+		s->answer_due_ms = 0; /* something other than the moving area goes: the answer */
+	set_jpeg(cl, lossy ? MIN(s->viewer_quality, MOVING_JPEG_LEVEL) : -1);
+	s->updates++;
+	s->lossy_updates += lossy;
 }
 
 /* The update was encoded and written to the relay: a frame for the counters. */
@@ -535,19 +785,26 @@ static void on_update_done(rfbClientPtr cl, int result)
 	if (result && s->update_start_us)
 		worker_stats_frame(s->w, now_us() - s->update_start_us);
 	s->update_start_us = 0;
+	set_jpeg(cl, -1);
 }
 
 /*
- * Pixels stay exact: TigerVNC's viewer asks for JPEG (quality 6) on a slow
- * link, and libvncserver's Tight would then blur text and page chrome and
- * leave them so. Called before each update is sent, after any SetEncodings
- * the viewer sent before it.
+ * Pixels stay exact but for moving areas: TigerVNC's viewer asks for JPEG
+ * (quality 6) on a slow link, and libvncserver's Tight would then blur
+ * text and page chrome and leave them so. The level it asked for is kept
+ * for moving areas (on_update_start). Called when an update request comes,
+ * after any SetEncodings the viewer sent before it; between updates the
+ * level is always -1, so another value is the viewer's own. A viewer that
+ * later sends SetEncodings without a level keeps the one it gave.
  */
 static void keep_lossless(rfbClientPtr cl, rfbFramebufferUpdateRequestMsg *req)
 {
+	struct vnc_session *s = cl->screen->screenData;
+
 	(void)req;
-	cl->tightQualityLevel = -1;
-	cl->turboQualityLevel = -1;
+	if (cl->tightQualityLevel >= 0 && cl->tightQualityLevel <= 9)
+		s->viewer_quality = cl->tightQualityLevel;
+	set_jpeg(cl, -1);
 }
 
 /* libvncserver's screen over s->fb (width x height, B G R X) and its one client. */
@@ -597,6 +854,9 @@ struct vnc_session *vnc_session_start(struct worker *w, int link_fd, int *fd)
 	s->w = w;
 	s->lvs_fd = -1;
 	s->stop_pipe[0] = s->stop_pipe[1] = -1;
+	s->viewer_quality = -1;
+	s->held = sraRgnCreate();
+	s->lossy_region = sraRgnCreate();
 	rfbLogEnable(shoji_log_get_level() >= SHOJI_LOG_DEBUG);
 	s->link = pixlink_client_create(link_fd, (uint32_t)w->cfg->display_max_width,
 	                                (uint32_t)w->cfg->display_max_height);
@@ -613,6 +873,7 @@ struct vnc_session *vnc_session_start(struct worker *w, int link_fd, int *fd)
 	if (make_screen(s, (int)pixlink_client_fb(s->link)->width,
 	                (int)pixlink_client_fb(s->link)->height) < 0)
 		goto fail;
+	new_detector(s);
 	/* The first credit: render answers with the whole screen. */
 	pixlink_client_grant(s->link, 1);
 	set_nonblock(w->ctl_fd, true);
@@ -638,6 +899,9 @@ struct vnc_session *vnc_notice_start(struct worker *w, const char *reason, int *
 	s->lvs_fd = -1;
 	s->stop_pipe[0] = s->stop_pipe[1] = -1;
 	s->notice_until = now_ms() + REFUSAL_SHOW_MS;
+	s->viewer_quality = -1;
+	s->held = sraRgnCreate();
+	s->lossy_region = sraRgnCreate();
 	rfbLogEnable(shoji_log_get_level() >= SHOJI_LOG_DEBUG);
 	s->fb = refusal_render(reason, REFUSAL_WIDTH, REFUSAL_HEIGHT, &stride);
 	if (!s->fb || stride != REFUSAL_WIDTH * 4)
@@ -674,7 +938,15 @@ void vnc_session_stop(struct vnc_session *s)
 		s->screen->frameBuffer = NULL;
 		rfbScreenCleanup(s->screen);
 	}
+	if (s->updates)
+		log_info("%llu updates sent, %llu of them moving areas as JPEG",
+		         (unsigned long long)s->updates, (unsigned long long)s->lossy_updates);
 	free(s->fb);
+	video_detect_destroy(s->moving);
+	if (s->held)
+		sraRgnDestroy(s->held);
+	if (s->lossy_region)
+		sraRgnDestroy(s->lossy_region);
 	pixlink_client_destroy(s->link);
 	if (s->stop_pipe[0] >= 0)
 		close(s->stop_pipe[0]);

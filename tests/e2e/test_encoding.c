@@ -10,6 +10,7 @@
  */
 #include "autoconfig.h"
 
+#include <X11/keysym.h>
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,104 @@ START_TEST(rdp_scroll_arrives_as_surface_copy_and_ends_exact)
 }
 END_TEST
 
+#define PLAYING 0xc000c0 /* tests/pages/video.html's banner while its canvas plays */
+#define STOPPED 0x00c0c0 /* and once it has stopped */
+#define CANVAS_W 640
+#define CANVAS_H 360
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Distinct colours of the w x h area at x, y. */
+static size_t colours(const struct viewer *v, int x, int y, int w, int h)
+{
+	uint32_t *px = malloc((size_t)w * (size_t)h * sizeof(*px));
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(px);
+	for (int j = 0; j < h; j++)
+		for (int i = 0; i < w; i++)
+			px[(size_t)j * w + i] = viewer_pixel(v, x + i, y + j);
+	qsort(px, (size_t)w * (size_t)h, sizeof(*px), cmp_u32);
+	for (size_t i = 0; i < (size_t)w * (size_t)h; i++)
+		n += i == 0 || px[i] != px[i - 1];
+	free(px);
+	return n;
+}
+
+/*
+ * A moving area over VNC (tests/pages/video.html, a 640x360 canvas of flat
+ * 8x8 blocks panning for 10 s): to a viewer that takes JPEG, the canvas
+ * goes lossy while it plays (far more colours than its blocks have), the
+ * page around it stays exact, and once it stops the canvas is the same as
+ * a lossless viewer's.
+ */
+START_TEST(vnc_moving_area_goes_jpeg_then_lossless)
+{
+	char log[160], pb[160];
+	int x, y, at = 0;
+	size_t most = 0;
+
+	ck_assert_msg(shojid_setup_page(&d, NULL, "video.html") == 0, "harness setup failed (%s)",
+	              d.root);
+	ck_assert_int_eq(shojid_add_user(&d, "demo", PASSWORD), 0);
+	viewer_log_to(shojid_path(&d, "vncclient.log", log, sizeof(log)));
+	ck_assert_msg(shojid_launch(&d, 90000) == 0, "shojid did not get ready (%s)", d.log_path);
+	struct viewer *v = login(6);
+	/* The warm session loaded the page long ago: F5 plays it again. */
+	if (!viewer_wait_block(v, STOPPED, viewer_width(v), 40, PAGE_TIMEOUT_MS, &x, &y)) {
+		viewer_dump_ppm(v, shojid_path(&d, "novideo.ppm", pb, sizeof(pb)));
+		ck_abort_msg("the video page never showed (screen in %s)", pb);
+	}
+	ck_assert_int_eq(viewer_key(v, XK_F5, true), 0);
+	ck_assert_int_eq(viewer_key(v, XK_F5, false), 0);
+	ck_assert_msg(viewer_wait_block(v, PLAYING, viewer_width(v), 40, PAGE_TIMEOUT_MS, &x, &y),
+	              "the video did not play again after F5 (%s)", d.log_path);
+	int cx = x + 20, cy = y + 60; /* the canvas, below the 40 px banner and its margin */
+	/* Its 8x8 blocks: at most 81 x 46 colours and the moving block's, exactly drawn. */
+	while (viewer_pixel(v, x + 5, y + 5) == PLAYING) {
+		ck_assert_int_eq(viewer_pump(v, 200), 0);
+		most = MAX(most, colours(v, cx, cy, CANVAS_W, CANVAS_H));
+		for (int i = -10; i < CANVAS_W + 10; i += 7)
+			ck_assert_msg(viewer_pixel(v, cx + i, cy - 12) == 0xffffff,
+			              "the margin above the canvas is %06x at %d while it plays",
+			              viewer_pixel(v, cx + i, cy - 12), i);
+	}
+	fprintf(stderr, "encoding: VNC video: at most %zu colours in the canvas while it played\n",
+	        most);
+	ck_assert_msg(most > 3 * 81 * 46, "the playing canvas never went as JPEG (%zu colours)",
+	              most);
+	ck_assert_msg(viewer_wait_block(v, STOPPED, viewer_width(v), 40, PAGE_TIMEOUT_MS, &x, &y),
+	              "the video page never stopped (%s)", d.log_path);
+	ck_assert_msg(settle(v), "the picture never settled after the video (%s)", d.log_path);
+	uint32_t *seen = viewer_snapshot(v);
+	int w = viewer_width(v), h = viewer_height(v);
+	ck_assert_ptr_nonnull(seen);
+	viewer_destroy(v);
+	ck_assert(shojid_log_wait(&d, "moving areas as JPEG", 10000));
+
+	v = login(0);
+	ck_assert(viewer_wait_size(v, w, h, 30000));
+	ck_assert_msg(settle(v), "the picture never settled after reconnecting (%s)", d.log_path);
+	uint32_t *fresh = viewer_snapshot(v);
+	ck_assert_ptr_nonnull(fresh);
+	size_t n = differences(seen, fresh, w, h, &at);
+	if (n > 0) {
+		viewer_dump_ppm(v, shojid_path(&d, "fresh.ppm", pb, sizeof(pb)));
+		ck_abort_msg("%zu pixels differ from a lossless picture once the video stopped, "
+		             "the first at %d,%d (%06x, not %06x; lossless picture in %s)",
+		             n, at % w, at / w, seen[at], fresh[at], pb);
+	}
+	free(seen);
+	free(fresh);
+	viewer_destroy(v);
+	finish();
+}
+END_TEST
+
 /* Pumps until some pixel (on a grid of 4) is exactly rgb. */
 static bool wait_any(struct viewer *v, uint32_t rgb, int timeout_ms)
 {
@@ -349,6 +448,10 @@ Suite *suite_encoding(void)
 	tcase_add_test(tc, scroll_arrives_as_copyrect_and_ends_exact);
 	tcase_add_test(tc, rdp_scroll_arrives_as_surface_copy_and_ends_exact);
 	suite_add_tcase(s, tc);
+	TCase *video = tcase_create("video");
+	tcase_set_timeout(video, 300);
+	tcase_add_test(video, vnc_moving_area_goes_jpeg_then_lossless);
+	suite_add_tcase(s, video);
 	TCase *budget = tcase_create("budget");
 	tcase_set_timeout(budget, 300);
 	tcase_add_test(budget, vnc_budget_bounds_the_bytes);
