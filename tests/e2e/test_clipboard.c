@@ -231,8 +231,14 @@ static void paste_and_copy_back(struct viewer *v, int x, int y, const char *text
 	char dump[160];
 
 	viewer_cut_text(v, &len, &before);
+	int crossed = shojid_audit_count(&d, "\"direction\":\"to_browser\"", NULL);
 	ck_assert_int_eq(viewer_send_clipboard_utf8(v, text, strlen(text)), 0);
-	viewer_pump(v, 500);
+	/* The extended clipboard's round trip (notify, request, provide) first. */
+	uint64_t end = now_ms() + 20000;
+	while (shojid_audit_count(&d, "\"direction\":\"to_browser\"", NULL) == crossed &&
+	       now_ms() < end)
+		viewer_pump(v, 100);
+	viewer_pump(v, 200);
 	ctrl(v, XK_a);
 	ctrl(v, XK_v);
 	bool ok = wait_field(v, x, y, cps, n);

@@ -155,6 +155,9 @@ START_TEST(fork_bomb_and_hog_spare_the_neighbour)
 	ck_assert(shojid_wait_ready(&d, 2, 120000));
 	struct viewer *vb = login_ok("tenant-b", B_PASSWORD);
 	page_origin(vb, &bx, &by);
+	/* Blue, not navy: the page's script is in place to answer the first click. */
+	ck_assert_msg(viewer_wait_pixel(vb, bx + 200, by + 200, BLUE, 8, 30000),
+	              "tenant-b's page script never ran");
 	session_of("tenant-a", sa, sizeof(sa));
 	session_of("tenant-b", sb, sizeof(sb));
 	ck_assert_str_ne(sa, sb);

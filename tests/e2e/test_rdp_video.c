@@ -206,6 +206,24 @@ static void expect_video_in_place(struct rdp_client *c, int x, int y)
 		              rdp_client_pixel(c, cx + CANVAS_W + 10, cy + j), j);
 }
 
+/* Pumps until no frame came for 1.5 s (at least 2 s in all); false after 30 s. */
+static bool quiet(struct rdp_client *c)
+{
+	uint64_t start = now_ms(), since = start;
+	int frames = rdp_client_frames(c);
+
+	while (now_ms() - start < 30000) {
+		ck_assert_int_eq(rdp_client_pump(c, 200), 0);
+		if (rdp_client_frames(c) != frames) {
+			frames = rdp_client_frames(c);
+			since = now_ms();
+		} else if (now_ms() - since >= 1500 && now_ms() - start >= 2000) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
  * Plays tests/pages/video.html on c to its end; AVC420 came for the
  * canvas; then the canvas equals what a lossless-only client shows.
@@ -225,11 +243,11 @@ static void video_goes_h264_then_lossless(struct rdp_client *c)
 	ck_assert(shojid_log_wait(&d, "H.264 (AVC420) for moving areas", 1000));
 
 	/* After the lossless refresh: the same pixels as a client without H.264. */
-	ck_assert_int_eq(rdp_client_pump(c, 2000), 0);
+	ck_assert_msg(quiet(c), "frames kept coming after the video stopped");
 	int cx = x + 20, cy = y + 40 + 20; /* the canvas, below the banner */
 	struct rdp_client *c2 = login(false, false);
 	wait_color(c2, STOPPED, "the stopped video page over bitmap updates", &x2, &y2);
-	ck_assert_int_eq(rdp_client_pump(c2, 1000), 0);
+	ck_assert_msg(quiet(c2), "frames kept coming to the second client");
 	int differ = 0, first_x = -1, first_y = -1;
 	for (int j = 0; j < CANVAS_H; j++)
 		for (int i = 0; i < CANVAS_W; i++)
@@ -338,9 +356,15 @@ START_TEST(budget_bounds_the_bytes)
 	struct rdp_client *c = login_to(k.port, true, true, 0);
 	open_page(c, "bw-video.html");
 	wait_color(c, ENDLESS, "the endless video page", &x, &y);
-	/* The page's first frames, the detection and the debt of the first key frame. */
+	/* The page's first frames and the detection (slower on a loaded machine)... */
+	bool h264 = false;
+	for (int i = 0; i < 60 && !h264; i++) {
+		ck_assert_int_eq(rdp_client_pump(c, 500), 0);
+		h264 = shojid_log_wait(&d, "H.264 encoder x264enc at 300 kbit/s", 0);
+	}
+	ck_assert_msg(h264, "no H.264 encoder for the endless video (%s)", d.log_path);
+	/* ...then the debt of the first key frame. */
 	ck_assert_int_eq(rdp_client_pump(c, 4000), 0);
-	ck_assert(shojid_log_wait(&d, "H.264 encoder x264enc at 300 kbit/s", 1000));
 	uint64_t b0 = byte_counter_down(&k), t0 = now_ms();
 	int avc0 = rdp_client_codec_count(c, CODEC_AVC420);
 	ck_assert_int_eq(rdp_client_pump(c, MEASURE_S * 1000), 0);

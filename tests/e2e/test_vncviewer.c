@@ -199,7 +199,10 @@ START_TEST(tigervnc_shows_the_page)
 
 	tigervnc_start(&t, NULL);
 	/* Input through the real viewer reaches the page: a click turns blue to
-	 * yellow, "shoji" typed into the field turns grey to cyan. */
+	 * yellow, "shoji" typed into the field turns grey to cyan. Blue, not
+	 * navy: the page's script has put its handlers in place. */
+	ck_assert_msg(wait_pixel(t.display, &t.img, t.x + 200, t.y + 200, 0x0000ff, 30000),
+	              "the page's script never ran (see %s)", PNG_PATH);
 	ck_assert_int_eq(xdotool(t.display, t.x + 200, t.y + 200, NULL), 0);
 	bool clicked = wait_pixel(t.display, &t.img, t.x + 350, t.y + 230, 0xffff00, 20000);
 	keep_png();

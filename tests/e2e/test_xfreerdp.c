@@ -51,9 +51,10 @@ static char *path_of(const char *name, char *buf, size_t len)
 
 /*
  * Screenshots until the page is found, its red corner in *x, *y, and its
- * fixed corner block is in the same picture at the bottom right of a w x h
- * desktop. Chromium may paint a page it is still loading: the blocks at the
- * top before the corner block.
+ * script has run (the block below is blue, not navy) and its fixed corner
+ * block is in the same picture at the bottom right of a w x h desktop.
+ * Chromium may paint a page it is still loading: the blocks at the top
+ * before the corner block and the script.
  */
 static bool wait_page(int display, struct xscreen_image *img, int w, int h, int *x, int *y,
                       int timeout_ms)
@@ -66,6 +67,7 @@ static bool wait_page(int display, struct xscreen_image *img, int w, int h, int 
 	do {
 		if (xscreen_shot(display, ppm, log, img) &&
 		    xscreen_find_page(img, COLOUR_TOL, x, y) &&
+		    xscreen_near(xscreen_pixel(img, *x + 200, *y + 200), 0x0000ff, COLOUR_TOL) &&
 		    xscreen_near(xscreen_pixel(img, w - 30, h - 30), 0xff00ff, COLOUR_TOL))
 			return true;
 		usleep(500000);

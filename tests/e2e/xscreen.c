@@ -73,10 +73,16 @@ int xscreen_start_xvfb(int width, int height, const char *log, pid_t *pid)
 		char *argv[] = {"Xvfb", disp, "-screen", "0", size, "-nolisten", "tcp", NULL};
 		*pid = xscreen_spawn(argv, NULL, log);
 		for (int i = 0; i < 100; i++) {
-			if (access(sock, F_OK) == 0)
-				return n;
+			/* Ours only if it is still running: another run may have won this display.
+			 */
 			if (waitpid(*pid, NULL, WNOHANG) == *pid)
 				break; /* lost a race for this display: try the next */
+			if (access(sock, F_OK) == 0) {
+				usleep(200000);
+				if (waitpid(*pid, NULL, WNOHANG) == *pid)
+					break;
+				return n;
+			}
 			usleep(100000);
 		}
 		xscreen_end(*pid);
