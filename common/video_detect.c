@@ -21,7 +21,7 @@ struct tile {
 
 const struct video_rules video_rules_capture = {VIDEO_MIN_CHANGES, VIDEO_WINDOW_MS, VIDEO_SETTLE_MS,
                                                 0};
-const struct video_rules video_rules_paced = {5, 2000, 700, 150};
+const struct video_rules video_rules_paced = {5, 1800, 700, 150};
 
 struct video_detect {
 	struct video_rules rules;

@@ -86,6 +86,7 @@ struct vnc_session {
 	bool lossy_next;             /* the held areas were marked: the next update is theirs */
 	int viewer_quality;          /* the JPEG level (0..9) the viewer asked for; -1: none */
 	uint64_t moving_checked_ms;  /* the last look for areas that stopped */
+	bool area_moving;            /* a moving area was found at that look */
 	int band_y;                  /* the next band of held starts at or below this row */
 	uint64_t answer_due_ms;      /* input came then and no update answered it yet; 0: none */
 	uint64_t input_ms;           /* the latest key press, click or wheel notch */
@@ -342,6 +343,7 @@ static void classify_changes(struct vnc_session *s, sraRegionPtr changes, const 
 		video_detect_frame(s->moving, seen, now, &moving, &settled);
 	}
 	s->moving_checked_ms = now;
+	s->area_moving = moving.n > 0;
 	sraRegionPtr in_motion = sra_of(&moving);
 	sraRegionPtr part = sraRgnCreateRgn(changes);
 	sraRgnAnd(part, in_motion);
@@ -481,6 +483,7 @@ static void new_framebuffer(struct vnc_session *s)
 	/* The whole picture goes again, lossless; what moved is forgotten. */
 	sraRgnMakeEmpty(s->held);
 	s->lossy_next = false;
+	s->area_moving = false;
 	new_detector(s);
 	s->screen->serverFormat.redShift = 16;
 	s->screen->serverFormat.greenShift = 8;
@@ -651,10 +654,10 @@ static bool pace(struct vnc_session *s)
 	 * While an area moves, render captures at its own pace, not the
 	 * viewer's: a key's answer is then captured as soon as it is drawn and
 	 * goes at the next request, ahead of the held moving area, and the
-	 * detector sees every capture.
+	 * detector sees every capture. A blinking caret (a tile or two) does
+	 * not count: a scroll then still coalesces into one CopyRect.
 	 */
-	bool moving = s->moving && video_detect_busy(s->moving);
-	if (pixlink_client_credit(s->link) > 0 || (!moving && (!asked || busy)))
+	if (pixlink_client_credit(s->link) > 0 || (!s->area_moving && (!asked || busy)))
 		return false;
 	if (pixlink_client_grant(s->link, 1) < 0 && errno != EAGAIN)
 		log_warn("pixel link: cannot grant credit: %s", strerror(errno));

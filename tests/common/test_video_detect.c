@@ -274,6 +274,24 @@ START_TEST(paced_rules_count_close_changes_once)
 }
 END_TEST
 
+/* A caret blinking every 500 ms never moves under the paced rules either. */
+START_TEST(paced_rules_ignore_a_caret)
+{
+	struct video_detect *d = video_detect_create(1280, 720);
+	struct region caret = one(300, 200, 2, 18), wide = one(300, 200, 260, 18), none;
+	struct region moving, settled;
+
+	region_init(&none);
+	video_detect_set_rules(d, &video_rules_paced);
+	for (uint64_t t = 1000; t < 11000; t += 500) {
+		video_detect_frame(d, (t / 500) % 2 ? &caret : &wide, t, &moving, &settled);
+		ck_assert(!video_detect_busy(d));
+		video_detect_frame(d, &none, t + 250, &moving, &settled);
+	}
+	video_detect_destroy(d);
+}
+END_TEST
+
 /* Answers to input never make a tile moving, but keep a moving one from settling. */
 START_TEST(answers_keep_but_never_make_moving)
 {
@@ -317,6 +335,7 @@ Suite *suite_video_detect(void)
 	tcase_add_test(tc, paced_rules_see_a_slow_video);
 	tcase_add_test(tc, paced_rules_count_close_changes_once);
 	tcase_add_test(tc, answers_keep_but_never_make_moving);
+	tcase_add_test(tc, paced_rules_ignore_a_caret);
 	suite_add_tcase(s, tc);
 	return s;
 }
