@@ -136,7 +136,11 @@ static size_t classify(struct video_detect *d, uint64_t now, struct region *sett
 			if (!t->moving && t->count == ring && now - oldest <= d->rules.window_ms)
 				t->moving = true;
 			else if (t->moving && t->count && now - last >= d->rules.settle_ms) {
+				/* Changes before the stop count no more: they would make it move
+				 * again. */
 				t->moving = false;
+				t->count = 0;
+				t->head = 0;
 				if (t->lossy) {
 					struct rect r = tile_rect(d, col, row);
 					region_add(settled, &r, &picture, 0);

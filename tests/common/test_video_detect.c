@@ -50,6 +50,11 @@ START_TEST(video_area_moves_then_settles)
 	ck_assert(!video_detect_busy(d));
 	video_detect_frame(d, &none, t + 2 * VIDEO_SETTLE_MS, &moving, &settled);
 	ck_assert_uint_eq(settled.n, 0);
+	ck_assert_uint_eq(moving.n, 0);
+	/* One change after the stop does not make it move again. */
+	video_detect_frame(d, &video, t + 2 * VIDEO_SETTLE_MS + 10, &moving, &settled);
+	ck_assert_uint_eq(moving.n, 0);
+	ck_assert(!video_detect_busy(d));
 	video_detect_destroy(d);
 }
 END_TEST
@@ -241,6 +246,11 @@ START_TEST(paced_rules_see_a_slow_video)
 	video_detect_frame(paced, &none, t - 500 + video_rules_paced.settle_ms, &moving, &settled);
 	ck_assert_uint_eq(moving.n, 0);
 	ck_assert_int_eq(region_area(&settled), (int64_t)704 * 448);
+	/* And stays still: the changes before the stop do not count again. */
+	video_detect_frame(paced, &none, t - 500 + video_rules_paced.settle_ms + 50, &moving,
+	                   &settled);
+	ck_assert_uint_eq(moving.n, 0);
+	ck_assert_uint_eq(settled.n, 0);
 	video_detect_destroy(paced);
 	video_detect_destroy(capture);
 }
