@@ -49,6 +49,12 @@
  * so that the answer does not queue behind them on a slow link.
  */
 #define ANSWER_HOLD_MS 150
+/*
+ * Held moving areas wait at most this long while other changes keep
+ * coming (a chat scrolling beside a video): then a band goes with them,
+ * lossless.
+ */
+#define HELD_MAX_MS 500
 
 /* RFB pointer mask bits. */
 #define RFB_LEFT 1
@@ -83,6 +89,8 @@ struct vnc_session {
 	struct video_detect *moving; /* NULL: out of memory, no moving areas */
 	sraRegionPtr held;           /* changed pixels of moving areas not yet marked */
 	sraRegionPtr lossy_region;   /* what the next update may send as JPEG */
+	sraRegionPtr viewer_lossy;   /* what the viewer has as JPEG and not since lossless */
+	uint64_t held_since_ms;      /* held non-empty and no band of it gone since; 0: empty */
 	bool lossy_next;             /* the held areas were marked: the next update is theirs */
 	int viewer_quality;          /* the JPEG level (0..9) the viewer asked for; -1: none */
 	uint64_t moving_checked_ms;  /* the last look for areas that stopped */
@@ -293,6 +301,16 @@ static size_t apply_rect(struct vnc_session *s, struct fbdiff_image *prev,
 		mark_pending(s, changes);
 		fbdiff_apply_move(prev, &m);
 		rfbScheduleCopyRect(s->screen, d.x, d.y, d.x + d.w, d.y + d.h, 0, m.dy);
+		/* JPEG pixels the copy moves are JPEG where they land (and get refreshed there). */
+		sraRegionPtr moved =
+		    sraRgnCreateRect(m.src.x, m.src.y, m.src.x + m.src.w, m.src.y + m.src.h);
+		sraRgnAnd(moved, s->viewer_lossy);
+		sraRgnOffset(moved, 0, m.dy);
+		sraRegionPtr dest = sraRgnCreateRect(d.x, d.y, d.x + d.w, d.y + d.h);
+		sraRgnSubtract(s->viewer_lossy, dest);
+		sraRgnOr(s->viewer_lossy, moved);
+		sraRgnDestroy(dest);
+		sraRgnDestroy(moved);
 		log_debug("scroll by %d: rows %d..%d of columns %d..%d", m.dy, d.y, d.y + d.h - 1,
 		          d.x, d.x + d.w - 1);
 		scrolled = true;
@@ -322,14 +340,18 @@ static sraRegionPtr sra_of(const struct region *r)
 	return out;
 }
 
+static sraRegionPtr take_band(struct vnc_session *s);
+static sraRect bounding_box(const sraRegion *r);
+
 /*
  * Splits a frame's changes: those in moving areas wait in held (pace()
- * sends them once nothing else waits), the rest is marked. Areas that
- * stopped moving and may have gone as JPEG are marked whole: lossless.
+ * sends them once nothing else waits), the rest is marked. What the viewer
+ * has as JPEG outside the moving areas (an area that stopped, or JPEG
+ * pixels a scroll moved) is marked too: it goes lossless.
  */
 static void classify_changes(struct vnc_session *s, sraRegionPtr changes, const struct region *seen)
 {
-	struct region moving, settled;
+	struct region moving, settled; /* settled unused: viewer_lossy covers it, moves too */
 
 	if (!s->moving) {
 		mark_pending(s, changes);
@@ -355,14 +377,25 @@ static void classify_changes(struct vnc_session *s, sraRegionPtr changes, const 
 	sraRgnSubtract(part, in_motion);
 	sraRgnOr(changes, part);
 	sraRgnAnd(s->held, in_motion);
-	if (settled.n && s->lossy_updates) {
-		struct rect e = region_extents(&settled);
-		log_debug("moving area stopped: %lld pixels within %d,%d %dx%d go lossless",
-		          (long long)region_area(&settled), e.x, e.y, e.w, e.h);
-		sraRegionPtr still = sra_of(&settled);
-		sraRgnOr(changes, still);
-		sraRgnDestroy(still);
+	if (sraRgnEmpty(s->held))
+		s->held_since_ms = 0;
+	else if (!s->held_since_ms)
+		s->held_since_ms = now;
+	else if (now - s->held_since_ms >= HELD_MAX_MS) {
+		sraRegionPtr band = take_band(s);
+		sraRgnOr(changes, band);
+		sraRgnDestroy(band);
+		s->held_since_ms = sraRgnEmpty(s->held) ? 0 : now;
 	}
+	sraRegionPtr stale = sraRgnCreateRgn(s->viewer_lossy);
+	sraRgnSubtract(stale, in_motion);
+	if (!sraRgnEmpty(stale)) {
+		sraRect e = bounding_box(stale);
+		log_debug("JPEG pixels within %d,%d %dx%d no longer moving: they go lossless", e.x1,
+		          e.y1, e.x2 - e.x1, e.y2 - e.y1);
+		sraRgnOr(changes, stale);
+	}
+	sraRgnDestroy(stale);
 	if (!sraRgnEmpty(changes))
 		rfbMarkRegionAsModified(s->screen, changes);
 	sraRgnMakeEmpty(changes);
@@ -482,6 +515,8 @@ static void new_framebuffer(struct vnc_session *s)
 	rfbNewFramebuffer(s->screen, (char *)copy, (int)fb->width, (int)fb->height, 8, 3, 4);
 	/* The whole picture goes again, lossless; what moved is forgotten. */
 	sraRgnMakeEmpty(s->held);
+	sraRgnMakeEmpty(s->viewer_lossy);
+	s->held_since_ms = 0;
 	s->lossy_next = false;
 	s->area_moving = false;
 	new_detector(s);
@@ -643,6 +678,7 @@ static bool pace(struct vnc_session *s)
 		s->answer_due_ms = 0;
 	if (asked && !busy && !sraRgnEmpty(s->held) && !s->answer_due_ms) {
 		sraRegionPtr band = take_band(s);
+		s->held_since_ms = sraRgnEmpty(s->held) ? 0 : now_ms();
 		sraRgnMakeEmpty(s->lossy_region);
 		sraRgnOr(s->lossy_region, band);
 		rfbMarkRegionAsModified(s->screen, band);
@@ -767,13 +803,22 @@ static void on_update_start(rfbClientPtr cl)
 	bool lossy = false;
 
 	s->update_start_us = now_us();
-	if (s->lossy_next && s->viewer_quality >= 0 && cl->preferredEncoding == rfbEncodingTight) {
+	/* A viewer that does not draw the cursor itself gets it drawn into the update. */
+	if (s->lossy_next && s->viewer_quality >= 0 && cl->preferredEncoding == rfbEncodingTight &&
+	    cl->enableCursorShapeUpdates) {
 		sraRegionPtr other = sraRgnCreateRgn(cl->modifiedRegion);
 		sraRgnSubtract(other, s->lossy_region);
 		lossy = sraRgnEmpty(other);
 		sraRgnDestroy(other);
 	}
 	s->lossy_next = false;
+	sraRegionPtr sent = sraRgnCreateRgn(cl->modifiedRegion);
+	sraRgnAnd(sent, cl->requestedRegion);
+	if (lossy)
+		sraRgnOr(s->viewer_lossy, sent);
+	else
+		sraRgnSubtract(s->viewer_lossy, sent);
+	sraRgnDestroy(sent);
 	if (!lossy && !sraRgnEmpty(cl->modifiedRegion))
 		s->answer_due_ms = 0; /* something other than the moving area goes: the answer */
 	set_jpeg(cl, lossy ? MIN(s->viewer_quality, MOVING_JPEG_LEVEL) : -1);
@@ -860,6 +905,7 @@ struct vnc_session *vnc_session_start(struct worker *w, int link_fd, int *fd)
 	s->viewer_quality = -1;
 	s->held = sraRgnCreate();
 	s->lossy_region = sraRgnCreate();
+	s->viewer_lossy = sraRgnCreate();
 	rfbLogEnable(shoji_log_get_level() >= SHOJI_LOG_DEBUG);
 	s->link = pixlink_client_create(link_fd, (uint32_t)w->cfg->display_max_width,
 	                                (uint32_t)w->cfg->display_max_height);
@@ -905,6 +951,7 @@ struct vnc_session *vnc_notice_start(struct worker *w, const char *reason, int *
 	s->viewer_quality = -1;
 	s->held = sraRgnCreate();
 	s->lossy_region = sraRgnCreate();
+	s->viewer_lossy = sraRgnCreate();
 	rfbLogEnable(shoji_log_get_level() >= SHOJI_LOG_DEBUG);
 	s->fb = refusal_render(reason, REFUSAL_WIDTH, REFUSAL_HEIGHT, &stride);
 	if (!s->fb || stride != REFUSAL_WIDTH * 4)
@@ -950,6 +997,8 @@ void vnc_session_stop(struct vnc_session *s)
 		sraRgnDestroy(s->held);
 	if (s->lossy_region)
 		sraRgnDestroy(s->lossy_region);
+	if (s->viewer_lossy)
+		sraRgnDestroy(s->viewer_lossy);
 	pixlink_client_destroy(s->link);
 	if (s->stop_pipe[0] >= 0)
 		close(s->stop_pipe[0]);
