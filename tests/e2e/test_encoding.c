@@ -143,10 +143,39 @@ static size_t differences(const uint32_t *a, const uint32_t *b, int w, int h, in
 	return n;
 }
 
-START_TEST(scroll_arrives_as_copyrect_and_ends_exact)
+/*
+ * Ends v and has a lossless viewer connect afresh: the whole picture it
+ * gets must equal what v showed. what says when (in the failure message).
+ */
+static void expect_same_as_fresh(struct viewer *v, const char *what)
 {
 	char pb[160];
-	int ox, oy, at = 0;
+	int at = 0, w = viewer_width(v), h = viewer_height(v);
+	uint32_t *seen = viewer_snapshot(v);
+
+	ck_assert_ptr_nonnull(seen);
+	viewer_destroy(v);
+	v = login(0);
+	ck_assert(viewer_wait_size(v, w, h, 30000));
+	ck_assert_msg(settle(v), "the picture never settled after reconnecting (%s)", d.log_path);
+	uint32_t *fresh = viewer_snapshot(v);
+	ck_assert_ptr_nonnull(fresh);
+	size_t n = differences(seen, fresh, w, h, &at);
+	if (n > 0) {
+		viewer_dump_ppm(v, shojid_path(&d, "fresh.ppm", pb, sizeof(pb)));
+		ck_abort_msg(
+		    "%zu pixels differ from a fresh lossless picture %s, the first at %d,%d "
+		    "(%06x, not %06x; fresh picture in %s)",
+		    n, what, at % w, at / w, seen[at], fresh[at], pb);
+	}
+	free(seen);
+	free(fresh);
+	viewer_destroy(v);
+}
+
+START_TEST(scroll_arrives_as_copyrect_and_ends_exact)
+{
+	int ox, oy;
 
 	start();
 	struct viewer *v = login(6);
@@ -172,24 +201,7 @@ START_TEST(scroll_arrives_as_copyrect_and_ends_exact)
 	              w, h);
 
 	/* A viewer connecting afresh gets the whole picture: it must be the same. */
-	uint32_t *seen = viewer_snapshot(v);
-	ck_assert_ptr_nonnull(seen);
-	viewer_destroy(v);
-	v = login(0);
-	ck_assert(viewer_wait_size(v, w, h, 30000));
-	ck_assert_msg(settle(v), "the picture never settled after reconnecting (%s)", d.log_path);
-	uint32_t *fresh = viewer_snapshot(v);
-	ck_assert_ptr_nonnull(fresh);
-	size_t n = differences(seen, fresh, w, h, &at);
-	if (n > 0) {
-		viewer_dump_ppm(v, shojid_path(&d, "fresh.ppm", pb, sizeof(pb)));
-		ck_abort_msg("%zu pixels differ from a fresh picture, the first at %d,%d "
-		             "(%06x, not %06x; fresh picture in %s)",
-		             n, at % w, at / w, seen[at], fresh[at], pb);
-	}
-	free(seen);
-	free(fresh);
-	viewer_destroy(v);
+	expect_same_as_fresh(v, "after the scroll");
 	finish();
 }
 END_TEST
@@ -314,7 +326,7 @@ static size_t colours(const struct viewer *v, int x, int y, int w, int h)
 START_TEST(vnc_moving_area_goes_jpeg_then_lossless)
 {
 	char log[160], pb[160];
-	int x, y, at = 0;
+	int x, y;
 	size_t most = 0;
 
 	ck_assert_msg(shojid_setup_page(&d, NULL, "video.html") == 0, "harness setup failed (%s)",
@@ -349,27 +361,8 @@ START_TEST(vnc_moving_area_goes_jpeg_then_lossless)
 	ck_assert_msg(viewer_wait_block(v, STOPPED, viewer_width(v), 40, PAGE_TIMEOUT_MS, &x, &y),
 	              "the video page never stopped (%s)", d.log_path);
 	ck_assert_msg(settle(v), "the picture never settled after the video (%s)", d.log_path);
-	uint32_t *seen = viewer_snapshot(v);
-	int w = viewer_width(v), h = viewer_height(v);
-	ck_assert_ptr_nonnull(seen);
-	viewer_destroy(v);
+	expect_same_as_fresh(v, "once the video stopped");
 	ck_assert(shojid_log_wait(&d, "moving areas as JPEG", 10000));
-
-	v = login(0);
-	ck_assert(viewer_wait_size(v, w, h, 30000));
-	ck_assert_msg(settle(v), "the picture never settled after reconnecting (%s)", d.log_path);
-	uint32_t *fresh = viewer_snapshot(v);
-	ck_assert_ptr_nonnull(fresh);
-	size_t n = differences(seen, fresh, w, h, &at);
-	if (n > 0) {
-		viewer_dump_ppm(v, shojid_path(&d, "fresh.ppm", pb, sizeof(pb)));
-		ck_abort_msg("%zu pixels differ from a lossless picture once the video stopped, "
-		             "the first at %d,%d (%06x, not %06x; lossless picture in %s)",
-		             n, at % w, at / w, seen[at], fresh[at], pb);
-	}
-	free(seen);
-	free(fresh);
-	viewer_destroy(v);
 	finish();
 }
 END_TEST
