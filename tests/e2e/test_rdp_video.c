@@ -38,6 +38,8 @@ Suite *suite_rdp_video(void);
 #define ENDLESS 0x0000a0 /* the banner of tests/pages/bw-video.html, which never stops */
 #define FLIP_A 0xff8000  /* tests/pages/bw-latency.html's block, flipped by each key */
 #define FLIP_B 0x8000ff
+#define FLIP_W 480 /* its size in pixels */
+#define FLIP_H 240
 #define SC_A 0x1e
 #define PRESSES 6
 #define SLOW_ACK_MS 250
@@ -322,6 +324,16 @@ START_TEST(keys_answered_while_a_video_plays)
 	wait_color(c, FLIP_A, "the latency page", &x, &y);
 	ck_assert_msg(more_avc(c, 40), "the canvas did not go as AVC420 (%d pictures)",
 	              rdp_client_codec_count(c, CODEC_AVC420));
+	/*
+	 * The block is looked for again, whole: the first look can see a frame
+	 * drawn while the session was still being resized to 1920x1080, with the
+	 * block elsewhere.
+	 */
+	wait_color(c, FLIP_A, "the latency page at 1920x1080", &x, &y);
+	if (rdp_client_pixel(c, x + FLIP_W - 1, y + FLIP_H - 1) != FLIP_A) {
+		rdp_client_dump_ppm(c, shojid_path(&d, "screen.ppm", path, sizeof(path)));
+		ck_abort_msg("the block at %d,%d is not whole (screen in %s)", x, y, path);
+	}
 	uint32_t want = FLIP_A;
 	for (int i = 1; i <= PRESSES; i++) {
 		want = want == FLIP_A ? FLIP_B : FLIP_A;
