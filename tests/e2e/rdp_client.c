@@ -506,6 +506,37 @@ bool rdp_client_wait_color(struct rdp_client *c, uint32_t rgb, int timeout_ms, i
 	return true;
 }
 
+/* A whole w x h block of rgb with its top-left corner at x,y, and no more of it right or below. */
+static bool block_at(const struct rdp_client *c, uint32_t rgb, int w, int h, int x, int y)
+{
+	return rdp_client_pixel(c, x + w - 1, y) == rgb &&
+	       rdp_client_pixel(c, x, y + h - 1) == rgb &&
+	       rdp_client_pixel(c, x + w - 1, y + h - 1) == rgb &&
+	       rdp_client_pixel(c, x + w, y) != rgb && rdp_client_pixel(c, x, y + h) != rgb;
+}
+
+bool rdp_client_wait_block(struct rdp_client *c, uint32_t rgb, int w, int h, int timeout_ms, int *x,
+                           int *y)
+{
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+	int px = -1, py = -1;
+
+	while (now_ms() < end) {
+		int bx, by;
+		bool whole = find_color(c, rgb, &bx, &by) && block_at(c, rgb, w, h, bx, by);
+		if (whole && bx == px && by == py) {
+			*x = bx;
+			*y = by;
+			return true;
+		}
+		px = whole ? bx : -1;
+		py = whole ? by : -1;
+		if (rdp_client_pump(c, whole ? BLOCK_STABLE_MS : 100) < 0)
+			return false;
+	}
+	return false;
+}
+
 int rdp_client_click(struct rdp_client *c, int x, int y)
 {
 	rdpInput *in = c->instance->input;

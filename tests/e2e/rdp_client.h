@@ -72,6 +72,15 @@ bool rdp_client_wait_pixel(struct rdp_client *c, int x, int y, uint32_t rgb, int
 
 /** Pumps until some pixel is exactly rgb; the top-left-most one in *x, *y. */
 bool rdp_client_wait_color(struct rdp_client *c, uint32_t rgb, int timeout_ms, int *x, int *y);
+/**
+ * Waits for a whole w x h block of rgb (the first pixel of that colour its
+ * top-left corner) that stays in place for BLOCK_STABLE_MS: while the
+ * desktop is resized at login, a page may show for a moment laid out
+ * elsewhere. Its corner in *x, *y.
+ */
+#define BLOCK_STABLE_MS 500
+bool rdp_client_wait_block(struct rdp_client *c, uint32_t rgb, int w, int h, int timeout_ms, int *x,
+                           int *y);
 
 /** Left click at x, y (move, press, release), pumping in between. 0 or -1. */
 int rdp_client_click(struct rdp_client *c, int x, int y);

@@ -251,7 +251,7 @@ START_TEST(rdp_scroll_arrives_as_surface_copy_and_ends_exact)
 	start();
 	rdp_client_log_to(d.root, "freerdp-client.log");
 	struct rdp_client *c = rdp_login();
-	ck_assert_msg(rdp_client_wait_color(c, RED, PAGE_TIMEOUT_MS, &ox, &oy),
+	ck_assert_msg(rdp_client_wait_block(c, RED, 200, 150, PAGE_TIMEOUT_MS, &ox, &oy),
 	              "the test page never appeared over RDP (%s)", d.log_path);
 	ck_assert(rdp_client_gfx_open(c));
 	ck_assert_int_eq(rdp_client_click(c, ox + 100, oy + 75), 0);

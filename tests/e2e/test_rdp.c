@@ -91,18 +91,21 @@ static struct rdp_client *login_ok(const char *user, const char *password, bool 
 
 /* The test page's red block: the page's origin in the client's picture. */
 /*
- * The red block's corner, once its far corner is red and the green block
- * is beside it: while the desktop is resized at login, the page may show
- * for a moment laid out elsewhere.
+ * The red block's corner, once the whole block stays in place, the green
+ * block is beside it and the fixed corner block is in the desktop's
+ * corner: while the desktop is resized at login, the page may show for a
+ * moment laid out elsewhere.
  */
 static void page_origin(struct rdp_client *c, int *x, int *y)
 {
 	uint64_t end = now_ms() + PAGE_TIMEOUT_MS;
 	char path[160];
 
-	while (now_ms() < end && rdp_client_wait_color(c, RED, (int)(end - now_ms()), x, y)) {
-		if (rdp_client_pixel(c, *x + 199, *y + 149) == RED &&
-		    rdp_client_pixel(c, *x + 300, *y + 75) == GREEN)
+	while (now_ms() < end &&
+	       rdp_client_wait_block(c, RED, 200, 150, (int)(end - now_ms()), x, y)) {
+		if (rdp_client_pixel(c, *x + 300, *y + 75) == GREEN &&
+		    rdp_client_pixel(c, rdp_client_width(c) - 30, rdp_client_height(c) - 30) ==
+		        MAGENTA)
 			return;
 		ck_assert_int_eq(rdp_client_pump(c, 100), 0);
 	}

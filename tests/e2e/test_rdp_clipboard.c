@@ -223,12 +223,18 @@ static void start(struct viewer_x *v, const char *extra_ini)
 	ck_assert_msg(shojid_audit_wait(&d, "\"event\":\"session_attach\"", "\"user\":\"clerk\"",
 	                                NULL, 60000),
 	              "xfreerdp did not log in (%s, %s)", log, d.log_path);
+	/* Two looks 500 ms apart that agree: the login's resize may show the page elsewhere first.
+	 */
 	uint64_t end = now_ms() + 90000;
 	bool shown = false;
+	int px = -1, py = -1;
 	while (!shown && now_ms() < end) {
-		shown =
+		bool seen =
 		    shot(v) && find_red_block(&v->img, &v->x, &v->y) &&
 		    xscreen_near(xscreen_pixel(&v->img, v->x + STRIP_X + 5, v->y + 5), WHITE, TOL);
+		shown = seen && v->x == px && v->y == py;
+		px = seen ? v->x : -1;
+		py = seen ? v->y : -1;
 		if (!shown)
 			usleep(500000);
 	}
