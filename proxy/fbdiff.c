@@ -101,14 +101,14 @@ size_t fbdiff_update(struct fbdiff_image *prev, const struct fbdiff_image *cur,
 /* ---- scroll detection ---- */
 
 /*
- * A hash of one row's colours (X bytes ignored). Four lanes of two pixels
+ * A hash of n pixels' colours (X bytes ignored). Four lanes of two pixels
  * each, mixed at the end: a single chain of multiplies waited on itself,
  * and every row of a scrolled page is hashed twice a frame.
  */
-static uint64_t row_hash(const uint8_t *p, int32_t n)
+uint64_t fbdiff_row_hash(const uint8_t *p, int32_t n, uint64_t key)
 {
-	uint64_t h[4] = {0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull, 0x94d049bb133111ebull,
-	                 0x2545f4914f6cdd1dull};
+	uint64_t h[4] = {0x9e3779b97f4a7c15ull ^ key, 0xbf58476d1ce4e5b9ull ^ key,
+	                 0x94d049bb133111ebull ^ key, 0x2545f4914f6cdd1dull ^ key};
 	int32_t i = 0;
 
 	for (; i + 8 <= n; i += 8) {
@@ -131,6 +131,11 @@ static uint64_t row_hash(const uint8_t *p, int32_t n)
 		t ^= t >> 29;
 	}
 	return t ^ (t >> 32);
+}
+
+static uint64_t row_hash(const uint8_t *p, int32_t n)
+{
+	return fbdiff_row_hash(p, n, 0);
 }
 
 static bool rows_equal(const uint8_t *a, const uint8_t *b, int32_t n)

@@ -72,5 +72,12 @@ bool fbdiff_find_scroll(const struct fbdiff_image *prev, const struct fbdiff_ima
 /** Where a move puts its rows. */
 struct rect fbdiff_move_dest(const struct fbdiff_move *m);
 
+/**
+ * A 64-bit hash of the colours of n pixels from p (X bytes ignored), mixed
+ * with key. Under a random key a page cannot aim at a collision: it never
+ * sees the key or the hashes.
+ */
+uint64_t fbdiff_row_hash(const uint8_t *p, int32_t n, uint64_t key);
+
 /** Applies a move to an image (as the viewer will, to its own copy). */
 void fbdiff_apply_move(struct fbdiff_image *img, const struct fbdiff_move *m);

@@ -21,6 +21,7 @@
 #include <freerdp/server/rdpgfx.h>
 #include <freerdp/update.h>
 
+#include "gfx_cache.h"
 #include "h264_encoder.h"
 #include "log.h"
 #include "rdp_output.h"
@@ -69,6 +70,13 @@
 /* MS-RDPEDISP 2.2.2.2.1: a monitor is 200..8192 pixels each way, its width even. */
 #define DISP_MIN 200
 #define DISP_MAX 8192
+/* MS-RDPEGFX 3.3.1.4: the client's bitmap cache, small (thin client) or not. */
+#define CACHE_SMALL_BYTES (16u << 20)
+#define CACHE_SMALL_SLOTS 4096
+#define CACHE_BYTES (100u << 20)
+#define CACHE_SLOTS 25600
+#define MAX_CACHE_HITS 128 /* bands drawn from the cache in one frame */
+#define MAX_CACHE_OPS 128  /* evictions and stores in one frame */
 
 enum output_mode {
 	OUT_INACTIVE,  /* before activation */
@@ -102,10 +110,13 @@ struct rdp_output {
 	struct rect video_box; /* where GFX_VIDEO_SURFACE_ID's picture goes; w = 0: none */
 	uint64_t input_ms;     /* the latest key press or click */
 	bool answer_due;       /* no frame with a change outside the moving area since */
+	struct gfx_cache *cache; /* scrolled text the client keeps; NULL: none */
 
 	pthread_mutex_t lock; /* guards what the rdpgfx thread writes: */
 	bool caps_confirmed, gfx_failed;
 	bool avc;                /* the client takes AVC420 and we offered it */
+	bool small_cache;        /* its bitmap cache holds 16 MB (else 100 MB) */
+	bool cache_new;          /* the client's cache is empty again */
 	uint32_t acked;          /* last frame the client acknowledged */
 	uint64_t ack_ms;         /* when, or when the first unacknowledged frame went */
 	bool acks_suspended;     /* the client said it will not acknowledge */
@@ -161,6 +172,9 @@ static UINT on_caps_advertise(RdpgfxServerContext *g, const RDPGFX_CAPS_ADVERTIS
 		rc = g->CapsConfirm(g, &confirm);
 	pthread_mutex_lock(&o->lock);
 	o->avc = avc && rc == CHANNEL_RC_OK;
+	o->small_cache = set.version == RDPGFX_CAPVERSION_103 ||
+	                 (set.flags & (RDPGFX_CAPS_FLAG_THINCLIENT | RDPGFX_CAPS_FLAG_SMALL_CACHE));
+	o->cache_new = true;
 	o->caps_confirmed = rc == CHANNEL_RC_OK;
 	o->gfx_failed = rc != CHANNEL_RC_OK;
 	pthread_mutex_unlock(&o->lock);
@@ -253,6 +267,14 @@ void rdp_output_destroy(struct rdp_output *o)
 		         o->who, in, out);
 		o->gfx->Close(o->gfx);
 		rdpgfx_server_context_free(o->gfx);
+	}
+	if (o->cache) {
+		struct gfx_cache_stats st;
+		gfx_cache_stats(o->cache, &st);
+		log_info("%s: bitmap cache: %" PRIu64 " scrolled bands kept, %" PRIu64
+		         " drawn again from it (%" PRIu64 " pixels not sent again)",
+		         o->who, st.stored, st.hits, st.hit_pixels);
+		gfx_cache_free(o->cache);
 	}
 	freerdp_bitmap_planar_context_free(o->planar);
 	video_detect_destroy(o->moving);
@@ -355,8 +377,14 @@ static int create_surface(struct rdp_output *o, uint16_t width, uint16_t height)
 	o->surface_w = width;
 	o->surface_h = height;
 	pthread_mutex_lock(&o->lock);
-	bool avc = o->avc;
+	bool avc = o->avc, small = o->small_cache, cache_new = o->cache_new;
+	o->cache_new = false;
 	pthread_mutex_unlock(&o->lock);
+	if (cache_new || !o->cache) {
+		gfx_cache_free(o->cache);
+		o->cache = small ? gfx_cache_new(CACHE_SMALL_BYTES, CACHE_SMALL_SLOTS)
+		                 : gfx_cache_new(CACHE_BYTES, CACHE_SLOTS);
+	}
 	video_detect_destroy(o->moving);
 	o->moving = NULL;
 	/* H.264 pictures have even sides. */
@@ -818,6 +846,98 @@ static int gfx_move(struct rdp_output *o, const struct fbdiff_move *m)
 	return o->gfx->SurfaceToSurface(o->gfx, &pdu) == CHANNEL_RC_OK ? 0 : -1;
 }
 
+/* in, its rectangles at least MIN_TILE_WIDTH wide, clipped to width x height, into *out. */
+static void widen_narrow(const struct region *in, uint16_t width, uint16_t height,
+                         struct region *out)
+{
+	struct rect bounds = {0, 0, width, height};
+	struct region copy = *in;
+
+	region_init(out);
+	for (size_t i = 0; i < copy.n; i++) {
+		struct rect r = copy.r[i];
+		if (r.w < MIN_TILE_WIDTH && width >= MIN_TILE_WIDTH) {
+			r.x = MAX(0, MIN(r.x, width - MIN_TILE_WIDTH));
+			r.w = MIN_TILE_WIDTH;
+		}
+		region_add(out, &r, &bounds, 0);
+	}
+}
+
+/*
+ * The columns each scroll of a frame moved, with the rows it touched;
+ * scrolls over the same columns make one.
+ */
+static size_t scroll_spans(const struct fbdiff_move *moves, size_t nmoves, struct rect *spans)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < nmoves; i++) {
+		struct rect d = fbdiff_move_dest(&moves[i]);
+		struct rect a = rect_union(&moves[i].src, &d);
+		size_t k = 0;
+		while (k < n && (spans[k].x != a.x || spans[k].w != a.w))
+			k++;
+		spans[k] = k < n ? rect_union(&spans[k], &a) : a;
+		n += k == n;
+	}
+	return n;
+}
+
+/* Draws from the client's cache the bands the scrolled areas show again; they leave todo. */
+static int cache_draw(struct rdp_output *o, const struct fbdiff_image *img,
+                      const struct rect *spans, size_t nspans, struct region *todo)
+{
+	struct gfx_cache_hit hits[MAX_CACHE_HITS];
+	size_t n = 0;
+
+	for (size_t i = 0; i < nspans; i++)
+		n += gfx_cache_find(o->cache, img, &spans[i], todo, hits + n, ARRAY_SIZE(hits) - n);
+	for (size_t i = 0; i < n; i++) {
+		RDPGFX_POINT16 at = {(INT16)hits[i].r.x, (INT16)hits[i].r.y};
+		RDPGFX_CACHE_TO_SURFACE_PDU pdu = {
+		    .cacheSlot = hits[i].slot,
+		    .surfaceId = GFX_SURFACE_ID,
+		    .destPtsCount = 1,
+		    .destPts = &at,
+		};
+		if (o->gfx->CacheToSurface(o->gfx, &pdu) != CHANNEL_RC_OK)
+			return -1;
+	}
+	return 0;
+}
+
+/* Has the client keep the scrolled bands just painted. */
+static int cache_keep(struct rdp_output *o, const struct fbdiff_image *img,
+                      const struct rect *spans, size_t nspans, const struct region *painted)
+{
+	struct gfx_cache_op ops[MAX_CACHE_OPS];
+	size_t n = 0;
+
+	for (size_t i = 0; i < nspans; i++)
+		n += gfx_cache_add(o->cache, img, &spans[i], painted, ops + n, ARRAY_SIZE(ops) - n);
+	for (size_t i = 0; i < n; i++) {
+		const struct rect *r = &ops[i].r;
+		UINT rc;
+		if (ops[i].kind == GFX_CACHE_EVICT) {
+			RDPGFX_EVICT_CACHE_ENTRY_PDU evict = {.cacheSlot = ops[i].slot};
+			rc = o->gfx->EvictCacheEntry(o->gfx, &evict);
+		} else {
+			RDPGFX_SURFACE_TO_CACHE_PDU keep = {
+			    .surfaceId = GFX_SURFACE_ID,
+			    .cacheKey = ops[i].slot,
+			    .cacheSlot = ops[i].slot,
+			    .rectSrc = {(UINT16)r->x, (UINT16)r->y, (UINT16)(r->x + r->w),
+			                (UINT16)(r->y + r->h)},
+			};
+			rc = o->gfx->SurfaceToCache(o->gfx, &keep);
+		}
+		if (rc != CHANNEL_RC_OK)
+			return -1;
+	}
+	return 0;
+}
+
 static int send_gfx(struct rdp_output *o, struct frame *f, const struct fbdiff_move *moves,
                     size_t nmoves, const struct region *changes)
 {
@@ -845,6 +965,20 @@ static int send_gfx(struct rdp_output *o, struct frame *f, const struct fbdiff_m
 	for (size_t i = 0; i < nmoves; i++)
 		if (gfx_move(o, &moves[i]) < 0)
 			return -1;
+	/*
+	 * A scroll's newly exposed rows may be text the client has kept; what
+	 * it is drawn from must be exact, so not while H.264 pixels are about.
+	 */
+	struct rect spans[RDP_SESSION_MAX_MOVES];
+	size_t nspans = 0;
+	struct fbdiff_image img = {(uint8_t *)f->pixels, f->stride, f->width, f->height};
+	if (o->cache && nmoves > 0 && lossy.n == 0 &&
+	    !(o->moving && video_detect_busy(o->moving))) {
+		nspans = scroll_spans(moves, nmoves, spans);
+		if (cache_draw(o, &img, spans, nspans, &lossless) < 0)
+			return -1;
+		widen_narrow(&lossless, f->width, f->height, &lossless);
+	}
 	if (lossy.n && answer) {
 		f->lossy = &lossy;
 	} else if (lossy.n) {
@@ -862,6 +996,7 @@ static int send_gfx(struct rdp_output *o, struct frame *f, const struct fbdiff_m
 		}
 	}
 	if (for_each_tile(&lossless, gfx_tile, f) < 0 ||
+	    (nspans > 0 && cache_keep(o, &img, spans, nspans, &lossless) < 0) ||
 	    o->gfx->EndFrame(o->gfx, &end) != CHANNEL_RC_OK)
 		return -1;
 	return 0;
@@ -943,15 +1078,7 @@ int rdp_output_send(struct rdp_output *o, const uint8_t *pixels, size_t stride, 
 	struct region clipped;
 	struct rect bounds = {0, 0, width, height};
 
-	region_init(&clipped);
-	for (size_t i = 0; i < changes->n; i++) {
-		struct rect r = changes->r[i];
-		if (r.w < MIN_TILE_WIDTH && width >= MIN_TILE_WIDTH) {
-			r.x = MAX(0, MIN(r.x, width - MIN_TILE_WIDTH));
-			r.w = MIN_TILE_WIDTH;
-		}
-		region_add(&clipped, &r, &bounds, 0);
-	}
+	widen_narrow(changes, width, height, &clipped);
 	/*
 	 * The graphics pipeline copies scrolls within its surface; without it,
 	 * or for a move that leaves the picture, every destination is painted.

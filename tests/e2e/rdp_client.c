@@ -42,6 +42,8 @@ struct rdp_client {
 	int moves;                                   /* SurfaceToSurface copies the server sent */
 	int frames;                                  /* graphics pipeline frames ended */
 	pcRdpgfxSurfaceToSurface surface_to_surface; /* gdi's own */
+	int cache_draws;                             /* CacheToSurface the server sent */
+	pcRdpgfxCacheToSurface cache_to_surface;     /* gdi's own */
 	pcRdpgfxEndFrame gdi_end_frame;
 	int ack_delay_ms; /* a slow client: its frame acknowledgements come this much later */
 	DispClientContext *disp; /* Display Control, once the server opened it */
@@ -91,6 +93,16 @@ static UINT surface_to_surface(RdpgfxClientContext *gfx, const RDPGFX_SURFACE_TO
 	return cc->owner->surface_to_surface(gfx, pdu);
 }
 
+/* Counts the bands drawn from the client's cache, then lets gdi draw them. */
+static UINT cache_to_surface(RdpgfxClientContext *gfx, const RDPGFX_CACHE_TO_SURFACE_PDU *pdu)
+{
+	rdpGdi *gdi = gfx->custom;
+	struct client_context *cc = (struct client_context *)gdi->context;
+
+	cc->owner->cache_draws += pdu->destPtsCount;
+	return cc->owner->cache_to_surface(gfx, pdu);
+}
+
 /*
  * A slow client: FreeRDP acknowledges a frame when EndFrame returns, on the
  * channel's thread, so waiting here delays every acknowledgement.
@@ -129,6 +141,8 @@ static void on_channel_connected(void *context, ChannelConnectedEventArgs *e)
 		gfx->SurfaceCommand = count_surface_command;
 		cc->owner->surface_to_surface = gfx->SurfaceToSurface;
 		gfx->SurfaceToSurface = surface_to_surface;
+		cc->owner->cache_to_surface = gfx->CacheToSurface;
+		gfx->CacheToSurface = cache_to_surface;
 		cc->owner->gdi_end_frame = gfx->EndFrame;
 		gfx->EndFrame = end_frame;
 	}
@@ -569,6 +583,11 @@ int rdp_client_wheel(struct rdp_client *c, int x, int y, int notches)
 int rdp_client_moves(const struct rdp_client *c)
 {
 	return c->moves;
+}
+
+int rdp_client_cache_draws(const struct rdp_client *c)
+{
+	return c->cache_draws;
 }
 
 int rdp_client_frames(const struct rdp_client *c)

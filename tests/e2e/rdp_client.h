@@ -90,6 +90,8 @@ int rdp_client_wheel(struct rdp_client *c, int x, int y, int notches);
 
 /** How many SurfaceToSurface copies (scrolls) the server sent. */
 int rdp_client_moves(const struct rdp_client *c);
+/** How many bands the server drew from the client's bitmap cache (CacheToSurface). */
+int rdp_client_cache_draws(const struct rdp_client *c);
 
 /** How many graphics pipeline frames the client has ended (and acknowledged). */
 int rdp_client_frames(const struct rdp_client *c);

@@ -258,11 +258,19 @@ START_TEST(rdp_scroll_arrives_as_surface_copy_and_ends_exact)
 	ck_assert_msg(rdp_settle(c), "the picture never settled (%s)", d.log_path);
 	int moves = rdp_client_moves(c), w = rdp_client_width(c), h = rdp_client_height(c);
 
-	ck_assert_int_eq(rdp_client_wheel(c, w / 2, h / 2, 5), 0);
+	ck_assert_int_eq(rdp_client_wheel(c, w / 2, h / 2, 10), 0);
 	ck_assert_msg(rdp_settle(c), "the picture never settled after the scroll (%s)", d.log_path);
 	ck_assert_msg(rdp_client_pixel(c, ox + 100, oy + 75) != RED, "the page did not scroll");
 	ck_assert_msg(rdp_client_moves(c) > moves, "no SurfaceToSurface for a scroll");
 	fprintf(stderr, "encoding: RDP scroll: %d SurfaceToSurface\n", rdp_client_moves(c) - moves);
+	/* Back up over lines the scroll down exposed: the client has kept them. */
+	ck_assert_int_eq(rdp_client_wheel(c, w / 2, h / 2, -5), 0);
+	ck_assert_msg(rdp_settle(c), "the picture never settled after scrolling back (%s)",
+	              d.log_path);
+	fprintf(stderr, "encoding: RDP scroll back: %d bands from the client's cache\n",
+	        rdp_client_cache_draws(c));
+	ck_assert_msg(rdp_client_cache_draws(c) > 0, "nothing drawn from the cache (%s)",
+	              d.log_path);
 
 	uint32_t *seen = rdp_client_snapshot(c);
 	ck_assert_ptr_nonnull(seen);

@@ -20,6 +20,7 @@ Suite *suite_http_get(void);
 Suite *suite_zgfx_enc(void);
 Suite *suite_audit_limit(void);
 Suite *suite_rdp_bytes(void);
+Suite *suite_gfx_cache(void);
 
 int main(void)
 {
@@ -33,6 +34,7 @@ int main(void)
 	srunner_add_suite(sr, suite_admin_proto());
 	srunner_add_suite(sr, suite_h264_encoder());
 	srunner_add_suite(sr, suite_fbdiff());
+	srunner_add_suite(sr, suite_gfx_cache());
 	srunner_add_suite(sr, suite_login_limit());
 	srunner_add_suite(sr, suite_notice());
 	srunner_add_suite(sr, suite_dvc_filter());
