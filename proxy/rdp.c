@@ -38,6 +38,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -965,6 +967,24 @@ static bool control_says_go_on(struct rdp_conn *c)
 	return false;
 }
 
+/*
+ * Sends what the channels queued: a frame's graphics pipeline PDUs. FreeRDP
+ * writes each as a TLS record of its own on a socket without Nagle, so a
+ * frame of small PDUs (tiles, fills, copies) went as dozens of packets,
+ * whose headers cost more than the PDUs (docs/encoding.md). Corked, they
+ * leave in full segments, and uncorking sends the rest at once.
+ */
+static BOOL send_channels(struct rdp_conn *c)
+{
+	int fd = c->ctx.peer->sockfd, on = 1, off = 0;
+	bool corked = setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0;
+	BOOL ok = WTSVirtualChannelManagerCheckFileDescriptor(c->vcm);
+
+	if (corked)
+		setsockopt(fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+	return ok;
+}
+
 /* Keeps the connection served while the notice goes out; false when it ended. */
 static bool hold_notice(struct rdp_conn *c, const uint8_t *px, size_t stride, uint16_t w,
                         uint16_t h, const struct region *band)
@@ -974,8 +994,7 @@ static bool hold_notice(struct rdp_conn *c, const uint8_t *px, size_t stride, ui
 	bool sent = false;
 
 	while (now_ms() < end) {
-		if (!peer->CheckFileDescriptor(peer) ||
-		    !WTSVirtualChannelManagerCheckFileDescriptor(c->vcm) ||
+		if (!peer->CheckFileDescriptor(peer) || !send_channels(c) ||
 		    rdp_output_poll(c->out, w, h) < 0)
 			return false;
 		if (!sent && rdp_output_can_send(c->out)) {
@@ -1265,8 +1284,7 @@ static bool run(struct rdp_conn *c)
 		DWORD slice = owed ? (DWORD)MIN((uint64_t)WAIT_SLICE_MS, owed) : WAIT_SLICE_MS;
 		if (n == 0 || WaitForMultipleObjects(n, h, FALSE, slice) == WAIT_FAILED)
 			break;
-		if (!peer->CheckFileDescriptor(peer) ||
-		    !WTSVirtualChannelManagerCheckFileDescriptor(c->vcm)) {
+		if (!peer->CheckFileDescriptor(peer) || !send_channels(c)) {
 			client_gone = true;
 			break;
 		}
