@@ -31,6 +31,13 @@
 #include "zgfx_hook.h"
 
 #define TILE 64
+/*
+ * Graphics pipeline tiles are up to this wide (and TILE high): each tile
+ * is a PDU of its own, about 75 bytes of headers before its pixels, and a
+ * scrolled strip of text in 64-pixel tiles cost more in headers than in
+ * pixels (docs/encoding.md).
+ */
+#define GFX_TILE_W 1024
 /* FreeRDP 2's planar codec fails on tiles 1 or 2 pixels wide (encoder and decoder). */
 #define MIN_TILE_WIDTH 4
 #define GFX_SURFACE_ID 0
@@ -101,7 +108,7 @@ struct rdp_output {
 	bool suppressed;
 	bool full_refresh;
 	BITMAP_DATA tiles[MAX_TILES_PER_UPDATE];
-	uint8_t flipped[TILE * TILE * 4];
+	uint8_t *flipped; /* GFX_TILE_W x TILE */
 	char h264[32]; /* encoder for moving areas; "" = lossless only */
 	unsigned kbps;
 	struct video_detect *moving;  /* with H.264 on the current surface */
@@ -243,8 +250,9 @@ struct rdp_output *rdp_output_create(freerdp_peer *peer, HANDLE vcm, const char 
 	pthread_mutex_init(&o->lock, NULL);
 	o->wake = CreateEvent(NULL, TRUE, FALSE, NULL);
 	o->planar = freerdp_bitmap_planar_context_new(
-	    PLANAR_FORMAT_HEADER_RLE | PLANAR_FORMAT_HEADER_NA, TILE, TILE);
-	if (!o->wake || !o->planar) {
+	    PLANAR_FORMAT_HEADER_RLE | PLANAR_FORMAT_HEADER_NA, GFX_TILE_W, TILE);
+	o->flipped = malloc((size_t)GFX_TILE_W * TILE * 4);
+	if (!o->wake || !o->planar || !o->flipped) {
 		rdp_output_destroy(o);
 		return NULL;
 	}
@@ -277,6 +285,7 @@ void rdp_output_destroy(struct rdp_output *o)
 		gfx_cache_free(o->cache);
 	}
 	freerdp_bitmap_planar_context_free(o->planar);
+	free(o->flipped);
 	video_detect_destroy(o->moving);
 	h264_encoder_destroy(o->encoder);
 	if (o->wake)
@@ -565,36 +574,36 @@ static BYTE *compress_tile(struct rdp_output *o, const uint8_t *pixels, size_t s
 	*size = 0;
 	if (flip) {
 		for (int32_t y = 0; y < t->h; y++)
-			memcpy(o->flipped + (size_t)(t->h - 1 - y) * TILE * 4,
+			memcpy(o->flipped + (size_t)(t->h - 1 - y) * GFX_TILE_W * 4,
 			       src + (size_t)y * stride, (size_t)t->w * 4);
 		src = o->flipped;
-		stride = TILE * 4;
+		stride = GFX_TILE_W * 4;
 	}
 	return freerdp_bitmap_compress_planar(o->planar, src, PIXEL_FORMAT_BGRX32, (UINT32)t->w,
 	                                      (UINT32)t->h, (UINT32)stride, NULL, size);
 }
 
 /*
- * Width of the next tile in a run of `left` pixels: at most TILE, and
+ * Width of the next tile in a run of `left` pixels: at most max, and
  * never leaving a sliver narrower than MIN_TILE_WIDTH behind.
  */
-static int32_t tile_width(int32_t left)
+static int32_t tile_width(int32_t left, int32_t max)
 {
-	if (left <= TILE)
+	if (left <= max)
 		return left;
-	return left - TILE < MIN_TILE_WIDTH ? left - MIN_TILE_WIDTH : TILE;
+	return left - max < MIN_TILE_WIDTH ? left - MIN_TILE_WIDTH : max;
 }
 
-/* Calls fn for each tile of at most TILE x TILE covering the changes; stops on -1. */
-static int for_each_tile(const struct region *changes, int (*fn)(void *, const struct rect *),
-                         void *arg)
+/* Calls fn for each tile of at most max_w x TILE covering the changes; stops on -1. */
+static int for_each_tile(const struct region *changes, int32_t max_w,
+                         int (*fn)(void *, const struct rect *), void *arg)
 {
 	for (size_t i = 0; i < changes->n; i++) {
 		const struct rect *r = &changes->r[i];
 		for (int32_t y = r->y; y < r->y + r->h; y += TILE) {
 			int32_t w;
 			for (int32_t x = r->x; x < r->x + r->w; x += w) {
-				w = tile_width(r->x + r->w - x);
+				w = tile_width(r->x + r->w - x, max_w);
 				struct rect t = {x, y, w, MIN(TILE, r->y + r->h - y)};
 				if (fn(arg, &t) < 0)
 					return -1;
@@ -995,7 +1004,8 @@ static int send_gfx(struct rdp_output *o, struct frame *f, const struct fbdiff_m
 			f->lossy = &lossy;
 		}
 	}
-	if (for_each_tile(&lossless, gfx_tile, f) < 0 ||
+	/* Beside H.264, tiles of TILE: those the video covers are left out, not painted over. */
+	if (for_each_tile(&lossless, lossy.n ? TILE : GFX_TILE_W, gfx_tile, f) < 0 ||
 	    (nspans > 0 && cache_keep(o, &img, spans, nspans, &lossless) < 0) ||
 	    o->gfx->EndFrame(o->gfx, &end) != CHANNEL_RC_OK)
 		return -1;
@@ -1062,7 +1072,7 @@ static int send_bitmaps(struct rdp_output *o, struct frame *f, const struct regi
 
 	/* Without a usable multifragment limit, one fast-path PDU (about 16 KiB). */
 	f->limit = (max > 0x3f80 ? max : 0x3f80) - UPDATE_MARGIN;
-	if (for_each_tile(changes, bitmap_tile, f) < 0) {
+	if (for_each_tile(changes, TILE, bitmap_tile, f) < 0) {
 		free_batch(f);
 		return -1;
 	}
