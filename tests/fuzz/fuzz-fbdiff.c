@@ -5,15 +5,23 @@
  * scrolls are found as well as refused). Whatever is found, the old
  * picture must end up equal to the new one inside the rectangle and
  * untouched outside it, and every move must stay inside the rectangle.
+ *
+ * Then the RDP bitmap cache over the same pictures: the old picture's
+ * bands are kept as if painted after a scroll of the rectangle, and
+ * looked for in the new picture. A band may be drawn only inside the
+ * rectangle and only where the new picture holds exactly its pixels, and
+ * the cache stays within its bounds.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fbdiff.h"
+#include "gfx_cache.h"
 
 #define MAX_W 160
 #define MAX_H 96
+#define SLOTS 8
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -40,6 +48,49 @@ static void check(const uint8_t *orig, const uint8_t *prev, const uint8_t *cur, 
 			if (!in && memcmp(prev + i * 4, orig + i * 4, 4) != 0)
 				__builtin_trap();
 		}
+}
+
+static void check_cache(const uint8_t *orig, const uint8_t *cur, int w, int h, const struct rect *r,
+                        size_t max_bytes)
+{
+	struct fbdiff_image oi = {(uint8_t *)orig, (size_t)w * 4, w, h};
+	struct fbdiff_image ci = {(uint8_t *)cur, (size_t)w * 4, w, h};
+	struct rect bounds = {0, 0, w, h}, kept[SLOTS + 1] = {{0, 0, 0, 0}};
+	struct gfx_cache_op ops[64];
+	struct gfx_cache_hit hits[64];
+	struct gfx_cache_stats st;
+	struct region todo;
+	struct gfx_cache *c = gfx_cache_new(max_bytes, SLOTS);
+
+	if (!c)
+		return;
+	region_init(&todo);
+	region_add(&todo, r, &bounds, 0);
+	size_t n = gfx_cache_add(c, &oi, r, &todo, ops, 64);
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i].slot < 1 || ops[i].slot > SLOTS)
+			__builtin_trap();
+		if (ops[i].kind == GFX_CACHE_STORE) {
+			if (!inside(&ops[i].r, r))
+				__builtin_trap();
+			kept[ops[i].slot] = ops[i].r;
+		}
+	}
+	n = gfx_cache_find(c, &ci, r, &todo, hits, 64);
+	for (size_t i = 0; i < n; i++) {
+		const struct rect *d = &hits[i].r, *k = &kept[hits[i].slot];
+		if (!inside(d, r) || d->w != k->w || d->h != k->h || d->x != k->x)
+			__builtin_trap();
+		for (int y = 0; y < d->h; y++)
+			for (int x = 0; x < d->w; x++)
+				if (rgb(cur, (size_t)(d->y + y) * (size_t)w + (size_t)(d->x + x)) !=
+				    rgb(orig, (size_t)(k->y + y) * (size_t)w + (size_t)(k->x + x)))
+					__builtin_trap();
+	}
+	gfx_cache_stats(c, &st);
+	if (st.bytes > st.max_bytes)
+		__builtin_trap();
+	gfx_cache_free(c);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -83,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!inside(&changed.r[i], &r))
 			__builtin_trap();
 	check(orig, prev, cur, w, h, &r);
+	check_cache(orig, cur, w, h, &r, ((size_t)data[7] + 1) * 1024);
 	free(orig);
 	free(prev);
 	free(cur);
