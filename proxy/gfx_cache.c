@@ -16,6 +16,12 @@
 #define RGB_MASK 0x00ffffffu
 /* A band larger than this share of the cache is not kept. */
 #define MAX_SHARE 16
+/*
+ * Entries looked at for one row's hash, and bands checked row by row in
+ * one call: bounds on the work a page of many alike rows can cause.
+ */
+#define MAX_CHAIN 32
+#define MAX_CHECKS 256
 
 struct entry {
 	uint16_t slot;               /* 1-based; 0: free */
@@ -33,6 +39,8 @@ struct gfx_cache {
 	uint16_t max_slots;
 	struct entry *e; /* e[slot - 1] */
 	int32_t *bucket; /* heads, -1: empty */
+	int32_t *free;   /* entries not in use, nfree of them */
+	int32_t nfree;
 	uint32_t mask;
 	uint64_t key, tick;
 	struct gfx_cache_stats stats;
@@ -52,9 +60,14 @@ struct gfx_cache *gfx_cache_new(size_t max_bytes, uint16_t max_slots)
 	c->mask = n - 1;
 	c->e = calloc(max_slots, sizeof(*c->e));
 	c->bucket = malloc(n * sizeof(*c->bucket));
-	if (!c->e || !c->bucket || RAND_bytes((unsigned char *)&c->key, sizeof(c->key)) != 1)
+	c->free = malloc(max_slots * sizeof(*c->free));
+	if (!c->e || !c->bucket || !c->free ||
+	    RAND_bytes((unsigned char *)&c->key, sizeof(c->key)) != 1)
 		goto fail;
 	memset(c->bucket, 0xff, n * sizeof(*c->bucket));
+	for (int32_t k = 0; k < max_slots; k++)
+		c->free[k] = max_slots - 1 - k; /* slot 1 first */
+	c->nfree = max_slots;
 	c->stats.max_bytes = max_bytes;
 	return c;
 fail:
@@ -68,6 +81,7 @@ void gfx_cache_free(struct gfx_cache *c)
 		return;
 	free(c->e);
 	free(c->bucket);
+	free(c->free);
 	free(c);
 }
 
@@ -167,27 +181,36 @@ size_t gfx_cache_find(struct gfx_cache *c, const struct fbdiff_image *img, const
 
 	if (rect_empty(&area) || c->bytes == 0)
 		return 0;
-	/* Rows whose band could cover something to do: a band's anchor is at most BAND - 1 above. */
-	int32_t y0 = INT32_MAX, y1 = -1;
+	/*
+	 * Rows where the anchor of a band meeting something to do can be: a
+	 * band is GFX_CACHE_BAND rows at most, its anchor one of them.
+	 */
+	int32_t y0 = INT32_MAX, y1 = -1, checks = 0;
 	for (size_t i = 0; i < todo->n; i++) {
 		struct rect in = rect_intersect(&todo->r[i], &area);
 		if (rect_empty(&in))
 			continue;
-		y0 = MIN(y0, in.y);
+		y0 = MIN(y0, in.y - (GFX_CACHE_BAND - 1));
 		y1 = MAX(y1, in.y + in.h + GFX_CACHE_BAND - 1);
 	}
 	y0 = MAX(y0, area.y);
 	y1 = MIN(y1, area.y + area.h);
-	for (int32_t y = y0; y < y1 && n < max; y++) {
+	for (int32_t y = y0; y < y1 && n < max && todo->n > 0 && checks < MAX_CHECKS; y++) {
 		uint64_t h = span_hash(c, img, &area, y);
-		for (int32_t k = c->bucket[bucket_of(c, h, &area)]; k >= 0 && n < max;
+		int32_t seen = 0;
+		for (int32_t k = c->bucket[bucket_of(c, h, &area)];
+		     k >= 0 && n < max && seen++ < MAX_CHAIN && checks < MAX_CHECKS;
 		     k = c->e[k].next) {
 			struct entry *e = &c->e[k];
 			if (e->anchor_hash != h || e->span_x != area.x || e->span_w != area.w)
 				continue;
 			struct rect r = {e->x, y - e->anchor, e->w, e->h};
 			struct rect in = rect_intersect(&r, &area);
-			if (rect_area(&in) != rect_area(&r) || !meets(todo, &r) || !shows(c, img, e, r.y))
+			if (rect_area(&in) != rect_area(&r) || !meets(todo, &r))
+				continue;
+			checks++;
+			c->stats.checked++;
+			if (!shows(c, img, e, r.y))
 				continue;
 			e->used = ++c->tick;
 			hits[n++] = (struct gfx_cache_hit){e->slot, r};
@@ -212,6 +235,7 @@ static void unlink_entry(struct gfx_cache *c, int32_t k)
 		*p = e->next;
 	c->bytes -= (size_t)e->w * (size_t)e->h * 4;
 	e->slot = 0;
+	c->free[c->nfree++] = k;
 }
 
 /* A free entry for `bytes` more, evicting the least recently used; -1 if it cannot be. */
@@ -219,20 +243,16 @@ static int32_t make_room(struct gfx_cache *c, size_t bytes, struct gfx_cache_op 
                          size_t max)
 {
 	for (;;) {
-		int32_t free_k = -1, lru = -1;
-		for (int32_t k = 0; k < c->max_slots; k++) {
-			if (c->e[k].slot == 0) {
-				if (free_k < 0)
-					free_k = k;
-			} else if (lru < 0 || c->e[k].used < c->e[lru].used) {
+		if (c->nfree > 0 && c->bytes + bytes <= c->max_bytes)
+			return c->free[--c->nfree];
+		int32_t lru = -1;
+		for (int32_t k = 0; k < c->max_slots; k++)
+			if (c->e[k].slot != 0 && (lru < 0 || c->e[k].used < c->e[lru].used))
 				lru = k;
-			}
-		}
-		if (free_k >= 0 && c->bytes + bytes <= c->max_bytes)
-			return free_k;
 		if (lru < 0 || *n >= max)
 			return -1;
-		ops[(*n)++] = (struct gfx_cache_op){GFX_CACHE_EVICT, c->e[lru].slot, {0, 0, 0, 0}};
+		ops[(*n)++] =
+		    (struct gfx_cache_op){GFX_CACHE_EVICT, c->e[lru].slot, {0, 0, 0, 0}, 0};
 		unlink_entry(c, lru);
 	}
 }
@@ -240,7 +260,9 @@ static int32_t make_room(struct gfx_cache *c, size_t bytes, struct gfx_cache_op 
 /* The entry that already holds this band, or -1. */
 static int32_t kept(const struct gfx_cache *c, const struct entry *b, uint32_t bucket)
 {
-	for (int32_t k = c->bucket[bucket]; k >= 0; k = c->e[k].next) {
+	int32_t seen = 0;
+
+	for (int32_t k = c->bucket[bucket]; k >= 0 && seen++ < MAX_CHAIN; k = c->e[k].next) {
 		const struct entry *e = &c->e[k];
 		if (e->anchor_hash == b->anchor_hash && e->span_x == b->span_x &&
 		    e->span_w == b->span_w && e->x == b->x && e->w == b->w && e->h == b->h &&
@@ -261,12 +283,25 @@ static bool add_band(struct gfx_cache *c, const struct fbdiff_image *img, const 
 
 	if (bytes > c->max_bytes / MAX_SHARE)
 		return true;
+	/*
+	 * The anchor: the first row not of one colour that differs from the
+	 * rows above and below it. Blank rows between lines of text are alike
+	 * (one colour, or a border or gutter down the page); a row of a line of
+	 * text rarely is.
+	 */
+	uint64_t h[GFX_CACHE_BAND + 2];
+	int32_t top = span->y, end = span->y + span->h;
+	for (int32_t i = -1; i <= r->h; i++) {
+		int32_t y = r->y + i;
+		h[i + 1] = y >= top && y < end ? span_hash(c, img, span, y) : (uint64_t)i;
+	}
 	for (int32_t i = 0; i < r->h && b.anchor < 0; i++)
-		if (!one_colour(at(img, span->x, r->y + i), span->w))
+		if (h[i + 1] != h[i] && h[i + 1] != h[i + 2] &&
+		    !one_colour(at(img, span->x, r->y + i), span->w))
 			b.anchor = i;
 	if (b.anchor < 0)
-		return true; /* blank: cheap to paint, and found everywhere */
-	b.anchor_hash = span_hash(c, img, span, r->y + b.anchor);
+		return true; /* blank, or alike rows: cheap to paint, and found everywhere */
+	b.anchor_hash = h[b.anchor + 1];
 	for (int32_t i = 0; i < r->h; i++)
 		b.rows[i] = fbdiff_row_hash(at(img, r->x, r->y + i), r->w, c->key);
 	uint32_t bucket = bucket_of(c, b.anchor_hash, span);
@@ -287,7 +322,10 @@ static bool add_band(struct gfx_cache *c, const struct fbdiff_image *img, const 
 	c->bucket[bucket] = k;
 	c->bytes += bytes;
 	c->stats.stored++;
-	ops[(*n)++] = (struct gfx_cache_op){GFX_CACHE_STORE, b.slot, *r};
+	uint64_t key = b.anchor_hash;
+	for (int32_t i = 0; i < b.h; i++)
+		key = (key ^ b.rows[i]) * 0x9e3779b97f4a7c15ull;
+	ops[(*n)++] = (struct gfx_cache_op){GFX_CACHE_STORE, b.slot, *r, key};
 	return true;
 }
 

@@ -9,11 +9,11 @@
  * those rows are not encoded.
  *
  * Bands are found again by their rows: each entry keeps a hash of its
- * first row that is not one colour across the scrolled columns (its
- * anchor), and a hash of each of its rows. A band is used only where all
- * its rows hash equal to the new picture's rows there, so it writes
- * exactly the pixels the client must show. The hashes are keyed with a
- * random key per cache (fbdiff_row_hash), which the page never learns.
+ * first row that is not one colour across the scrolled columns and
+ * differs from the row above (its anchor), and a hash of each of its rows. A band is used only
+ * where all its rows hash equal to the new picture's rows there, so it writes exactly the pixels
+ * the client must show. The hashes are keyed with a random key per cache (fbdiff_row_hash), which
+ * the page never learns.
  *
  * The client's cache is bounded (MS-RDPEGFX 3.3.1.4: 16 MB and 4096
  * slots for a small cache, 100 MB and 25600 otherwise); the least recently
@@ -45,11 +45,13 @@ struct gfx_cache_op {
 	enum { GFX_CACHE_EVICT, GFX_CACHE_STORE } kind;
 	uint16_t slot; /* 1-based, as on the wire */
 	struct rect r; /* STORE: the surface's rectangle to keep */
+	uint64_t key;  /* STORE: a key of its pixels (the wire's cacheKey) */
 };
 
 struct gfx_cache_stats {
 	uint64_t stored, hits;       /* bands */
 	uint64_t hit_pixels;         /* pixels to paint the cache saved */
+	uint64_t checked;            /* bands compared row by row with a picture */
 	size_t bytes, max_bytes;     /* what the client holds now, and may */
 };
 

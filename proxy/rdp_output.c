@@ -369,6 +369,14 @@ static int drop_video_surface(struct rdp_output *o)
 	return o->gfx->DeleteSurface(o->gfx, &del) == CHANNEL_RC_OK ? 0 : -1;
 }
 
+/* An empty cache, as the client's is after its capabilities (small: 16 MB). */
+static void renew_cache(struct rdp_output *o, bool small)
+{
+	gfx_cache_free(o->cache);
+	o->cache = small ? gfx_cache_new(CACHE_SMALL_BYTES, CACHE_SMALL_SLOTS)
+	                 : gfx_cache_new(CACHE_BYTES, CACHE_SLOTS);
+}
+
 static int create_surface(struct rdp_output *o, uint16_t width, uint16_t height)
 {
 	MONITOR_DEF monitor = {0, 0, width - 1, height - 1, 1 /* primary */};
@@ -389,11 +397,8 @@ static int create_surface(struct rdp_output *o, uint16_t width, uint16_t height)
 	bool avc = o->avc, small = o->small_cache, cache_new = o->cache_new;
 	o->cache_new = false;
 	pthread_mutex_unlock(&o->lock);
-	if (cache_new || !o->cache) {
-		gfx_cache_free(o->cache);
-		o->cache = small ? gfx_cache_new(CACHE_SMALL_BYTES, CACHE_SMALL_SLOTS)
-		                 : gfx_cache_new(CACHE_BYTES, CACHE_SLOTS);
-	}
+	if (cache_new || !o->cache)
+		renew_cache(o, small);
 	video_detect_destroy(o->moving);
 	o->moving = NULL;
 	/* H.264 pictures have even sides. */
@@ -855,7 +860,10 @@ static int gfx_move(struct rdp_output *o, const struct fbdiff_move *m)
 	return o->gfx->SurfaceToSurface(o->gfx, &pdu) == CHANNEL_RC_OK ? 0 : -1;
 }
 
-/* in, its rectangles at least MIN_TILE_WIDTH wide, clipped to width x height, into *out. */
+/*
+ * in, its rectangles at least MIN_TILE_WIDTH wide, clipped to width x
+ * height, into *out (which may be in).
+ */
 static void widen_narrow(const struct region *in, uint16_t width, uint16_t height,
                          struct region *out)
 {
@@ -877,11 +885,12 @@ static void widen_narrow(const struct region *in, uint16_t width, uint16_t heigh
  * The columns each scroll of a frame moved, with the rows it touched;
  * scrolls over the same columns make one.
  */
-static size_t scroll_spans(const struct fbdiff_move *moves, size_t nmoves, struct rect *spans)
+static size_t scroll_spans(const struct fbdiff_move *moves, size_t nmoves, struct rect *spans,
+                           size_t max)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < nmoves; i++) {
+	for (size_t i = 0; i < nmoves && n < max; i++) {
 		struct rect d = fbdiff_move_dest(&moves[i]);
 		struct rect a = rect_union(&moves[i].src, &d);
 		size_t k = 0;
@@ -934,7 +943,7 @@ static int cache_keep(struct rdp_output *o, const struct fbdiff_image *img,
 		} else {
 			RDPGFX_SURFACE_TO_CACHE_PDU keep = {
 			    .surfaceId = GFX_SURFACE_ID,
-			    .cacheKey = ops[i].slot,
+			    .cacheKey = ops[i].key,
 			    .cacheSlot = ops[i].slot,
 			    .rectSrc = {(UINT16)r->x, (UINT16)r->y, (UINT16)(r->x + r->w),
 			                (UINT16)(r->y + r->h)},
@@ -957,6 +966,13 @@ static int send_gfx(struct rdp_output *o, struct frame *f, const struct fbdiff_m
 	split_changes(o, changes, f->width, f->height, &lossless, &lossy);
 	if (lossless.n == 0 && lossy.n == 0 && nmoves == 0)
 		return 0;
+	/* The client sent its capabilities again: it has emptied its cache. */
+	pthread_mutex_lock(&o->lock);
+	bool cache_new = o->cache_new, small = o->small_cache;
+	o->cache_new = false;
+	pthread_mutex_unlock(&o->lock);
+	if (cache_new)
+		renew_cache(o, small);
 	bool answer = false; /* this frame answers input: the moving area follows in the next */
 	if (o->answer_due) {
 		answer = beyond_moving(o, changes, nmoves);
@@ -983,7 +999,7 @@ static int send_gfx(struct rdp_output *o, struct frame *f, const struct fbdiff_m
 	struct fbdiff_image img = {(uint8_t *)f->pixels, f->stride, f->width, f->height};
 	if (o->cache && nmoves > 0 && lossy.n == 0 &&
 	    !(o->moving && video_detect_busy(o->moving))) {
-		nspans = scroll_spans(moves, nmoves, spans);
+		nspans = scroll_spans(moves, nmoves, spans, ARRAY_SIZE(spans));
 		if (cache_draw(o, &img, spans, nspans, &lossless) < 0)
 			return -1;
 		widen_narrow(&lossless, f->width, f->height, &lossless);

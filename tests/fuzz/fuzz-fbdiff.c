@@ -6,11 +6,12 @@
  * picture must end up equal to the new one inside the rectangle and
  * untouched outside it, and every move must stay inside the rectangle.
  *
- * Then the RDP bitmap cache over the same pictures: the old picture's
- * bands are kept as if painted after a scroll of the rectangle, and
- * looked for in the new picture. A band may be drawn only inside the
- * rectangle and only where the new picture holds exactly its pixels, and
- * the cache stays within its bounds.
+ * Then the RDP bitmap cache over the same pictures: each picture's bands
+ * are kept as if painted after a scroll of the rectangle, and looked for
+ * in the other, in a cache of two slots. A band may be drawn only from a
+ * slot the client holds, inside the rectangle, and only where the picture
+ * holds exactly its pixels; a slot is evicted only when in use and stored
+ * only when empty; the cache stays within its bounds.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@
 
 #define MAX_W 160
 #define MAX_H 96
-#define SLOTS 8
+#define SLOTS 2
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -50,48 +51,89 @@ static void check(const uint8_t *orig, const uint8_t *prev, const uint8_t *cur, 
 		}
 }
 
-static void check_cache(const uint8_t *orig, const uint8_t *cur, int w, int h, const struct rect *r,
-                        size_t max_bytes)
+/* The client's cache: kept[slot] is the rectangle a slot was stored from, w = 0 when empty. */
+static void apply_ops(const struct gfx_cache_op *ops, size_t n, const struct rect *r,
+                      struct rect *kept)
 {
-	struct fbdiff_image oi = {(uint8_t *)orig, (size_t)w * 4, w, h};
-	struct fbdiff_image ci = {(uint8_t *)cur, (size_t)w * 4, w, h};
-	struct rect bounds = {0, 0, w, h}, kept[SLOTS + 1] = {{0, 0, 0, 0}};
-	struct gfx_cache_op ops[64];
-	struct gfx_cache_hit hits[64];
-	struct gfx_cache_stats st;
-	struct region todo;
-	struct gfx_cache *c = gfx_cache_new(max_bytes, SLOTS);
-
-	if (!c)
-		return;
-	region_init(&todo);
-	region_add(&todo, r, &bounds, 0);
-	size_t n = gfx_cache_add(c, &oi, r, &todo, ops, 64);
 	for (size_t i = 0; i < n; i++) {
+		struct rect *k = &kept[ops[i].slot];
 		if (ops[i].slot < 1 || ops[i].slot > SLOTS)
 			__builtin_trap();
-		if (ops[i].kind == GFX_CACHE_STORE) {
-			if (!inside(&ops[i].r, r))
-				__builtin_trap();
-			kept[ops[i].slot] = ops[i].r;
+		if (ops[i].kind == GFX_CACHE_EVICT) {
+			if (k->w == 0)
+				__builtin_trap(); /* evicts an empty slot */
+			k->w = 0;
+			continue;
 		}
+		if (k->w != 0 || !inside(&ops[i].r, r))
+			__builtin_trap(); /* stores into a slot in use, or from outside */
+		*k = ops[i].r;
 	}
-	n = gfx_cache_find(c, &ci, r, &todo, hits, 64);
+}
+
+/* A band drawn at d from kept rectangle k shows exactly what `now` has at d. */
+static void check_hits(const struct gfx_cache_hit *hits, size_t n, const struct rect *r,
+                       const struct rect *kept, const uint8_t *then, const uint8_t *now, int w)
+{
 	for (size_t i = 0; i < n; i++) {
 		const struct rect *d = &hits[i].r, *k = &kept[hits[i].slot];
-		if (!inside(d, r) || d->w != k->w || d->h != k->h || d->x != k->x)
+		if (hits[i].slot < 1 || hits[i].slot > SLOTS || k->w == 0 || !inside(d, r) ||
+		    d->w != k->w || d->h != k->h || d->x != k->x)
 			__builtin_trap();
 		for (int y = 0; y < d->h; y++)
 			for (int x = 0; x < d->w; x++)
-				if (rgb(cur, (size_t)(d->y + y) * (size_t)w + (size_t)(d->x + x)) !=
-				    rgb(orig, (size_t)(k->y + y) * (size_t)w + (size_t)(k->x + x)))
+				if (rgb(now, (size_t)(d->y + y) * (size_t)w + (size_t)(d->x + x)) !=
+				    rgb(then, (size_t)(k->y + y) * (size_t)w + (size_t)(k->x + x)))
 					__builtin_trap();
+	}
+}
+
+/*
+ * Bands of one picture kept, looked for in the other, and the other way
+ * round, in a cache of SLOTS slots (so bands are evicted).
+ */
+static void check_cache(const uint8_t *orig, const uint8_t *cur, int w, int h, const struct rect *r,
+                        size_t max_bytes)
+{
+	const uint8_t *pics[2] = {orig, cur};
+	struct rect bounds = {0, 0, w, h};
+	struct gfx_cache_op ops[64];
+	struct gfx_cache_hit hits[64];
+	struct gfx_cache_stats st;
+	struct gfx_cache *c = gfx_cache_new(max_bytes, SLOTS);
+
+	struct rect held[SLOTS + 1] = {{0, 0, 0, 0}}; /* what the client holds */
+	const uint8_t *from[SLOTS + 1] = {NULL};      /* and from which picture */
+
+	if (!c)
+		return;
+	for (int round = 0; round < 4; round++) {
+		const uint8_t *then = pics[round % 2], *now = pics[(round + 1) % 2];
+		struct fbdiff_image ti = {(uint8_t *)then, (size_t)w * 4, w, h};
+		struct fbdiff_image ni = {(uint8_t *)now, (size_t)w * 4, w, h};
+		struct region todo;
+		region_init(&todo);
+		region_add(&todo, r, &bounds, 0);
+		size_t n = gfx_cache_add(c, &ti, r, &todo, ops, 64);
+		apply_ops(ops, n, r, held);
+		for (size_t i = 0; i < n; i++)
+			if (ops[i].kind == GFX_CACHE_STORE)
+				from[ops[i].slot] = then;
+		n = gfx_cache_find(c, &ni, r, &todo, hits, 64);
+		for (size_t i = 0; i < n; i++) {
+			uint16_t s = hits[i].slot;
+			if (s < 1 || s > SLOTS || !from[s])
+				__builtin_trap();
+			check_hits(&hits[i], 1, r, held, from[s], now, w);
+		}
 	}
 	gfx_cache_stats(c, &st);
 	if (st.bytes > st.max_bytes)
 		__builtin_trap();
 	gfx_cache_free(c);
 }
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -134,7 +176,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!inside(&changed.r[i], &r))
 			__builtin_trap();
 	check(orig, prev, cur, w, h, &r);
-	check_cache(orig, cur, w, h, &r, ((size_t)data[7] + 1) * 1024);
+	check_cache(orig, cur, w, h, &r, ((size_t)data[7] + 1) * 4096);
 	free(orig);
 	free(prev);
 	free(cur);
