@@ -700,6 +700,29 @@ static int check_id(const char *id)
 	return -1;
 }
 
+/*
+ * Whether a session leaf that already exists holds no process: one left by
+ * an earlier session of the same name whose cgroups were not removed (its
+ * supervisor killed). Unknown (no cgroup.procs to read) is not empty.
+ * errno is kept.
+ */
+static bool leaf_empty(const char *path)
+{
+	char procs[PATH_MAX], c;
+	int saved = errno;
+	ssize_t n = -1;
+
+	if (path_fmt(procs, sizeof(procs), "%s/cgroup.procs", path) == 0) {
+		int fd = open(procs, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0) {
+			n = read(fd, &c, 1);
+			close(fd);
+		}
+	}
+	errno = saved;
+	return n == 0;
+}
+
 static int make_leaf(const struct limits *l, int i, const char *id)
 {
 	char path[PATH_MAX];
@@ -709,6 +732,12 @@ static int make_leaf(const struct limits *l, int i, const char *id)
 	for (int tries = 1;; tries++) {
 		if (mkdir(path, 0755) == 0)
 			return 0;
+		if (errno == EEXIST && leaf_empty(path)) {
+			log_warn("limits: %s is left from an earlier session of that name, without "
+			         "processes: used again",
+			         path);
+			return 0;
+		}
 		/* Another instance's limits_close may just have removed the parent. */
 		if (errno != ENOENT || tries == LIMITS_MKDIR_TRIES || make_parent(l, i) < 0)
 			break;

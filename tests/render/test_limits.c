@@ -330,6 +330,17 @@ START_TEST(v2_session_values)
 	ck_assert_int_eq(limits_session_attach(l, "s-1_A", 4242), 0);
 	ck_assert_int_eq(limits_session_attach(l, "s-1_A", 0), 0);
 	ck_assert_str_eq(slurp(pathf("%s/cgroup.procs", leaf)), pathf("4242\n%d\n", (int)getpid()));
+	/* With processes in it, still refused. */
+	errno = 0;
+	ck_assert_int_eq(limits_session_create(l, "s-1_A", &unlimited), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	/* A leaf left without processes (its session's supervisor was killed) is used again. */
+	ck_assert_int_eq(mkdir(pathf("%s/shoji/left", f.base), 0755), 0);
+	int fd = open(pathf("%s/shoji/left/cgroup.procs", f.base), O_WRONLY | O_CREAT, 0644);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(limits_session_create(l, "left", &v), 0);
+	ck_assert_str_eq(slurp(pathf("%s/shoji/left/pids.max", f.base)), "100\n");
 	errno = 0;
 	ck_assert_int_eq(limits_session_attach(l, "nosuch", 4242), -1);
 	ck_assert_int_eq(errno, ENOENT);
