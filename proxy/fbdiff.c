@@ -9,8 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "fbdiff.h"
 #include "util.h"
+
+enum {
+	FBDIFF_ROW_NONE,
+	FBDIFF_ROW_PREV, /* the hash of the copy's row */
+	FBDIFF_ROW_CUR,  /* the hash of the new picture's row, hashed by the search of rows->search
+	                  */
+};
 
 #define RGB_MASK 0x00ffffffu
 #define RGB_MASK2 0x00ffffff00ffffffull
@@ -75,6 +85,57 @@ static struct rect diff_tile(struct fbdiff_image *prev, const struct fbdiff_imag
 	return (struct rect){t->x + x0, y0, x1 - x0, y1 - y0};
 }
 
+/* Whether row's columns meet [x, x + w). */
+static bool row_meets(const struct fbdiff_row *row, int32_t x, int32_t w)
+{
+	return row->x < x + w && x < row->x + row->w;
+}
+
+int fbdiff_rows_init(struct fbdiff_rows *rows, int32_t height, uint64_t seed)
+{
+	*rows = (struct fbdiff_rows){.seed = seed};
+	rows->row = calloc((size_t)MAX(height, 1), sizeof(*rows->row));
+	if (!rows->row)
+		return -1;
+	rows->n = height;
+	return 0;
+}
+
+void fbdiff_rows_free(struct fbdiff_rows *rows)
+{
+	free(rows->row);
+	*rows = (struct fbdiff_rows){0};
+}
+
+void fbdiff_rows_forget(struct fbdiff_rows *rows, const struct rect *r)
+{
+	if (!rows || rect_empty(r))
+		return;
+	for (int32_t y = MAX(r->y, 0); y < MIN(r->y + r->h, rows->n); y++)
+		if (row_meets(&rows->row[y], r->x, r->w))
+			rows->row[y].state = FBDIFF_ROW_NONE;
+}
+
+/*
+ * r of cur is being copied into the image that keeps rows: the hashes the
+ * search of r took of cur's rows now describe the copy; other hashes of
+ * those rows' pixels no longer do.
+ */
+static void rows_copied(struct fbdiff_rows *rows, const struct rect *r)
+{
+	bool searched = rect_equal(&rows->search, r);
+
+	for (int32_t y = MAX(r->y, 0); y < MIN(r->y + r->h, rows->n); y++) {
+		struct fbdiff_row *row = &rows->row[y];
+		if (row->state == FBDIFF_ROW_CUR && searched && row->x >= r->x &&
+		    row->x + row->w <= r->x + r->w)
+			row->state = FBDIFF_ROW_PREV;
+		else if (row_meets(row, r->x, r->w))
+			row->state = FBDIFF_ROW_NONE;
+	}
+	rows->search = (struct rect){0, 0, 0, 0};
+}
+
 size_t fbdiff_update(struct fbdiff_image *prev, const struct fbdiff_image *cur,
                      const struct rect *r, struct region *changed, int64_t slack)
 {
@@ -83,6 +144,8 @@ size_t fbdiff_update(struct fbdiff_image *prev, const struct fbdiff_image *cur,
 
 	if (rect_empty(r))
 		return 0;
+	if (prev->rows)
+		rows_copied(prev->rows, r);
 	int32_t ty0 = r->y / FBDIFF_TILE * FBDIFF_TILE, tx0 = r->x / FBDIFF_TILE * FBDIFF_TILE;
 	for (int32_t ty = ty0; ty < r->y + r->h; ty += FBDIFF_TILE) {
 		for (int32_t tx = tx0; tx < r->x + r->w; tx += FBDIFF_TILE) {
@@ -133,9 +196,14 @@ uint64_t fbdiff_row_hash(const uint8_t *p, int32_t n, uint64_t key)
 	return t ^ (t >> 32);
 }
 
-static uint64_t row_hash(const uint8_t *p, int32_t n)
+/*
+ * The hash scroll search matches rows by: every row of the new picture
+ * is hashed each time, so the fastest well-kept hash there is (XXH3). The
+ * X bytes count here; a row that differs in them alone is only not found.
+ */
+static uint64_t scroll_hash(const uint8_t *p, int32_t n, uint64_t seed)
 {
-	return fbdiff_row_hash(p, n, 0);
+	return XXH3_64bits_withSeed(p, (size_t)n * 4, seed);
 }
 
 static bool rows_equal(const uint8_t *a, const uint8_t *b, int32_t n)
@@ -227,12 +295,41 @@ static int32_t longest_run(const struct scroll_scan *s, int32_t dy, int32_t *sta
 	return best;
 }
 
+/* Hashes the band's rows of cur, and of prev where prev does not keep them. */
+static void hash_rows(struct scroll_scan *s)
+{
+	struct fbdiff_rows *rows = s->prev->rows;
+	uint64_t seed = rows ? rows->seed : 0;
+
+	for (int32_t i = 0; i < s->band.h; i++) {
+		int32_t y = s->band.y + i;
+		const struct fbdiff_row *row = rows && y < rows->n ? &rows->row[y] : NULL;
+		if (row && row->state == FBDIFF_ROW_PREV && row->x == s->band.x &&
+		    row->w == s->band.w) {
+			s->hp[i] = row->hash;
+			rows->reused++;
+		} else {
+			s->hp[i] = scroll_hash(pixel_at(s->prev, s->band.x, y), s->band.w, seed);
+		}
+		s->hc[i] = scroll_hash(pixel_at(s->cur, s->band.x, y), s->band.w, seed);
+	}
+}
+
+/* Leaves cur's hashes for the fbdiff_update of r, which makes them prev's. */
+static void keep_rows(const struct scroll_scan *s, const struct rect *r)
+{
+	struct fbdiff_rows *rows = s->prev->rows;
+
+	if (!rows)
+		return;
+	for (int32_t i = 0; i < s->band.h && s->band.y + i < rows->n; i++)
+		rows->row[s->band.y + i] =
+		    (struct fbdiff_row){s->band.x, s->band.w, s->hc[i], FBDIFF_ROW_CUR};
+	rows->search = *r;
+}
+
 static bool scan(struct scroll_scan *s, struct fbdiff_move *m)
 {
-	for (int32_t i = 0; i < s->band.h; i++) {
-		s->hp[i] = row_hash(pixel_at(s->prev, s->band.x, s->band.y + i), s->band.w);
-		s->hc[i] = row_hash(pixel_at(s->cur, s->band.x, s->band.y + i), s->band.w);
-	}
 	index_prev_rows(s);
 	int32_t dy = vote_dy(s), start = 0;
 	if (dy == 0)
@@ -279,8 +376,11 @@ bool fbdiff_find_scroll(const struct fbdiff_image *prev, const struct fbdiff_ima
 	s.hc = malloc(sizeof(*s.hc) * (size_t)s.band.h);
 	s.slot = calloc(slots, sizeof(*s.slot));
 	s.votes = calloc(2 * (size_t)s.band.h, sizeof(*s.votes));
-	if (s.hp && s.hc && s.slot && s.votes)
+	if (s.hp && s.hc && s.slot && s.votes) {
+		hash_rows(&s);
+		keep_rows(&s, r);
 		found = scan(&s, m);
+	}
 	free(s.hp);
 	free(s.hc);
 	free(s.slot);
@@ -299,6 +399,14 @@ void fbdiff_apply_move(struct fbdiff_image *img, const struct fbdiff_move *m)
 {
 	size_t len = (size_t)m->src.w * 4;
 
+	if (img->rows) {
+		struct rect d = fbdiff_move_dest(m);
+		for (int32_t y = MAX(d.y, 0); y < MIN(d.y + d.h, img->rows->n); y++) {
+			struct fbdiff_row *row = &img->rows->row[y];
+			if (row->state == FBDIFF_ROW_PREV && row_meets(row, d.x, d.w))
+				row->state = FBDIFF_ROW_NONE;
+		}
+	}
 	if (m->dy > 0) {
 		for (int32_t i = m->src.h - 1; i >= 0; i--)
 			memmove(pixel_at(img, m->src.x, m->src.y + m->dy + i),

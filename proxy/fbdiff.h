@@ -39,11 +39,46 @@
  */
 #define FBDIFF_SCROLL_EDGE 32
 
+struct fbdiff_rows;
+
 struct fbdiff_image {
 	uint8_t *pixels;
 	size_t stride;
 	int32_t width, height;
+	struct fbdiff_rows *rows; /* NULL, or hashes of its rows kept between searches */
 };
+
+/*
+ * Row hashes of a front-end's copy of the picture, kept from one scroll
+ * search to the next. A search hashes the rows of the new picture; once
+ * fbdiff_update has copied them into the copy, those hashes describe the
+ * copy's rows, and the next search hashes only the new picture again.
+ * fbdiff_update and fbdiff_apply_move keep the hashes true; a caller that
+ * writes the copy's pixels itself calls fbdiff_rows_forget. A wrong hash
+ * could only hide a scroll (moves are verified pixel by pixel), never
+ * show a wrong picture.
+ */
+struct fbdiff_row {
+	int32_t x, w; /* the columns hashed */
+	uint64_t hash;
+	uint8_t state; /* FBDIFF_ROW_* (fbdiff.c) */
+};
+
+struct fbdiff_rows {
+	struct fbdiff_row *row; /* one per row of the image */
+	int32_t n;
+	uint64_t seed;      /* of the hashes; random per session, so a page cannot aim at them */
+	struct rect search; /* the rectangle of the last search, until its fbdiff_update */
+	uint64_t reused;    /* rows of the copy a search did not hash again */
+};
+
+/** Room for the hashes of an image of `height` rows, none known; -1 when out of memory. */
+int fbdiff_rows_init(struct fbdiff_rows *rows, int32_t height, uint64_t seed);
+
+void fbdiff_rows_free(struct fbdiff_rows *rows);
+
+/** Drops the hashes of rows that r's pixels are on (the caller wrote them). */
+void fbdiff_rows_forget(struct fbdiff_rows *rows, const struct rect *r);
 
 /* Rows src.y .. src.y + src.h - 1 of columns src.x .. moved down by dy (up if negative). */
 struct fbdiff_move {
@@ -64,7 +99,9 @@ size_t fbdiff_update(struct fbdiff_image *prev, const struct fbdiff_image *cur,
  * Looks for a vertical scroll inside r: the longest band of rows of prev
  * that cur holds, pixel for pixel, shifted by some dy != 0 (both the band
  * and its destination inside r). True with *m if a band of at least
- * FBDIFF_SCROLL_MIN_ROWS rows was found. Neither image is changed.
+ * FBDIFF_SCROLL_MIN_ROWS rows was found. Neither image's pixels are
+ * changed; prev's row hashes, if it keeps them, are taken from and left
+ * for the fbdiff_update of r that follows.
  */
 bool fbdiff_find_scroll(const struct fbdiff_image *prev, const struct fbdiff_image *cur,
                         const struct rect *r, struct fbdiff_move *m);

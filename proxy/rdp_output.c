@@ -996,7 +996,7 @@ static int send_gfx(struct rdp_output *o, struct frame *f, const struct fbdiff_m
 	 */
 	struct rect spans[RDP_SESSION_MAX_MOVES];
 	size_t nspans = 0;
-	struct fbdiff_image img = {(uint8_t *)f->pixels, f->stride, f->width, f->height};
+	struct fbdiff_image img = {(uint8_t *)f->pixels, f->stride, f->width, f->height, NULL};
 	if (o->cache && nmoves > 0 && lossy.n == 0 &&
 	    !(o->moving && video_detect_busy(o->moving))) {
 		nspans = scroll_spans(moves, nmoves, spans, ARRAY_SIZE(spans));

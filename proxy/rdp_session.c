@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "config.h"
 #include "fbdiff.h"
 #include "log.h"
@@ -34,6 +36,8 @@ struct rdp_session {
 	uint16_t width, height;
 	uint8_t *pixels; /* width x height, B G R X */
 	size_t stride;
+	struct fbdiff_rows rows; /* row hashes of pixels, for the next scroll search */
+	uint64_t seed;           /* of those hashes */
 	struct region changes;
 	struct fbdiff_move moves[RDP_SESSION_MAX_MOVES]; /* to apply before changes */
 	size_t nmoves;
@@ -89,6 +93,7 @@ static void copy_rect(struct rdp_session *s, struct rect r)
 	for (int32_t y = r.y; y < r.y + r.h; y++)
 		memcpy(s->pixels + (size_t)y * s->stride + (size_t)r.x * 4,
 		       src + (size_t)y * fb->stride + (size_t)r.x * 4, (size_t)r.w * 4);
+	fbdiff_rows_forget(&s->rows, &r);
 	region_add(&s->changes, &r, &bounds, MERGE_SLACK);
 }
 
@@ -120,8 +125,8 @@ static void diff_rect(struct rdp_session *s, struct rect r, struct region *seen)
 	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
 	/* fbdiff only reads cur, which is mapped read-only. */
 	struct fbdiff_image cur = {(uint8_t *)pixlink_client_pixels(s->link), fb->stride,
-	                           (int32_t)fb->width, (int32_t)fb->height};
-	struct fbdiff_image prev = {s->pixels, s->stride, s->width, s->height};
+	                           (int32_t)fb->width, (int32_t)fb->height, NULL};
+	struct fbdiff_image prev = {s->pixels, s->stride, s->width, s->height, &s->rows};
 	struct fbdiff_move m;
 	struct region changed;
 	bool scrolled = false;
@@ -152,6 +157,7 @@ static void on_framebuffer(struct rdp_session *s)
 	s->have_fb = true;
 	/* What the new framebuffer does not cover stays black. */
 	memset(s->pixels, 0, s->stride * s->height);
+	fbdiff_rows_forget(&s->rows, &(struct rect){0, 0, s->width, s->height});
 	copy_rect(s, (struct rect){0, 0, (int32_t)fb->width, (int32_t)fb->height});
 	rdp_session_mark_all(s);
 	if (fits) {
@@ -212,6 +218,7 @@ static void refresh_banner(struct rdp_session *s)
 		if (notice_draw(s->pixels, s->width, s->height, s->stride, s->banner, &s->banner_y0,
 		                &s->banner_y1) == 0) {
 			struct rect band = {0, s->banner_y0, s->width, s->banner_y1 - s->banner_y0};
+			fbdiff_rows_forget(&s->rows, &band);
 			region_add(&s->changes, &band, &all, MERGE_SLACK);
 		}
 		return;
@@ -297,7 +304,9 @@ struct rdp_session *rdp_session_create(struct worker *w, int link_fd, uint16_t w
 	s->height = height;
 	s->stride = (size_t)width * 4;
 	region_init(&s->changes);
-	if (!ckd_mul_size(&size, s->stride, height) || !(s->pixels = calloc(1, size ? size : 1))) {
+	if (!ckd_mul_size(&size, s->stride, height) || !(s->pixels = calloc(1, size ? size : 1)) ||
+	    RAND_bytes((unsigned char *)&s->seed, sizeof(s->seed)) != 1 ||
+	    fbdiff_rows_init(&s->rows, height, s->seed) < 0) {
 		close(link_fd);
 		goto fail;
 	}
@@ -318,11 +327,18 @@ int rdp_session_resize(struct rdp_session *s, uint16_t width, uint16_t height)
 {
 	size_t stride = (size_t)width * 4, size;
 	uint8_t *pixels;
+	struct fbdiff_rows rows;
 
 	if (!ckd_mul_size(&size, stride, height) || !(pixels = calloc(1, size ? size : 1)))
 		return -1;
+	if (fbdiff_rows_init(&rows, height, s->seed) < 0) {
+		free(pixels);
+		return -1;
+	}
 	free(s->pixels);
 	s->pixels = pixels;
+	fbdiff_rows_free(&s->rows);
+	s->rows = rows;
 	s->width = width;
 	s->height = height;
 	s->stride = stride;
@@ -345,6 +361,7 @@ void rdp_session_destroy(struct rdp_session *s)
 	pixlink_client_destroy(s->link);
 	free(s->clip);
 	free(s->pixels);
+	fbdiff_rows_free(&s->rows);
 	free(s);
 }
 

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/rand.h>
 #include <poll.h>
 #include <pthread.h>
 #include <rfb/rfb.h>
@@ -70,6 +71,7 @@ struct vnc_session {
 	struct pixlink_client *link;
 	rfbScreenInfoPtr screen;
 	uint8_t *fb;
+	struct fbdiff_rows rows; /* row hashes of fb, for the next scroll search */
 	int lvs_fd; /* libvncserver's end of the socketpair */
 	int stop_pipe[2];
 	pthread_t thread;
@@ -416,6 +418,22 @@ static void check_moving(struct vnc_session *s)
 	sraRgnDestroy(none);
 }
 
+/* Rows y0 .. y1 - 1 of fb were written here, not by fbdiff. */
+static void forget_rows(struct vnc_session *s, int y0, int y1)
+{
+	fbdiff_rows_forget(&s->rows, &(struct rect){0, y0, INT32_MAX / 2, y1 - y0});
+}
+
+/* Room for fb's row hashes; without it, the hashes are not kept. */
+static void new_rows(struct vnc_session *s, uint32_t height)
+{
+	uint64_t seed = s->rows.seed;
+
+	fbdiff_rows_free(&s->rows);
+	if (fbdiff_rows_init(&s->rows, (int32_t)height, seed) < 0)
+		log_warn("no room for row hashes: scroll search will take longer");
+}
+
 /*
  * Draws the session's notice band over the picture again (the browser
  * paints under it), or, once its time is over, puts the picture back.
@@ -428,9 +446,11 @@ static void refresh_banner(struct vnc_session *s)
 		return;
 	if (now_ms() < s->banner_until) {
 		if (notice_draw(s->fb, (int)fb->width, (int)fb->height, fb->stride, s->banner,
-				&s->banner_y0, &s->banner_y1) == 0)
+		                &s->banner_y0, &s->banner_y1) == 0) {
+			forget_rows(s, s->banner_y0, s->banner_y1);
 			rfbMarkRectAsModified(s->screen, 0, s->banner_y0, (int)fb->width,
 					      s->banner_y1);
+		}
 		return;
 	}
 	s->banner_until = 0;
@@ -439,6 +459,7 @@ static void refresh_banner(struct vnc_session *s)
 	size_t off = (size_t)s->banner_y0 * fb->stride;
 	memcpy(s->fb + off, pixlink_client_pixels(s->link) + off,
 	       (size_t)(s->banner_y1 - s->banner_y0) * fb->stride);
+	forget_rows(s, s->banner_y0, s->banner_y1);
 	rfbMarkRectAsModified(s->screen, 0, s->banner_y0, (int)fb->width, s->banner_y1);
 }
 
@@ -463,8 +484,9 @@ static void apply_damage(struct vnc_session *s, const struct pixlink_damage *d)
 	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
 	/* fbdiff only reads cur, which is mapped read-only. */
 	struct fbdiff_image cur = {(uint8_t *)pixlink_client_pixels(s->link), fb->stride,
-	                           (int32_t)fb->width, (int32_t)fb->height};
-	struct fbdiff_image prev = {s->fb, fb->stride, (int32_t)fb->width, (int32_t)fb->height};
+	                           (int32_t)fb->width, (int32_t)fb->height, NULL};
+	struct fbdiff_image prev = {s->fb, fb->stride, (int32_t)fb->width, (int32_t)fb->height,
+	                            &s->rows};
 	int64_t damaged = 0;
 	size_t changed = 0;
 	sraRegionPtr changes = sraRgnCreate();
@@ -512,6 +534,7 @@ static void new_framebuffer(struct vnc_session *s)
 		return;
 	uint8_t *old = s->fb;
 	s->fb = copy;
+	new_rows(s, fb->height);
 	rfbNewFramebuffer(s->screen, (char *)copy, (int)fb->width, (int)fb->height, 8, 3, 4);
 	/* The whole picture goes again, lossless; what moved is forgotten. */
 	sraRgnMakeEmpty(s->held);
@@ -713,6 +736,7 @@ static void show_ended(struct vnc_session *s)
 	if (notice_draw(s->fb, s->screen->width, s->screen->height,
 			(size_t)s->screen->paddedWidthInBytes, s->ended, &y0, &y1) < 0)
 		return;
+	forget_rows(s, y0, y1);
 	rfbMarkRectAsModified(s->screen, 0, y0, s->screen->width, y1);
 	uint64_t end = now_ms() + NOTICE_HOLD_MS;
 	while (s->screen->clientHead && now_ms() < end) {
@@ -919,6 +943,9 @@ struct vnc_session *vnc_session_start(struct worker *w, int link_fd, int *fd)
 		goto fail;
 	s->lvs_fd = sv[0];
 	s->fb = copy_framebuffer(s);
+	if (RAND_bytes((unsigned char *)&s->rows.seed, sizeof(s->rows.seed)) != 1)
+		goto fail;
+	new_rows(s, pixlink_client_fb(s->link)->height);
 	if (make_screen(s, (int)pixlink_client_fb(s->link)->width,
 	                (int)pixlink_client_fb(s->link)->height) < 0)
 		goto fail;
@@ -992,6 +1019,7 @@ void vnc_session_stop(struct vnc_session *s)
 		log_info("%llu updates sent, %llu of them moving areas as JPEG",
 		         (unsigned long long)s->updates, (unsigned long long)s->lossy_updates);
 	free(s->fb);
+	fbdiff_rows_free(&s->rows);
 	video_detect_destroy(s->moving);
 	if (s->held)
 		sraRgnDestroy(s->held);

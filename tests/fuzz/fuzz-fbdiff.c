@@ -109,8 +109,8 @@ static void check_cache(const uint8_t *orig, const uint8_t *cur, int w, int h, c
 		return;
 	for (int round = 0; round < 4; round++) {
 		const uint8_t *then = pics[round % 2], *now = pics[(round + 1) % 2];
-		struct fbdiff_image ti = {(uint8_t *)then, (size_t)w * 4, w, h};
-		struct fbdiff_image ni = {(uint8_t *)now, (size_t)w * 4, w, h};
+		struct fbdiff_image ti = {(uint8_t *)then, (size_t)w * 4, w, h, NULL};
+		struct fbdiff_image ni = {(uint8_t *)now, (size_t)w * 4, w, h, NULL};
 		struct region todo;
 		region_init(&todo);
 		region_add(&todo, r, &bounds, 0);
@@ -159,8 +159,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cur[(src[i] * 131u + src[i + 1]) % px] ^= 0x5a;
 	memcpy(prev, orig, px);
 
-	struct fbdiff_image pi = {prev, (size_t)w * 4, w, h};
-	struct fbdiff_image ci = {cur, (size_t)w * 4, w, h};
+	struct fbdiff_image pi = {prev, (size_t)w * 4, w, h, NULL};
+	struct fbdiff_image ci = {cur, (size_t)w * 4, w, h, NULL};
 	struct fbdiff_move m;
 	struct region changed;
 	if (fbdiff_find_scroll(&pi, &ci, &r, &m)) {

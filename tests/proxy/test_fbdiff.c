@@ -30,7 +30,7 @@ static void pic_init(struct pic *p)
 {
 	p->mem = calloc((size_t)W * H, 4);
 	ck_assert_ptr_nonnull(p->mem);
-	p->img = (struct fbdiff_image){p->mem, (size_t)W * 4, W, H};
+	p->img = (struct fbdiff_image){p->mem, (size_t)W * 4, W, H, NULL};
 }
 
 static void put(struct pic *p, int x, int y, uint32_t rgb)
@@ -228,6 +228,55 @@ START_TEST(scroll_up_found)
 }
 END_TEST
 
+/*
+ * A copy that keeps its row hashes, scrolled down and up frame by frame:
+ * every move is found as without them, the copy stays exact, and after
+ * the first frame none of its rows is hashed again, but those its owner
+ * wrote and said so.
+ */
+START_TEST(kept_row_hashes_follow_the_copy)
+{
+	static const int tops[] = {0, 7, 15, 40, 22, 23, 5};
+	struct pic prev, cur;
+	struct fbdiff_rows rows;
+	struct fbdiff_move m;
+	struct region changed;
+	struct rect damage = {0, BANNER, W, H - BANNER};
+
+	pic_init(&prev);
+	pic_init(&cur);
+	ck_assert_int_eq(fbdiff_rows_init(&rows, H, 12345), 0);
+	prev.img.rows = &rows;
+	page(&prev, tops[0]);
+	for (size_t i = 1; i < ARRAY_SIZE(tops); i++) {
+		uint64_t reused = rows.reused;
+		page(&cur, tops[i]);
+		ck_assert(fbdiff_find_scroll(&prev.img, &cur.img, &damage, &m));
+		ck_assert_int_eq(m.dy, tops[i - 1] - tops[i]);
+		ck_assert_int_eq(rows.reused - reused, (i == 1 ? 0 : damage.h));
+		fbdiff_apply_move(&prev.img, &m);
+		region_init(&changed);
+		fbdiff_update(&prev.img, &cur.img, &damage, &changed, 0);
+		ck_assert(same(&prev, &cur));
+	}
+
+	/* The owner draws over 10 rows of the copy and says so. */
+	struct rect drawn = {0, 100, W, 10};
+	for (int y = drawn.y; y < drawn.y + drawn.h; y++)
+		for (int x = 0; x < W; x++)
+			put(&prev, x, y, 0x00ff00);
+	fbdiff_rows_forget(&rows, &drawn);
+	uint64_t reused = rows.reused;
+	page(&cur, 20);
+	ck_assert(fbdiff_find_scroll(&prev.img, &cur.img, &damage, &m));
+	ck_assert_int_eq(m.dy, 5 - 20);
+	ck_assert_int_eq(rows.reused - reused, damage.h - drawn.h);
+	fbdiff_rows_free(&rows);
+	free(prev.mem);
+	free(cur.mem);
+}
+END_TEST
+
 START_TEST(no_scroll_where_none)
 {
 	struct pic prev, cur;
@@ -292,6 +341,7 @@ Suite *suite_fbdiff(void)
 	tcase_add_test(tc, x_bytes_ignored_but_copied);
 	tcase_add_test(tc, scroll_down_found);
 	tcase_add_test(tc, scroll_up_found);
+	tcase_add_test(tc, kept_row_hashes_follow_the_copy);
 	tcase_add_test(tc, scroll_without_scroll_bar_covers_the_edge);
 	tcase_add_test(tc, no_scroll_where_none);
 	tcase_add_test(tc, partial_rect_scroll_stays_inside);

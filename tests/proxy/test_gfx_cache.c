@@ -47,7 +47,7 @@ static void pic_init(struct pic *p)
 {
 	p->mem = calloc((size_t)W * H, 4);
 	ck_assert_ptr_nonnull(p->mem);
-	p->img = (struct fbdiff_image){p->mem, (size_t)W * 4, W, H};
+	p->img = (struct fbdiff_image){p->mem, (size_t)W * 4, W, H, NULL};
 }
 
 static uint32_t get(const struct pic *p, int x, int y)

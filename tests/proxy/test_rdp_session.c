@@ -228,7 +228,7 @@ static void send_damage_all(struct fake_render *r, struct rdp_session *s)
 static int64_t client_frame(struct rdp_session *s, uint8_t *client, struct fbdiff_move *moves,
                             size_t *nmoves)
 {
-	struct fbdiff_image img = {client, DESK_W * 4, DESK_W, DESK_H};
+	struct fbdiff_image img = {client, DESK_W * 4, DESK_W, DESK_H, NULL};
 	struct region changes;
 	size_t stride;
 	const uint8_t *px = rdp_session_pixels(s, &stride);
