@@ -58,14 +58,24 @@ static bool changed_span(const uint8_t *a, const uint8_t *b, int32_t n, int32_t 
 	return true;
 }
 
-/* Compares and copies one tile; the box of its changed pixels (empty if none). */
+/*
+ * Compares and copies one tile, but for rows of `same` (not compared); the
+ * box of its changed pixels (empty if none).
+ */
 static struct rect diff_tile(struct fbdiff_image *prev, const struct fbdiff_image *cur,
-                             const struct rect *t)
+                             const struct rect *t, const struct rect *same)
 {
 	int32_t x0 = t->w, x1 = 0, y0 = -1, y1 = -1;
 	size_t len = (size_t)t->w * 4;
+	int32_t skip0 = 0, skip1 = 0;
 
+	if (same && t->x >= same->x && t->x + t->w <= same->x + same->w) {
+		skip0 = same->y;
+		skip1 = same->y + same->h;
+	}
 	for (int32_t y = t->y; y < t->y + t->h; y++) {
+		if (y >= skip0 && y < skip1)
+			continue;
 		uint8_t *d = pixel_at(prev, t->x, y);
 		const uint8_t *s = pixel_at(cur, t->x, y);
 		int32_t l, r;
@@ -139,6 +149,14 @@ static void rows_copied(struct fbdiff_rows *rows, const struct rect *r)
 size_t fbdiff_update(struct fbdiff_image *prev, const struct fbdiff_image *cur,
                      const struct rect *r, struct region *changed, int64_t slack)
 {
+	return fbdiff_update_moved(prev, cur, r, NULL, changed, slack);
+}
+
+size_t fbdiff_update_moved(struct fbdiff_image *prev, const struct fbdiff_image *cur,
+                           const struct rect *r, const struct fbdiff_move *m,
+                           struct region *changed, int64_t slack)
+{
+	struct rect same = m ? fbdiff_move_dest(m) : (struct rect){0, 0, 0, 0};
 	struct rect bounds = {0, 0, cur->width, cur->height};
 	size_t n = 0;
 
@@ -151,7 +169,7 @@ size_t fbdiff_update(struct fbdiff_image *prev, const struct fbdiff_image *cur,
 		for (int32_t tx = tx0; tx < r->x + r->w; tx += FBDIFF_TILE) {
 			struct rect t = {tx, ty, FBDIFF_TILE, FBDIFF_TILE};
 			t = rect_intersect(&t, r);
-			struct rect box = diff_tile(prev, cur, &t);
+			struct rect box = diff_tile(prev, cur, &t, m ? &same : NULL);
 			if (rect_empty(&box))
 				continue;
 			region_add(changed, &box, &bounds, slack);

@@ -96,6 +96,15 @@ size_t fbdiff_update(struct fbdiff_image *prev, const struct fbdiff_image *cur,
                      const struct rect *r, struct region *changed, int64_t slack);
 
 /**
+ * fbdiff_update after fbdiff_apply_move(prev, m) of a move that
+ * fbdiff_find_scroll found in r (m NULL: none): the rows it moved are
+ * known to show cur's colours and are not compared again.
+ */
+size_t fbdiff_update_moved(struct fbdiff_image *prev, const struct fbdiff_image *cur,
+                           const struct rect *r, const struct fbdiff_move *m,
+                           struct region *changed, int64_t slack);
+
+/**
  * Looks for a vertical scroll inside r: the longest band of rows of prev
  * that cur holds, pixel for pixel, shifted by some dy != 0 (both the band
  * and its destination inside r). True with *m if a band of at least

@@ -139,7 +139,7 @@ static void diff_rect(struct rdp_session *s, struct rect r, struct region *seen)
 		scrolled = true;
 	}
 	region_init(&changed);
-	fbdiff_update(&prev, &cur, &r, &changed, MERGE_SLACK);
+	fbdiff_update_moved(&prev, &cur, &r, scrolled ? &m : NULL, &changed, MERGE_SLACK);
 	struct rect bounds = desktop(s);
 	for (size_t i = 0; i < changed.n; i++) {
 		region_add(&s->changes, &changed.r[i], &bounds, MERGE_SLACK);

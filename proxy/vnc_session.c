@@ -318,7 +318,7 @@ static size_t apply_rect(struct vnc_session *s, struct fbdiff_image *prev,
 		scrolled = true;
 	}
 	region_init(&changed);
-	fbdiff_update(prev, cur, r, &changed, 0);
+	fbdiff_update_moved(prev, cur, r, scrolled ? &m : NULL, &changed, 0);
 	for (size_t i = 0; i < changed.n; i++) {
 		const struct rect *c = &changed.r[i];
 		sraRegionPtr one = sraRgnCreateRect(c->x, c->y, c->x + c->w, c->y + c->h);

@@ -5,6 +5,8 @@
  * scrolls are found as well as refused). Whatever is found, the old
  * picture must end up equal to the new one inside the rectangle and
  * untouched outside it, and every move must stay inside the rectangle.
+ * The old picture keeps its row hashes, and is taken to the new picture
+ * and back, so the second search works from hashes the first one left.
  *
  * Then the RDP bitmap cache over the same pictures: each picture's bands
  * are kept as if painted after a scroll of the rectangle, and looked for
@@ -159,23 +161,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cur[(src[i] * 131u + src[i + 1]) % px] ^= 0x5a;
 	memcpy(prev, orig, px);
 
-	struct fbdiff_image pi = {prev, (size_t)w * 4, w, h, NULL};
-	struct fbdiff_image ci = {cur, (size_t)w * 4, w, h, NULL};
-	struct fbdiff_move m;
-	struct region changed;
-	if (fbdiff_find_scroll(&pi, &ci, &r, &m)) {
-		struct rect d = fbdiff_move_dest(&m);
-		if (m.dy == 0 || m.src.h < FBDIFF_SCROLL_MIN_ROWS || !inside(&m.src, &r) ||
-		    !inside(&d, &r))
-			__builtin_trap();
-		fbdiff_apply_move(&pi, &m);
+	struct fbdiff_rows rows;
+	if (fbdiff_rows_init(&rows, h, 1) < 0)
+		__builtin_trap();
+	struct fbdiff_image pi = {prev, (size_t)w * 4, w, h, &rows};
+	/* Round 0 takes prev from orig to cur, round 1 back to orig. */
+	for (int round = 0; round < 2; round++) {
+		const uint8_t *want = round == 0 ? cur : orig;
+		struct fbdiff_image ci = {(uint8_t *)want, (size_t)w * 4, w, h, NULL};
+		struct fbdiff_move m;
+		struct region changed;
+		bool moved = fbdiff_find_scroll(&pi, &ci, &r, &m);
+		if (moved) {
+			struct rect d = fbdiff_move_dest(&m);
+			if (m.dy == 0 || m.src.h < FBDIFF_SCROLL_MIN_ROWS || !inside(&m.src, &r) ||
+			    !inside(&d, &r))
+				__builtin_trap();
+			fbdiff_apply_move(&pi, &m);
+		}
+		region_init(&changed);
+		fbdiff_update_moved(&pi, &ci, &r, moved ? &m : NULL, &changed,
+		                    (int64_t)data[7] * 64);
+		for (size_t i = 0; i < changed.n; i++)
+			if (!inside(&changed.r[i], &r))
+				__builtin_trap();
+		check(orig, prev, want, w, h, &r);
 	}
-	region_init(&changed);
-	fbdiff_update(&pi, &ci, &r, &changed, (int64_t)data[7] * 64);
-	for (size_t i = 0; i < changed.n; i++)
-		if (!inside(&changed.r[i], &r))
-			__builtin_trap();
-	check(orig, prev, cur, w, h, &r);
+	fbdiff_rows_free(&rows);
 	check_cache(orig, cur, w, h, &r, ((size_t)data[7] + 1) * 4096);
 	free(orig);
 	free(prev);

@@ -185,7 +185,7 @@ static void check_scroll(int from, int to)
 	ck_assert_int_eq(d.h, H - BANNER - abs(from - to));
 	fbdiff_apply_move(&prev.img, &m);
 	region_init(&changed);
-	fbdiff_update(&prev.img, &cur.img, &damage, &changed, 0);
+	fbdiff_update_moved(&prev.img, &cur.img, &damage, &m, &changed, 0);
 	int64_t strip = (int64_t)abs(from - to) * W;
 	int64_t edge = (int64_t)(H - BANNER) * FBDIFF_SCROLL_EDGE;
 	ck_assert_int_le(region_area(&changed), strip + edge);
@@ -256,7 +256,7 @@ START_TEST(kept_row_hashes_follow_the_copy)
 		ck_assert_int_eq(rows.reused - reused, (i == 1 ? 0 : damage.h));
 		fbdiff_apply_move(&prev.img, &m);
 		region_init(&changed);
-		fbdiff_update(&prev.img, &cur.img, &damage, &changed, 0);
+		fbdiff_update_moved(&prev.img, &cur.img, &damage, &m, &changed, 0);
 		ck_assert(same(&prev, &cur));
 	}
 
