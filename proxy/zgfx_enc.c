@@ -19,7 +19,12 @@
 #include <string.h>
 
 #define HASH_BITS 16
-#define CHAIN_MAX 48  /* candidates tried per position */
+/*
+ * Candidates tried per position. Over the graphics PDUs of a scroll and a
+ * reading run (4.5 MB), 48 gave 530.9 KB in 0.225 s, 16 gave 539.8 KB
+ * (+1.7%) in 0.091 s, 8 gave 553.2 KB in 0.053 s.
+ */
+#define CHAIN_MAX 16
 #define LAZY_BELOW 64 /* a match this long is taken without looking one byte on */
 #define BUF_SIZE (2 * ZGFX_WINDOW)
 #define WINDOW_MASK (ZGFX_WINDOW - 1)
