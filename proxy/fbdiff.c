@@ -15,13 +15,6 @@
 #include "fbdiff.h"
 #include "util.h"
 
-enum {
-	FBDIFF_ROW_NONE,
-	FBDIFF_ROW_PREV, /* the hash of the copy's row */
-	FBDIFF_ROW_CUR,  /* the hash of the new picture's row, hashed by the search of rows->search
-	                  */
-};
-
 #define RGB_MASK 0x00ffffffu
 #define RGB_MASK2 0x00ffffff00ffffffull
 
@@ -58,6 +51,19 @@ static bool changed_span(const uint8_t *a, const uint8_t *b, int32_t n, int32_t 
 	return true;
 }
 
+/* Whether row's columns meet [x, x + w). */
+static bool row_meets(const struct fbdiff_row *row, int32_t x, int32_t w)
+{
+	return row->x < x + w && x < row->x + row->w;
+}
+
+/* Drops the hash of row y if it covers any of columns [x, x + w). */
+static void forget_row(struct fbdiff_rows *rows, int32_t y, int32_t x, int32_t w)
+{
+	if (rows && y >= 0 && y < rows->n && row_meets(&rows->row[y], x, w))
+		rows->row[y].known = false;
+}
+
 /*
  * Compares and copies one tile, but for rows of `same` (not compared); the
  * box of its changed pixels (empty if none).
@@ -82,6 +88,7 @@ static struct rect diff_tile(struct fbdiff_image *prev, const struct fbdiff_imag
 		if (memcmp(d, s, len) == 0)
 			continue;
 		if (changed_span(d, s, t->w, &l, &r)) {
+			forget_row(prev->rows, y, t->x + l, r - l);
 			if (y0 < 0)
 				y0 = y;
 			y1 = y + 1;
@@ -93,12 +100,6 @@ static struct rect diff_tile(struct fbdiff_image *prev, const struct fbdiff_imag
 	if (y0 < 0)
 		return (struct rect){0, 0, 0, 0};
 	return (struct rect){t->x + x0, y0, x1 - x0, y1 - y0};
-}
-
-/* Whether row's columns meet [x, x + w). */
-static bool row_meets(const struct fbdiff_row *row, int32_t x, int32_t w)
-{
-	return row->x < x + w && x < row->x + row->w;
 }
 
 int fbdiff_rows_init(struct fbdiff_rows *rows, int32_t height, uint64_t seed)
@@ -121,29 +122,8 @@ void fbdiff_rows_forget(struct fbdiff_rows *rows, const struct rect *r)
 {
 	if (!rows || rect_empty(r))
 		return;
-	for (int32_t y = MAX(r->y, 0); y < MIN(r->y + r->h, rows->n); y++)
-		if (row_meets(&rows->row[y], r->x, r->w))
-			rows->row[y].state = FBDIFF_ROW_NONE;
-}
-
-/*
- * r of cur is being copied into the image that keeps rows: the hashes the
- * search of r took of cur's rows now describe the copy; other hashes of
- * those rows' pixels no longer do.
- */
-static void rows_copied(struct fbdiff_rows *rows, const struct rect *r)
-{
-	bool searched = rect_equal(&rows->search, r);
-
-	for (int32_t y = MAX(r->y, 0); y < MIN(r->y + r->h, rows->n); y++) {
-		struct fbdiff_row *row = &rows->row[y];
-		if (row->state == FBDIFF_ROW_CUR && searched && row->x >= r->x &&
-		    row->x + row->w <= r->x + r->w)
-			row->state = FBDIFF_ROW_PREV;
-		else if (row_meets(row, r->x, r->w))
-			row->state = FBDIFF_ROW_NONE;
-	}
-	rows->search = (struct rect){0, 0, 0, 0};
+	for (int32_t y = r->y; y < r->y + r->h; y++)
+		forget_row(rows, y, r->x, r->w);
 }
 
 size_t fbdiff_update(struct fbdiff_image *prev, const struct fbdiff_image *cur,
@@ -162,8 +142,6 @@ size_t fbdiff_update_moved(struct fbdiff_image *prev, const struct fbdiff_image 
 
 	if (rect_empty(r))
 		return 0;
-	if (prev->rows)
-		rows_copied(prev->rows, r);
 	int32_t ty0 = r->y / FBDIFF_TILE * FBDIFF_TILE, tx0 = r->x / FBDIFF_TILE * FBDIFF_TILE;
 	for (int32_t ty = ty0; ty < r->y + r->h; ty += FBDIFF_TILE) {
 		for (int32_t tx = tx0; tx < r->x + r->w; tx += FBDIFF_TILE) {
@@ -215,9 +193,9 @@ uint64_t fbdiff_row_hash(const uint8_t *p, int32_t n, uint64_t key)
 }
 
 /*
- * The hash scroll search matches rows by: every row of the new picture
- * is hashed each time, so the fastest well-kept hash there is (XXH3). The
- * X bytes count here; a row that differs in them alone is only not found.
+ * The hash scroll search matches rows by, at every capture: the fastest
+ * well-kept hash there is (XXH3). The X bytes count here; a row that
+ * differs in them alone is only not found.
  */
 static uint64_t scroll_hash(const uint8_t *p, int32_t n, uint64_t seed)
 {
@@ -235,7 +213,8 @@ static bool rows_equal(const uint8_t *a, const uint8_t *b, int32_t n)
 struct scroll_scan {
 	const struct fbdiff_image *prev, *cur;
 	struct rect band;  /* the columns compared, r's rows */
-	uint64_t *hp, *hc; /* row hashes of prev and cur */
+	int32_t step;      /* cur's rows sampled: i and i - 1 for i = 1, 1 + step, ... */
+	uint64_t *hp, *hc; /* row hashes of prev, and of cur's sampled rows */
 	int32_t *slot;     /* open hash table of prev rows (see slot_row), 0 free */
 	uint32_t mask;
 	int32_t *votes; /* per dy + h - 1 */
@@ -280,7 +259,7 @@ static int32_t vote_dy(struct scroll_scan *s)
 {
 	int32_t h = s->band.h, best = 0, best_votes = 0;
 
-	for (int32_t i = 1; i < h; i++) {
+	for (int32_t i = 1; i < h; i += s->step) {
 		if (s->hc[i] == s->hp[i] || s->hc[i] == s->hc[i - 1])
 			continue; /* unchanged, or part of a run of equal rows */
 		int32_t j = find_prev_row(s, s->hc[i]);
@@ -301,8 +280,7 @@ static int32_t longest_run(const struct scroll_scan *s, int32_t dy, int32_t *sta
 	int32_t best = 0, run = 0, from = MAX(0, dy), to = s->band.h + MIN(0, dy);
 
 	for (int32_t i = from; i < to; i++) {
-		bool eq = s->hc[i] == s->hp[i - dy] &&
-		          rows_equal(pixel_at(s->cur, s->band.x, s->band.y + i),
+		bool eq = rows_equal(pixel_at(s->cur, s->band.x, s->band.y + i),
 		                     pixel_at(s->prev, s->band.x, s->band.y + i - dy), s->band.w);
 		run = eq ? run + 1 : 0;
 		if (run > best) {
@@ -313,37 +291,31 @@ static int32_t longest_run(const struct scroll_scan *s, int32_t dy, int32_t *sta
 	return best;
 }
 
-/* Hashes the band's rows of cur, and of prev where prev does not keep them. */
+/*
+ * Hashes the band's rows of prev, but those prev keeps, and keeps them;
+ * and cur's sampled rows. One row in 8 of a tall band is plenty to vote
+ * for the shift: a scroll moves hundreds of rows alike.
+ */
 static void hash_rows(struct scroll_scan *s)
 {
 	struct fbdiff_rows *rows = s->prev->rows;
 	uint64_t seed = rows ? rows->seed : 0;
 
+	s->step = MAX(1, MIN(8, s->band.h / 64));
 	for (int32_t i = 0; i < s->band.h; i++) {
 		int32_t y = s->band.y + i;
-		const struct fbdiff_row *row = rows && y < rows->n ? &rows->row[y] : NULL;
-		if (row && row->state == FBDIFF_ROW_PREV && row->x == s->band.x &&
-		    row->w == s->band.w) {
+		struct fbdiff_row *row = rows && y < rows->n ? &rows->row[y] : NULL;
+		if (row && row->known && row->x == s->band.x && row->w == s->band.w) {
 			s->hp[i] = row->hash;
 			rows->reused++;
 		} else {
 			s->hp[i] = scroll_hash(pixel_at(s->prev, s->band.x, y), s->band.w, seed);
+			if (row)
+				*row = (struct fbdiff_row){s->band.x, s->band.w, s->hp[i], true};
 		}
-		s->hc[i] = scroll_hash(pixel_at(s->cur, s->band.x, y), s->band.w, seed);
+		if (i % s->step <= 1)
+			s->hc[i] = scroll_hash(pixel_at(s->cur, s->band.x, y), s->band.w, seed);
 	}
-}
-
-/* Leaves cur's hashes for the fbdiff_update of r, which makes them prev's. */
-static void keep_rows(const struct scroll_scan *s, const struct rect *r)
-{
-	struct fbdiff_rows *rows = s->prev->rows;
-
-	if (!rows)
-		return;
-	for (int32_t i = 0; i < s->band.h && s->band.y + i < rows->n; i++)
-		rows->row[s->band.y + i] =
-		    (struct fbdiff_row){s->band.x, s->band.w, s->hc[i], FBDIFF_ROW_CUR};
-	rows->search = *r;
 }
 
 static bool scan(struct scroll_scan *s, struct fbdiff_move *m)
@@ -396,7 +368,6 @@ bool fbdiff_find_scroll(const struct fbdiff_image *prev, const struct fbdiff_ima
 	s.votes = calloc(2 * (size_t)s.band.h, sizeof(*s.votes));
 	if (s.hp && s.hc && s.slot && s.votes) {
 		hash_rows(&s);
-		keep_rows(&s, r);
 		found = scan(&s, m);
 	}
 	free(s.hp);
@@ -413,18 +384,36 @@ struct rect fbdiff_move_dest(const struct fbdiff_move *m)
 	return (struct rect){m->src.x, m->src.y + m->dy, m->src.w, m->src.h};
 }
 
+/* Row y of an image that m moves into gets the hash of the row it moves there. */
+static void move_row(struct fbdiff_rows *rows, const struct fbdiff_move *m, int32_t y)
+{
+	int32_t from = y - m->dy;
+
+	if (y < 0 || y >= rows->n || !row_meets(&rows->row[y], m->src.x, m->src.w))
+		return; /* its hash covers other columns, which stay */
+	if (from < 0 || from >= rows->n) {
+		rows->row[y].known = false;
+		return;
+	}
+	const struct fbdiff_row *src = &rows->row[from];
+	if (src->known && src->x >= m->src.x && src->x + src->w <= m->src.x + m->src.w)
+		rows->row[y] = *src;
+	else
+		rows->row[y].known = false;
+}
+
 void fbdiff_apply_move(struct fbdiff_image *img, const struct fbdiff_move *m)
 {
 	size_t len = (size_t)m->src.w * 4;
+	struct rect d = fbdiff_move_dest(m);
 
-	if (img->rows) {
-		struct rect d = fbdiff_move_dest(m);
-		for (int32_t y = MAX(d.y, 0); y < MIN(d.y + d.h, img->rows->n); y++) {
-			struct fbdiff_row *row = &img->rows->row[y];
-			if (row->state == FBDIFF_ROW_PREV && row_meets(row, d.x, d.w))
-				row->state = FBDIFF_ROW_NONE;
-		}
-	}
+	/* In the order of the rows' copies below: a source is read before it is written. */
+	if (img->rows && m->dy > 0)
+		for (int32_t y = d.y + d.h - 1; y >= d.y; y--)
+			move_row(img->rows, m, y);
+	else if (img->rows)
+		for (int32_t y = d.y; y < d.y + d.h; y++)
+			move_row(img->rows, m, y);
 	if (m->dy > 0) {
 		for (int32_t i = m->src.h - 1; i >= 0; i--)
 			memmove(pixel_at(img, m->src.x, m->src.y + m->dy + i),

@@ -50,26 +50,25 @@ struct fbdiff_image {
 
 /*
  * Row hashes of a front-end's copy of the picture, kept from one scroll
- * search to the next. A search hashes the rows of the new picture; once
- * fbdiff_update has copied them into the copy, those hashes describe the
- * copy's rows, and the next search hashes only the new picture again.
- * fbdiff_update and fbdiff_apply_move keep the hashes true; a caller that
- * writes the copy's pixels itself calls fbdiff_rows_forget. A wrong hash
- * could only hide a scroll (moves are verified pixel by pixel), never
- * show a wrong picture.
+ * search to the next: a row a scroll moved keeps its hash, so a search
+ * hashes only the rows of the copy that changed since (the strip the last
+ * scroll exposed), and a sample of the new picture's rows to find the
+ * shift. fbdiff_apply_move and fbdiff_update keep the hashes true; a
+ * caller that writes the copy's pixels itself calls fbdiff_rows_forget.
+ * A wrong hash could only hide a scroll (moves are verified pixel by
+ * pixel), never show a wrong picture.
  */
 struct fbdiff_row {
 	int32_t x, w; /* the columns hashed */
 	uint64_t hash;
-	uint8_t state; /* FBDIFF_ROW_* (fbdiff.c) */
+	bool known; /* hash is that of the copy's pixels */
 };
 
 struct fbdiff_rows {
 	struct fbdiff_row *row; /* one per row of the image */
 	int32_t n;
-	uint64_t seed;      /* of the hashes; random per session, so a page cannot aim at them */
-	struct rect search; /* the rectangle of the last search, until its fbdiff_update */
-	uint64_t reused;    /* rows of the copy a search did not hash again */
+	uint64_t seed;   /* of the hashes; random per session, so a page cannot aim at them */
+	uint64_t reused; /* rows of the copy a search did not hash again */
 };
 
 /** Room for the hashes of an image of `height` rows, none known; -1 when out of memory. */
@@ -109,8 +108,7 @@ size_t fbdiff_update_moved(struct fbdiff_image *prev, const struct fbdiff_image 
  * that cur holds, pixel for pixel, shifted by some dy != 0 (both the band
  * and its destination inside r). True with *m if a band of at least
  * FBDIFF_SCROLL_MIN_ROWS rows was found. Neither image's pixels are
- * changed; prev's row hashes, if it keeps them, are taken from and left
- * for the fbdiff_update of r that follows.
+ * changed; prev's row hashes, if it keeps them, are used and completed.
  */
 bool fbdiff_find_scroll(const struct fbdiff_image *prev, const struct fbdiff_image *cur,
                         const struct rect *r, struct fbdiff_move *m);
