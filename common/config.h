@@ -79,14 +79,14 @@ struct shoji_range {
 	X(auth, users_file, PATH, "/etc/shoji/users", 0, 0, NULL,                                  \
 	  "user database edited with `shojictl user`")                                             \
 	X(auth, lockout_failures, INT, "20", 0, 100000, NULL,                                      \
-	  "failed logins from one address within lockout_window that lock it out; 0 = never")     \
+	  "failed logins from one address within lockout_window that lock it out; 0 = never")      \
 	X(auth, lockout_window, INT, "900", 1, 604800, NULL,                                       \
 	  "seconds over which failed logins from one address are counted")                         \
 	X(auth, lockout_seconds, INT, "900", 1, 604800, NULL,                                      \
-	  "how long a locked-out address stays refused (its passwords are not even checked)")     \
+	  "how long a locked-out address stays refused (its passwords are not even checked)")      \
 	X(auth, backoff_max_seconds, INT, "15", 0, 20, NULL,                                       \
-	  "longest wait before a user's next password is checked after failures (doubling from "  \
-	  "1 s); a user is slowed down, never locked out")                                          \
+	  "longest wait before a user's next password is checked after failures (doubling from "   \
+	  "1 s); a user is slowed down, never locked out")                                         \
 	X(vnc, listen, LISTEN, "0.0.0.0:5900", 0, 0, NULL,                                         \
 	  "addresses for VNC viewers (VeNCrypt X509Plain); empty = off")                           \
 	X(vnc, allow_plaintext, BOOL, "false", 0, 0, NULL,                                         \
@@ -94,7 +94,7 @@ struct shoji_range {
 	X(rdp, listen, LISTEN, "0.0.0.0:3389", 0, 0, NULL,                                         \
 	  "addresses for RDP clients (TLS); empty = off")                                          \
 	X(rdp, nla, BOOL, "false", 0, 0, NULL,                                                     \
-	  "also offer NLA (NTLM): only users with an NT hash (shojictl --nt-hash) can use it")       \
+	  "also offer NLA (NTLM): only users with an NT hash (shojictl --nt-hash) can use it")     \
 	X(sandbox, uid_range, RANGE, "200000-200999", 1000, 4294967294u, NULL,                     \
 	  "host uids given to sessions, one each; never used by anything else")                    \
 	X(sandbox, memory_max, SIZE, "2G", 64 * 1024 * 1024ull, 1ull << 40, NULL,                  \
@@ -102,7 +102,7 @@ struct shoji_range {
 	X(sandbox, pids_max, INT, "512", 16, 65536, NULL,                                          \
 	  "process and thread limit of one session")                                               \
 	X(sandbox, cpu_max, INT, "100", 0, 100000, NULL,                                           \
-	  "CPU limit of one session, percent of one CPU (200 = two CPUs); 0 = no limit")          \
+	  "CPU limit of one session, percent of one CPU (200 = two CPUs); 0 = no limit")           \
 	X(sandbox, cgroup_root, PATH, "", 0, 0, NULL,                                              \
 	  "cgroup directory under which session cgroups are made; empty = detect")                 \
 	X(browser, command, PATH, "/usr/bin/chromium", 0, 0, NULL,                                 \
@@ -117,7 +117,7 @@ struct shoji_range {
 	X(browser, timezone, STRING, "Asia/Tokyo", 0, 0, NULL, "time zone inside the session")     \
 	X(browser, policies_dir, PATH, "/etc/chromium/policies/managed", 0, 0, NULL,               \
 	  "the administrator's own Chromium policy files (*.json), copied into every session; "    \
-	  "where they set a policy shoji sets, shoji's value wins")                                 \
+	  "where they set a policy shoji sets, shoji's value wins")                                \
 	X(egress, allow, LIST, "", 0, 0, NULL,                                                     \
 	  "destinations allowed although denied by default: CIDR, HOST or HOST:PORT")              \
 	X(egress, deny, LIST, "", 0, 0, NULL,                                                      \
@@ -139,6 +139,10 @@ struct shoji_range {
 	X(display, max_kbps, INT, "0", 0, 1000000, NULL,                                           \
 	  "bandwidth budget of one viewer connection, kbit/s, RDP and VNC: frames wait and "       \
 	  "coalesce while it is spent; 0 = no budget (the link and the viewer pace)")              \
+	X(display, max_fps, INT, "30", 0, 240, NULL,                                               \
+	  "frames a second at most over RDP: a smooth scroll or an animation painted faster "      \
+	  "goes at this rate, its steps coalesced; 0 = as fast as the browser paints and the "     \
+	  "client acknowledges")                                                                   \
 	X(pool, min_ready, INT, "1", 0, 64, NULL,                                                  \
 	  "warm sessions kept ready for the next login (0 = start one per login)")                 \
 	X(pool, max_sessions, INT, "50", 1, 65536, NULL,                                           \

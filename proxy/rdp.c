@@ -1279,9 +1279,12 @@ static bool run(struct rdp_conn *c)
 			link = CreateFileDescriptorEvent(NULL, FALSE, FALSE,
 			                                 rdp_session_fd(c->session), WINPR_FD_READ);
 		DWORD n = gather_handles(c, h, ARRAY_SIZE(h), ctl, link);
-		/* A spent budget: wake when the next frame may go. */
+		/* A spent budget, a frame waiting for its time: wake when it may go. */
 		uint64_t owed = token_bucket_wait_ms(&c->budget, now_ms());
 		DWORD slice = owed ? (DWORD)MIN((uint64_t)WAIT_SLICE_MS, owed) : WAIT_SLICE_MS;
+		int64_t frame = c->session ? rdp_session_frame_wait_ms(c->session) : -1;
+		if (frame >= 0)
+			slice = (DWORD)MIN((int64_t)slice, frame);
 		if (n == 0 || WaitForMultipleObjects(n, h, FALSE, slice) == WAIT_FAILED)
 			break;
 		if (!peer->CheckFileDescriptor(peer) || !send_channels(c)) {

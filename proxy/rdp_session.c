@@ -55,6 +55,9 @@ struct rdp_session {
 	int banner_y0, banner_y1;
 	rdp_session_observer observer; /* sees each capture's changes; NULL = none */
 	void *observer_arg;
+	uint64_t frame_gap_ms;  /* [display] max_fps as the time between frames; 0 = none */
+	uint64_t next_frame_ms; /* the earliest time for the next credit */
+	bool frame_wanted;      /* a credit waits for next_frame_ms */
 };
 
 static void send_msg(struct rdp_session *s, const struct pixlink_msg *m)
@@ -263,6 +266,8 @@ int rdp_session_read(struct rdp_session *s)
 
 	if (s->banner_until && now_ms() >= s->banner_until)
 		refresh_banner(s);
+	if (rdp_session_frame_wait_ms(s) == 0)
+		rdp_session_want_frame(s);
 	while ((r = pixlink_client_read(s->link, &ev)) > 0) {
 		switch (ev.type) {
 		case PIXLINK_EV_FRAMEBUFFER:
@@ -303,6 +308,8 @@ struct rdp_session *rdp_session_create(struct worker *w, int link_fd, uint16_t w
 	s->width = width;
 	s->height = height;
 	s->stride = (size_t)width * 4;
+	if (w->cfg->display_max_fps > 0)
+		s->frame_gap_ms = (uint64_t)(1000 / w->cfg->display_max_fps);
 	region_init(&s->changes);
 	if (!ckd_mul_size(&size, s->stride, height) || !(s->pixels = calloc(1, size ? size : 1)) ||
 	    RAND_bytes((unsigned char *)&s->seed, sizeof(s->seed)) != 1 ||
@@ -445,11 +452,36 @@ void rdp_session_mark_all(struct rdp_session *s)
 	region_add(&s->changes, &all, &all, 0);
 }
 
+/*
+ * Frames keep to a schedule of one per frame_gap_ms, not to a gap after
+ * each: render captures at the browser's next paint after the credit, and
+ * a gap counted from there would halve a 60 Hz page's rate to 20 at 30.
+ * Behind the schedule (after a pause) two frames may go at once, so a key
+ * pressed after a pause is answered at once.
+ */
 void rdp_session_want_frame(struct rdp_session *s)
 {
-	if (pixlink_client_fb(s->link) && pixlink_client_credit(s->link) == 0 &&
-	    pixlink_client_grant(s->link, 1) < 0 && errno != EAGAIN)
+	uint64_t now = now_ms();
+
+	if (!pixlink_client_fb(s->link) || pixlink_client_credit(s->link) != 0)
+		return;
+	if (s->frame_gap_ms && now < s->next_frame_ms) {
+		s->frame_wanted = true;
+		return;
+	}
+	s->frame_wanted = false;
+	s->next_frame_ms = MAX(s->next_frame_ms + s->frame_gap_ms, now);
+	if (pixlink_client_grant(s->link, 1) < 0 && errno != EAGAIN)
 		log_warn("pixel link: cannot grant credit: %s", strerror(errno));
+}
+
+int64_t rdp_session_frame_wait_ms(const struct rdp_session *s)
+{
+	uint64_t now = now_ms();
+
+	if (!s->frame_wanted)
+		return -1;
+	return s->next_frame_ms > now ? (int64_t)(s->next_frame_ms - now) : 0;
 }
 
 const struct rdp_cursor *rdp_session_take_cursor(struct rdp_session *s)

@@ -116,9 +116,13 @@ void rdp_session_mark_all(struct rdp_session *s);
 
 /**
  * The client can take another frame: lets render send the next damage
- * (one credit outstanding at most).
+ * (one credit outstanding at most), now or, within [display] max_fps,
+ * once the frame's time has come (rdp_session_read gives it then).
  */
 void rdp_session_want_frame(struct rdp_session *s);
+
+/** Milliseconds until a frame wanted may be asked for; -1 if none waits. */
+int64_t rdp_session_frame_wait_ms(const struct rdp_session *s);
 
 /** The cursor if it changed since the last call, else NULL. */
 const struct rdp_cursor *rdp_session_take_cursor(struct rdp_session *s);

@@ -309,6 +309,62 @@ START_TEST(scroll_becomes_a_move)
 }
 END_TEST
 
+/* Sends one damage report of the whole desktop, using the credit render has. */
+static void damage_once(struct fake_render *r, struct rdp_session *s)
+{
+	struct pixlink_msg d = {.type = PIXLINK_DAMAGE};
+
+	d.u.damage =
+	    (struct pixlink_damage){.seq = ++r->seq, .generation = r->generation, .nrects = 1};
+	d.u.damage.rects[0] = (struct pixlink_rect){0, 0, DESK_W, DESK_H};
+	send_msg(r, &d, -1);
+	ck_assert_int_eq(rdp_session_read(s), 0);
+}
+
+/*
+ * [display] max_fps 10: credits keep to a schedule of one per 100 ms. Two
+ * go at once after a pause (a key answered at once); then a frame wanted
+ * early waits for its time, and rdp_session_read gives it then.
+ */
+START_TEST(frames_keep_to_max_fps)
+{
+	struct fake_render r;
+
+	cfg.display_max_fps = 10;
+	struct rdp_session *s = start(&r, DESK_W, DESK_H);
+	ck_assert(rdp_session_ready(s));
+	ck_assert_int_eq(rdp_session_frame_wait_ms(s), -1);
+	for (int i = 0; i < 2; i++) {
+		rdp_session_want_frame(s);
+		expect_msg(&r, PIXLINK_CREDIT);
+		damage_once(&r, s);
+	}
+	uint64_t t0 = now_ms();
+	rdp_session_want_frame(s);
+	ck_assert_ptr_null(next_msg(&r));
+	int64_t wait = rdp_session_frame_wait_ms(s);
+	ck_assert_int_gt(wait, 0);
+	ck_assert_int_le(wait, 100);
+	ck_assert_int_eq(rdp_session_read(s), 0);
+	ck_assert_ptr_null(next_msg(&r)); /* not before its time */
+	usleep((useconds_t)wait * 1000 + 5000);
+	ck_assert_int_eq(rdp_session_frame_wait_ms(s), 0);
+	ck_assert_int_eq(rdp_session_read(s), 0);
+	expect_msg(&r, PIXLINK_CREDIT);
+	ck_assert_int_ge(now_ms() - t0, (uint64_t)wait);
+	ck_assert_int_eq(rdp_session_frame_wait_ms(s), -1);
+	damage_once(&r, s);
+
+	/* The next one waits a whole gap, not less: the schedule is not behind. */
+	rdp_session_want_frame(s);
+	ck_assert_ptr_null(next_msg(&r));
+	ck_assert_int_gt(rdp_session_frame_wait_ms(s), 50);
+	rdp_session_destroy(s);
+	close(r.fd);
+	cfg.display_max_fps = 0;
+}
+END_TEST
+
 START_TEST(render_refusing_the_size_is_shown_anyway)
 {
 	struct fake_render r;
@@ -422,6 +478,7 @@ Suite *suite_rdp_session(void)
 	tcase_add_test(tc, picture_follows_the_desktop);
 	tcase_add_test(tc, render_refusing_the_size_is_shown_anyway);
 	tcase_add_test(tc, scroll_becomes_a_move);
+	tcase_add_test(tc, frames_keep_to_max_fps);
 	tcase_add_test(tc, input_is_forwarded_and_released);
 	tcase_add_test(tc, cursor_is_kept_once);
 	suite_add_tcase(s, tc);
