@@ -94,6 +94,9 @@ static struct rect diff_tile(struct fbdiff_image *prev, const struct fbdiff_imag
 			y1 = y + 1;
 			x0 = MIN(x0, l);
 			x1 = MAX(x1, r);
+		} else {
+			forget_row(prev->rows, y, t->x,
+			           t->w); /* the X bytes, which the hash covers */
 		}
 		memcpy(d, s, len);
 	}
@@ -293,8 +296,8 @@ static int32_t longest_run(const struct scroll_scan *s, int32_t dy, int32_t *sta
 
 /*
  * Hashes the band's rows of prev, but those prev keeps, and keeps them;
- * and cur's sampled rows. One row in 8 of a tall band is plenty to vote
- * for the shift: a scroll moves hundreds of rows alike.
+ * and cur's sampled rows: a pair of rows in every `step` (h / 64, 1 to 8).
+ * A scroll moves hundreds of rows alike; a few dozen votes find it.
  */
 static void hash_rows(struct scroll_scan *s)
 {

@@ -97,7 +97,8 @@ size_t fbdiff_update(struct fbdiff_image *prev, const struct fbdiff_image *cur,
 /**
  * fbdiff_update after fbdiff_apply_move(prev, m) of a move that
  * fbdiff_find_scroll found in r (m NULL: none): the rows it moved are
- * known to show cur's colours and are not compared again.
+ * known to show cur's colours and are not compared again (their X bytes
+ * stay as they were).
  */
 size_t fbdiff_update_moved(struct fbdiff_image *prev, const struct fbdiff_image *cur,
                            const struct rect *r, const struct fbdiff_move *m,

@@ -463,8 +463,12 @@ void rdp_session_want_frame(struct rdp_session *s)
 {
 	uint64_t now = now_ms();
 
-	if (!pixlink_client_fb(s->link) || pixlink_client_credit(s->link) != 0)
+	if (!pixlink_client_fb(s->link))
 		return;
+	if (pixlink_client_credit(s->link) != 0) {
+		s->frame_wanted = false; /* render has one */
+		return;
+	}
 	if (s->frame_gap_ms && now < s->next_frame_ms) {
 		s->frame_wanted = true;
 		return;

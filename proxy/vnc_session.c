@@ -526,12 +526,15 @@ static uint8_t *copy_framebuffer(struct vnc_session *s)
 	return copy;
 }
 
-static void new_framebuffer(struct vnc_session *s)
+/* False when there is no memory for the new size: the session cannot go on. */
+static bool new_framebuffer(struct vnc_session *s)
 {
 	const struct pixlink_framebuffer *fb = pixlink_client_fb(s->link);
 	uint8_t *copy = copy_framebuffer(s);
-	if (!copy)
-		return;
+	if (!copy) {
+		log_error("no memory for a %ux%u picture", fb->width, fb->height);
+		return false;
+	}
 	uint8_t *old = s->fb;
 	s->fb = copy;
 	new_rows(s, fb->height);
@@ -548,6 +551,7 @@ static void new_framebuffer(struct vnc_session *s)
 	s->screen->serverFormat.blueShift = 0;
 	free(old);
 	pixlink_client_grant(s->link, 1);
+	return true;
 }
 
 static void set_cursor(struct vnc_session *s, const struct pixlink_cursor *c)
@@ -590,7 +594,8 @@ static bool handle_link(struct vnc_session *s)
 			apply_damage(s, &ev.msg->u.damage);
 			break;
 		case PIXLINK_EV_FRAMEBUFFER:
-			new_framebuffer(s);
+			if (!new_framebuffer(s))
+				return false;
 			refresh_banner(s);
 			break;
 		case PIXLINK_EV_CURSOR:

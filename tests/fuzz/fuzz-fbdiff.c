@@ -6,7 +6,8 @@
  * picture must end up equal to the new one inside the rectangle and
  * untouched outside it, and every move must stay inside the rectangle.
  * The old picture keeps its row hashes, and is taken to the new picture
- * and back, so the second search works from hashes the first one left.
+ * and back, so the second search works from hashes the first one left;
+ * every hash it keeps must be that of its row as it is.
  *
  * Then the RDP bitmap cache over the same pictures: each picture's bands
  * are kept as if painted after a scroll of the rectangle, and looked for
@@ -19,11 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "fbdiff.h"
 #include "gfx_cache.h"
 
 #define MAX_W 160
-#define MAX_H 96
+#define MAX_H 512 /* tall enough for the scroll search to sample rows */
 #define SLOTS 2
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -51,6 +55,23 @@ static void check(const uint8_t *orig, const uint8_t *prev, const uint8_t *cur, 
 			if (!in && memcmp(prev + i * 4, orig + i * 4, 4) != 0)
 				__builtin_trap();
 		}
+}
+
+/* Every hash the picture keeps is that of its row's columns as they are now. */
+static void check_rows(const struct fbdiff_image *img)
+{
+	const struct fbdiff_rows *rows = img->rows;
+
+	for (int32_t y = 0; y < rows->n && y < img->height; y++) {
+		const struct fbdiff_row *row = &rows->row[y];
+		if (!row->known)
+			continue;
+		if (row->x < 0 || row->w <= 0 || row->x + row->w > img->width)
+			__builtin_trap();
+		const uint8_t *p = img->pixels + (size_t)y * img->stride + (size_t)row->x * 4;
+		if (XXH3_64bits_withSeed(p, (size_t)row->w * 4, rows->seed) != row->hash)
+			__builtin_trap();
+	}
 }
 
 /* The client's cache: kept[slot] is the rectangle a slot was stored from, w = 0 when empty. */
@@ -141,10 +162,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 8)
 		return 0;
-	int w = 1 + data[0] % MAX_W, h = 1 + data[1] % MAX_H, shift = (int8_t)data[6];
-	struct rect r = {data[2] % w, data[3] % h, 0, 0};
+	int w = 1 + data[0] % MAX_W, h = 1 + data[1] * 2 % MAX_H, shift = (int8_t)data[6];
+	struct rect r = {data[2] % w, data[3] * 2 % h, 0, 0};
 	r.w = 1 + data[4] % (w - r.x);
-	r.h = 1 + data[5] % (h - r.y);
+	r.h = 1 + data[5] * 2 % (h - r.y);
 	const uint8_t *src = data + 8;
 	size_t n = size - 8, px = (size_t)w * (size_t)h * 4;
 	uint8_t *orig = malloc(px), *prev = malloc(px), *cur = malloc(px);
@@ -186,6 +207,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!inside(&changed.r[i], &r))
 				__builtin_trap();
 		check(orig, prev, want, w, h, &r);
+		check_rows(&pi);
 	}
 	fbdiff_rows_free(&rows);
 	check_cache(orig, cur, w, h, &r, ((size_t)data[7] + 1) * 4096);

@@ -322,7 +322,7 @@ static void damage_once(struct fake_render *r, struct rdp_session *s)
 }
 
 /*
- * [display] max_fps 10: credits keep to a schedule of one per 100 ms. Two
+ * [display] max_fps 2: credits keep to a schedule of one per 500 ms. Two
  * go at once after a pause (a key answered at once); then a frame wanted
  * early waits for its time, and rdp_session_read gives it then.
  */
@@ -330,7 +330,7 @@ START_TEST(frames_keep_to_max_fps)
 {
 	struct fake_render r;
 
-	cfg.display_max_fps = 10;
+	cfg.display_max_fps = 2;
 	struct rdp_session *s = start(&r, DESK_W, DESK_H);
 	ck_assert(rdp_session_ready(s));
 	ck_assert_int_eq(rdp_session_frame_wait_ms(s), -1);
@@ -344,7 +344,7 @@ START_TEST(frames_keep_to_max_fps)
 	ck_assert_ptr_null(next_msg(&r));
 	int64_t wait = rdp_session_frame_wait_ms(s);
 	ck_assert_int_gt(wait, 0);
-	ck_assert_int_le(wait, 100);
+	ck_assert_int_le(wait, 500);
 	ck_assert_int_eq(rdp_session_read(s), 0);
 	ck_assert_ptr_null(next_msg(&r)); /* not before its time */
 	usleep((useconds_t)wait * 1000 + 5000);
@@ -358,7 +358,7 @@ START_TEST(frames_keep_to_max_fps)
 	/* The next one waits a whole gap, not less: the schedule is not behind. */
 	rdp_session_want_frame(s);
 	ck_assert_ptr_null(next_msg(&r));
-	ck_assert_int_gt(rdp_session_frame_wait_ms(s), 50);
+	ck_assert_int_gt(rdp_session_frame_wait_ms(s), 250);
 	rdp_session_destroy(s);
 	close(r.fd);
 	cfg.display_max_fps = 0;
