@@ -22,11 +22,11 @@
 /*
  * Candidates tried per position. Over the graphics PDUs of a scroll and a
  * reading run (4.5 MB), 48 gave 530.9 KB in 0.225 s, 16 gave 539.8 KB
- * (+1.7%) in 0.091 s, 8 gave 553.2 KB (+4.2%) in 0.053 s, 4 gave
- * 568.2 KB in 0.034 s. The link is narrow, but so is the CPU budget of a
- * worker during a scroll.
+ * (+1.7%) in 0.091 s, 8 gave 553.2 KB (+4.2%) in 0.053 s. Below 16, a
+ * block seen megabytes ago (text scrolled back into view) is no longer
+ * found behind the chains of what came since (test_zgfx_enc).
  */
-#define CHAIN_MAX 8
+#define CHAIN_MAX 16
 #define LAZY_BELOW 64 /* a match this long is taken without looking one byte on */
 #define BUF_SIZE (2 * ZGFX_WINDOW)
 #define WINDOW_MASK (ZGFX_WINDOW - 1)
