@@ -51,6 +51,23 @@ static bool changed_span(const uint8_t *a, const uint8_t *b, int32_t n, int32_t 
 	return true;
 }
 
+/*
+ * The first of the n pixels of a and b that differ in any byte, X bytes
+ * (which the row hashes cover) too; in *w how many from there to the
+ * last. At least one must differ.
+ */
+static int32_t byte_span(const uint8_t *a, const uint8_t *b, int32_t n, int32_t *w)
+{
+	int32_t i = 0, j = n;
+
+	while (i < n && memcmp(a + (size_t)i * 4, b + (size_t)i * 4, 4) == 0)
+		i++;
+	while (j > i && memcmp(a + (size_t)(j - 1) * 4, b + (size_t)(j - 1) * 4, 4) == 0)
+		j--;
+	*w = j - i;
+	return i;
+}
+
 /* Whether row's columns meet [x, x + w). */
 static bool row_meets(const struct fbdiff_row *row, int32_t x, int32_t w)
 {
@@ -88,16 +105,13 @@ static struct rect diff_tile(struct fbdiff_image *prev, const struct fbdiff_imag
 		if (memcmp(d, s, len) == 0)
 			continue;
 		if (changed_span(d, s, t->w, &l, &r)) {
-			forget_row(prev->rows, y, t->x + l, r - l);
 			if (y0 < 0)
 				y0 = y;
 			y1 = y + 1;
 			x0 = MIN(x0, l);
 			x1 = MAX(x1, r);
-		} else {
-			forget_row(prev->rows, y, t->x,
-			           t->w); /* the X bytes, which the hash covers */
 		}
+		forget_row(prev->rows, y, t->x + byte_span(d, s, t->w, &r), r);
 		memcpy(d, s, len);
 	}
 	if (y0 < 0)
