@@ -74,11 +74,6 @@ int64_t rect_area(const struct rect *r)
 	return rect_empty(r) ? 0 : (int64_t)r->w * r->h;
 }
 
-bool rect_equal(const struct rect *a, const struct rect *b)
-{
-	return a->x == b->x && a->y == b->y && a->w == b->w && a->h == b->h;
-}
-
 void region_init(struct region *reg)
 {
 	reg->n = 0;

@@ -26,7 +26,6 @@ struct rect rect_intersect(const struct rect *a, const struct rect *b);
 /** Smallest rectangle holding both (an empty one is ignored). */
 struct rect rect_union(const struct rect *a, const struct rect *b);
 int64_t rect_area(const struct rect *r);
-bool rect_equal(const struct rect *a, const struct rect *b);
 
 void region_init(struct region *reg);
 /**

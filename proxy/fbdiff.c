@@ -23,49 +23,39 @@ static uint8_t *pixel_at(const struct fbdiff_image *img, int32_t x, int32_t y)
 	return img->pixels + (size_t)y * img->stride + (size_t)x * 4;
 }
 
-static bool same_pixel(const uint8_t *a, const uint8_t *b)
+static bool same_pixel(const uint8_t *a, const uint8_t *b, uint32_t mask)
 {
 	uint32_t pa, pb;
 
 	memcpy(&pa, a, 4);
 	memcpy(&pb, b, 4);
-	return ((pa ^ pb) & RGB_MASK) == 0;
+	return ((pa ^ pb) & mask) == 0;
 }
 
 /*
- * Changed columns of one row of n pixels: [*l, *r). False when only the
- * ignored X bytes differ.
+ * Columns of one row of n pixels whose bytes under mask differ: [*l, *r).
+ * False when none do (with RGB_MASK: when only the ignored X bytes differ).
  */
-static bool changed_span(const uint8_t *a, const uint8_t *b, int32_t n, int32_t *l, int32_t *r)
+static bool span_under(const uint8_t *a, const uint8_t *b, int32_t n, uint32_t mask, int32_t *l,
+                       int32_t *r)
 {
 	int32_t i = 0, j = n;
 
-	while (i < n && same_pixel(a + (size_t)i * 4, b + (size_t)i * 4))
+	while (i < n && same_pixel(a + (size_t)i * 4, b + (size_t)i * 4, mask))
 		i++;
 	if (i == n)
 		return false;
-	while (j > i && same_pixel(a + (size_t)(j - 1) * 4, b + (size_t)(j - 1) * 4))
+	while (j > i && same_pixel(a + (size_t)(j - 1) * 4, b + (size_t)(j - 1) * 4, mask))
 		j--;
 	*l = i;
 	*r = j;
 	return true;
 }
 
-/*
- * The first of the n pixels of a and b that differ in any byte, X bytes
- * (which the row hashes cover) too; in *w how many from there to the
- * last. At least one must differ.
- */
-static int32_t byte_span(const uint8_t *a, const uint8_t *b, int32_t n, int32_t *w)
+/* Changed colours: [*l, *r) (see span_under). */
+static bool changed_span(const uint8_t *a, const uint8_t *b, int32_t n, int32_t *l, int32_t *r)
 {
-	int32_t i = 0, j = n;
-
-	while (i < n && memcmp(a + (size_t)i * 4, b + (size_t)i * 4, 4) == 0)
-		i++;
-	while (j > i && memcmp(a + (size_t)(j - 1) * 4, b + (size_t)(j - 1) * 4, 4) == 0)
-		j--;
-	*w = j - i;
-	return i;
+	return span_under(a, b, n, RGB_MASK, l, r);
 }
 
 /* Whether row's columns meet [x, x + w). */
@@ -111,7 +101,9 @@ static struct rect diff_tile(struct fbdiff_image *prev, const struct fbdiff_imag
 			x0 = MIN(x0, l);
 			x1 = MAX(x1, r);
 		}
-		forget_row(prev->rows, y, t->x + byte_span(d, s, t->w, &r), r);
+		/* Any byte changed, X bytes too: the row hashes cover them. */
+		if (span_under(d, s, t->w, UINT32_MAX, &l, &r))
+			forget_row(prev->rows, y, t->x + l, r - l);
 		memcpy(d, s, len);
 	}
 	if (y0 < 0)
@@ -127,6 +119,14 @@ int fbdiff_rows_init(struct fbdiff_rows *rows, int32_t height, uint64_t seed)
 		return -1;
 	rows->n = height;
 	return 0;
+}
+
+int fbdiff_rows_resize(struct fbdiff_rows *rows, int32_t height)
+{
+	uint64_t seed = rows->seed;
+
+	fbdiff_rows_free(rows);
+	return fbdiff_rows_init(rows, height, seed);
 }
 
 void fbdiff_rows_free(struct fbdiff_rows *rows)

@@ -74,6 +74,12 @@ struct fbdiff_rows {
 /** Room for the hashes of an image of `height` rows, none known; -1 when out of memory. */
 int fbdiff_rows_init(struct fbdiff_rows *rows, int32_t height, uint64_t seed);
 
+/**
+ * Room for `height` rows, none known, the seed kept (a new picture size);
+ * -1 when out of memory, with none (hashes are then not kept).
+ */
+int fbdiff_rows_resize(struct fbdiff_rows *rows, int32_t height);
+
 void fbdiff_rows_free(struct fbdiff_rows *rows);
 
 /** Drops the hashes of rows that r's pixels are on (the caller wrote them). */

@@ -37,7 +37,6 @@ struct rdp_session {
 	uint8_t *pixels; /* width x height, B G R X */
 	size_t stride;
 	struct fbdiff_rows rows; /* row hashes of pixels, for the next scroll search */
-	uint64_t seed;           /* of those hashes */
 	struct region changes;
 	struct fbdiff_move moves[RDP_SESSION_MAX_MOVES]; /* to apply before changes */
 	size_t nmoves;
@@ -312,8 +311,8 @@ struct rdp_session *rdp_session_create(struct worker *w, int link_fd, uint16_t w
 		s->frame_gap_ms = (uint64_t)(1000 / w->cfg->display_max_fps);
 	region_init(&s->changes);
 	if (!ckd_mul_size(&size, s->stride, height) || !(s->pixels = calloc(1, size ? size : 1)) ||
-	    RAND_bytes((unsigned char *)&s->seed, sizeof(s->seed)) != 1 ||
-	    fbdiff_rows_init(&s->rows, height, s->seed) < 0) {
+	    RAND_bytes((unsigned char *)&s->rows.seed, sizeof(s->rows.seed)) != 1 ||
+	    fbdiff_rows_resize(&s->rows, height) < 0) {
 		close(link_fd);
 		goto fail;
 	}
@@ -334,18 +333,13 @@ int rdp_session_resize(struct rdp_session *s, uint16_t width, uint16_t height)
 {
 	size_t stride = (size_t)width * 4, size;
 	uint8_t *pixels;
-	struct fbdiff_rows rows;
 
 	if (!ckd_mul_size(&size, stride, height) || !(pixels = calloc(1, size ? size : 1)))
 		return -1;
-	if (fbdiff_rows_init(&rows, height, s->seed) < 0) {
-		free(pixels);
-		return -1;
-	}
 	free(s->pixels);
 	s->pixels = pixels;
-	fbdiff_rows_free(&s->rows);
-	s->rows = rows;
+	if (fbdiff_rows_resize(&s->rows, height) < 0)
+		log_warn("no room for row hashes: scroll search will take longer");
 	s->width = width;
 	s->height = height;
 	s->stride = stride;

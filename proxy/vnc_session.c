@@ -427,10 +427,7 @@ static void forget_rows(struct vnc_session *s, int y0, int y1)
 /* Room for fb's row hashes; without it, the hashes are not kept. */
 static void new_rows(struct vnc_session *s, uint32_t height)
 {
-	uint64_t seed = s->rows.seed;
-
-	fbdiff_rows_free(&s->rows);
-	if (fbdiff_rows_init(&s->rows, (int32_t)height, seed) < 0)
+	if (fbdiff_rows_resize(&s->rows, (int32_t)height) < 0)
 		log_warn("no room for row hashes: scroll search will take longer");
 }
 
