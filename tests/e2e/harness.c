@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "click.h"
 #include "harness.h"
 #include "util.h"
 
@@ -297,6 +298,22 @@ int session_click(struct session_proc *p, int x, int y)
 	session_pump(p, 50);
 	m.u.pointer.buttons = 0;
 	return session_send(p, &m);
+}
+
+static int click_session(void *p, int x, int y)
+{
+	return session_click(p, x, y);
+}
+
+static bool wait_session(void *p, int x, int y, uint32_t rgb, int timeout_ms)
+{
+	return session_wait_pixel(p, x, y, rgb, 8, timeout_ms);
+}
+
+bool session_click_until(struct session_proc *p, int x, int y, int px, int py, uint32_t rgb,
+                         int timeout_ms)
+{
+	return click_until(p, click_session, wait_session, x, y, px, py, rgb, timeout_ms);
 }
 
 int session_resize(struct session_proc *p, uint16_t w, uint16_t h)

@@ -72,6 +72,9 @@ int session_key(struct session_proc *p, uint32_t keysym, bool down);
 /** Presses and releases each character of an ASCII string. */
 int session_type(struct session_proc *p, const char *text);
 int session_click(struct session_proc *p, int x, int y);
+/* Clicks until the pixel at px, py turns rgb (click_until() in click.h). */
+bool session_click_until(struct session_proc *p, int x, int y, int px, int py, uint32_t rgb,
+                         int timeout_ms);
 int session_resize(struct session_proc *p, uint16_t w, uint16_t h);
 
 /** Closes the link and waits for the supervisor; its exit status or -1. */

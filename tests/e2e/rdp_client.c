@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 /* Before FreeRDP's headers, whose MIN and MAX give way to ours. */
+#include "click.h"
 #include "util.h"
 
 #include <freerdp/addin.h>
@@ -563,6 +564,22 @@ int rdp_client_click(struct rdp_client *c, int x, int y)
 	    !freerdp_input_send_mouse_event(in, PTR_FLAGS_BUTTON1, px, py))
 		return -1;
 	return rdp_client_pump(c, 50);
+}
+
+static int click_rdp(void *c, int x, int y)
+{
+	return rdp_client_click(c, x, y);
+}
+
+static bool wait_rdp(void *c, int x, int y, uint32_t rgb, int timeout_ms)
+{
+	return rdp_client_wait_pixel(c, x, y, rgb, 8, timeout_ms);
+}
+
+bool rdp_client_click_until(struct rdp_client *c, int x, int y, int px, int py, uint32_t rgb,
+                            int timeout_ms)
+{
+	return click_until(c, click_rdp, wait_rdp, x, y, px, py, rgb, timeout_ms);
 }
 
 int rdp_client_wheel(struct rdp_client *c, int x, int y, int notches)

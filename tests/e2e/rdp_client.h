@@ -85,6 +85,10 @@ bool rdp_client_wait_block(struct rdp_client *c, uint32_t rgb, int w, int h, int
 /** Left click at x, y (move, press, release), pumping in between. 0 or -1. */
 int rdp_client_click(struct rdp_client *c, int x, int y);
 
+/** Clicks until the pixel at px, py turns rgb (click_until() in click.h). */
+bool rdp_client_click_until(struct rdp_client *c, int x, int y, int px, int py, uint32_t rgb,
+                            int timeout_ms);
+
 /** Turns the wheel at x, y: notches down (positive) or up (negative). 0 or -1. */
 int rdp_client_wheel(struct rdp_client *c, int x, int y, int notches);
 

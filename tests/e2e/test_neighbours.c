@@ -129,8 +129,7 @@ static void neighbour_served(struct viewer *v, int ox, int oy, int round)
 	char path[160];
 
 	ck_assert_msg(!viewer_closed(v), "the neighbour was cut off (round %d)", round);
-	ck_assert_int_eq(viewer_click(v, ox + 200, oy + 200), 0);
-	if (viewer_wait_pixel(v, ox + 350, oy + 230, YELLOW, 8, 30000))
+	if (viewer_click_until(v, ox + 200, oy + 200, ox + 350, oy + 230, YELLOW, 30000))
 		return;
 	viewer_dump_ppm(v, shojid_path(&d, "neighbour.ppm", path, sizeof(path)));
 	ck_abort_msg("the neighbour's click was not served in round %d (screen in %s)", round,

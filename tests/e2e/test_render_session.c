@@ -91,9 +91,9 @@ START_TEST(page_appears_and_reacts)
 	ck_assert_msg(session_wait_pixel(&sp, ox + 200, oy + 200, BLUE, 8, 5000), "no blue block");
 	ck_assert_uint_gt(sp.damage_count, 0);
 
-	session_click(&sp, ox + 200, oy + 200);
-	ck_assert_msg(session_wait_pixel(&sp, ox + 200, oy + 200, YELLOW, 8, 10000),
-		      "a click did not reach the page");
+	ck_assert_msg(
+	    session_click_until(&sp, ox + 200, oy + 200, ox + 200, oy + 200, YELLOW, 10000),
+	    "a click did not reach the page");
 
 	session_click(&sp, ox + 520, oy + 25);
 	session_pump(&sp, 300);

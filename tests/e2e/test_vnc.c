@@ -110,11 +110,26 @@ static void expect_pixel(struct viewer *v, int x, int y, uint32_t rgb, const cha
 	             viewer_pixel(v, x, y), rgb, path);
 }
 
+/*
+ * Clicks into the field and types "shoji" (the grey block turns cyan), up to
+ * three times, the field's text selected first the next times: the first
+ * click of a session has been seen lost (click_until() in click.h).
+ */
 static void type_into_field(struct viewer *v, int ox, int oy)
 {
-	ck_assert_int_eq(viewer_click(v, ox + 520, oy + 25), 0);
-	viewer_pump(v, 300);
-	ck_assert_int_eq(viewer_type(v, "shoji"), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(viewer_click(v, ox + 520, oy + 25), 0);
+		viewer_pump(v, 300);
+		if (i > 0) {
+			fprintf(stderr, "typing into the field: no cyan after try %d, again\n", i);
+			ck_assert_int_eq(viewer_key(v, XK_Control_L, true), 0);
+			ck_assert_int_eq(viewer_type(v, "a"), 0);
+			ck_assert_int_eq(viewer_key(v, XK_Control_L, false), 0);
+		}
+		ck_assert_int_eq(viewer_type(v, "shoji"), 0);
+		if (viewer_wait_pixel(v, ox + 200, oy + 300, CYAN, 8, 5000))
+			return;
+	}
 }
 
 /* Pumps until the server has closed the connection. */
@@ -143,7 +158,7 @@ START_TEST(view_click_type_resize_reconnect)
 	ck_assert(audit_has(d.audit_path, "\"event\":\"session_attach\"", "\"user\":\"demo\"",
 	                    "\"new\":true"));
 
-	ck_assert_int_eq(viewer_click(v, ox + 200, oy + 200), 0);
+	viewer_click_until(v, ox + 200, oy + 200, ox + 350, oy + 230, YELLOW, 15000);
 	expect_pixel(v, ox + 350, oy + 230, YELLOW, "a click on the blue block");
 	type_into_field(v, ox, oy);
 	expect_pixel(v, ox + 200, oy + 300, CYAN, "typing \"shoji\" into the field");
@@ -202,7 +217,7 @@ START_TEST(wrong_password_refused)
 
 	/* The viewer logged in meanwhile is still served. */
 	ck_assert(!viewer_closed(a));
-	ck_assert_int_eq(viewer_click(a, ox + 200, oy + 200), 0);
+	viewer_click_until(a, ox + 200, oy + 200, ox + 350, oy + 230, YELLOW, 15000);
 	expect_pixel(a, ox + 350, oy + 230, YELLOW, "a click after the refusals");
 
 	/* And clerk, with the right password, gets a browser of its own. */
@@ -369,7 +384,7 @@ START_TEST(forbidden_message_cuts_connection)
 	/* The session is still there for the next login, and served. */
 	struct viewer *v = login_ok("demo", DEMO_PASSWORD, NULL);
 	page_origin(v, &ox, &oy);
-	ck_assert_int_eq(viewer_click(v, ox + 200, oy + 200), 0);
+	viewer_click_until(v, ox + 200, oy + 200, ox + 350, oy + 230, YELLOW, 15000);
 	expect_pixel(v, ox + 350, oy + 230, YELLOW, "a click after the refused messages");
 	ck_assert_int_eq(shojid_audit_count(&d, "\"event\":\"session_attach\"", "\"new\":true"), 1);
 	viewer_destroy(v);
@@ -385,6 +400,7 @@ START_TEST(killed_worker_keeps_session)
 	start();
 	struct viewer *v = login_ok("demo", DEMO_PASSWORD, NULL);
 	page_origin(v, &ox, &oy);
+	expect_pixel(v, ox + 200, oy + 200, BLUE, "blue block: the page's handlers set");
 	type_into_field(v, ox, oy);
 	expect_pixel(v, ox + 200, oy + 300, CYAN, "typing \"shoji\" into the field");
 

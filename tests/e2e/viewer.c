@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "click.h"
 #include "util.h"
 #include "viewer.h"
 
@@ -545,6 +546,22 @@ int viewer_click(struct viewer *v, int x, int y)
 		viewer_pump(v, 50);
 	}
 	return 0;
+}
+
+static int click_viewer(void *v, int x, int y)
+{
+	return viewer_click(v, x, y);
+}
+
+static bool wait_viewer(void *v, int x, int y, uint32_t rgb, int timeout_ms)
+{
+	return viewer_wait_pixel(v, x, y, rgb, 8, timeout_ms);
+}
+
+bool viewer_click_until(struct viewer *v, int x, int y, int px, int py, uint32_t rgb,
+                        int timeout_ms)
+{
+	return click_until(v, click_viewer, wait_viewer, x, y, px, py, rgb, timeout_ms);
 }
 
 int viewer_wheel(struct viewer *v, int x, int y, int notches)

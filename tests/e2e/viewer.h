@@ -77,6 +77,10 @@ bool viewer_wait_size(struct viewer *v, int w, int h, int timeout_ms);
 /** Left click at x, y (move, press, release), pumping in between. 0 or -1. */
 int viewer_click(struct viewer *v, int x, int y);
 
+/** Clicks until the pixel at px, py turns rgb (click_until() in click.h). */
+bool viewer_click_until(struct viewer *v, int x, int y, int px, int py, uint32_t rgb,
+                        int timeout_ms);
+
 /** Presses and releases the keysym of each character of an ASCII string. */
 int viewer_type(struct viewer *v, const char *text);
 
