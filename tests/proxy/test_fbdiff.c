@@ -233,7 +233,8 @@ END_TEST
  * every move is found as without them and the copy stays exact. A row a
  * move put in place keeps its hash: after the first frame, a search
  * hashes again only the strip the last move exposed, and the rows its
- * owner wrote and said so.
+ * owner wrote and said so; a move narrower than the hashed columns drops
+ * the hashes of the rows it writes.
  */
 START_TEST(kept_row_hashes_follow_the_copy)
 {
@@ -276,6 +277,25 @@ START_TEST(kept_row_hashes_follow_the_copy)
 	ck_assert_int_eq(m.dy, 5 - 20);
 	ck_assert_uint_ge(rows.reused - reused, (uint64_t)(moved - drawn.h));
 	ck_assert_uint_le(rows.reused - reused, (uint64_t)(moved - drawn.h + 8));
+
+	/*
+	 * A move narrower than the kept columns (a scrolling box inside the
+	 * page) drops the hashes of the rows it writes, and only theirs.
+	 */
+	struct fbdiff_move box = {.src = {10, 120, W - 60, 40}, .dy = -8};
+	bool known[H];
+	int32_t was_known = 0;
+	for (int y = 0; y < H; y++)
+		was_known += known[y] = rows.row[y].known;
+	ck_assert_int_gt(was_known, H / 2);
+	ck_assert(known[box.src.y + box.dy] && known[box.src.y + box.dy + box.src.h - 1]);
+	fbdiff_apply_move(&prev.img, &box);
+	for (int y = 0; y < H; y++) {
+		bool written = y >= box.src.y + box.dy && y < box.src.y + box.dy + box.src.h;
+		ck_assert_msg(rows.row[y].known == (known[y] && !written),
+		              "row %d: kept %d, was %d, written %d", y, rows.row[y].known, known[y],
+		              written);
+	}
 	fbdiff_rows_free(&rows);
 	free(prev.mem);
 	free(cur.mem);
