@@ -54,9 +54,9 @@ struct rdp_session {
 	int banner_y0, banner_y1;
 	rdp_session_observer observer; /* sees each capture's changes; NULL = none */
 	void *observer_arg;
-	uint64_t frame_gap_ms;  /* [display] max_fps as the time between frames; 0 = none */
-	uint64_t next_frame_ms; /* the earliest time for the next credit */
-	bool frame_wanted;      /* a credit waits for next_frame_ms */
+	uint64_t frame_gap_us;  /* [display] max_fps as the time between frames; 0 = none */
+	uint64_t next_frame_us; /* the earliest time for the next credit */
+	bool frame_wanted;      /* a credit waits for next_frame_us */
 };
 
 static void send_msg(struct rdp_session *s, const struct pixlink_msg *m)
@@ -308,7 +308,7 @@ struct rdp_session *rdp_session_create(struct worker *w, int link_fd, uint16_t w
 	s->height = height;
 	s->stride = (size_t)width * 4;
 	if (w->cfg->display_max_fps > 0)
-		s->frame_gap_ms = (uint64_t)(1000 / w->cfg->display_max_fps);
+		s->frame_gap_us = (uint64_t)(1000000 / w->cfg->display_max_fps);
 	region_init(&s->changes);
 	if (!ckd_mul_size(&size, s->stride, height) || !(s->pixels = calloc(1, size ? size : 1)) ||
 	    RAND_bytes((unsigned char *)&s->rows.seed, sizeof(s->rows.seed)) != 1 ||
@@ -447,7 +447,7 @@ void rdp_session_mark_all(struct rdp_session *s)
 }
 
 /*
- * Frames keep to a schedule of one per frame_gap_ms, not to a gap after
+ * Frames keep to a schedule of one per frame_gap_us, not to a gap after
  * each: render captures at the browser's next paint after the credit, and
  * a gap counted from there would halve a 60 Hz page's rate to 20 at 30.
  * Behind the schedule (after a pause) two frames may go at once, so a key
@@ -455,7 +455,7 @@ void rdp_session_mark_all(struct rdp_session *s)
  */
 void rdp_session_want_frame(struct rdp_session *s)
 {
-	uint64_t now = now_ms();
+	uint64_t now = now_us();
 
 	if (!pixlink_client_fb(s->link))
 		return;
@@ -463,23 +463,24 @@ void rdp_session_want_frame(struct rdp_session *s)
 		s->frame_wanted = false; /* render has one */
 		return;
 	}
-	if (s->frame_gap_ms && now < s->next_frame_ms) {
+	if (s->frame_gap_us && now < s->next_frame_us) {
 		s->frame_wanted = true;
 		return;
 	}
 	s->frame_wanted = false;
-	s->next_frame_ms = MAX(s->next_frame_ms + s->frame_gap_ms, now);
+	s->next_frame_us = MAX(s->next_frame_us + s->frame_gap_us, now);
 	if (pixlink_client_grant(s->link, 1) < 0 && errno != EAGAIN)
 		log_warn("pixel link: cannot grant credit: %s", strerror(errno));
 }
 
 int64_t rdp_session_frame_wait_ms(const struct rdp_session *s)
 {
-	uint64_t now = now_ms();
+	uint64_t now = now_us();
 
 	if (!s->frame_wanted)
 		return -1;
-	return s->next_frame_ms > now ? (int64_t)(s->next_frame_ms - now) : 0;
+	/* Rounded up: a wait of 0 means the credit may go now. */
+	return s->next_frame_us > now ? (int64_t)((s->next_frame_us - now + 999) / 1000) : 0;
 }
 
 const struct rdp_cursor *rdp_session_take_cursor(struct rdp_session *s)
