@@ -173,6 +173,16 @@ void region_add(struct region *reg, const struct rect *r, const struct rect *bou
 	}
 }
 
+bool region_meets(const struct region *reg, const struct rect *r)
+{
+	for (size_t i = 0; i < reg->n; i++) {
+		struct rect in = rect_intersect(&reg->r[i], r);
+		if (!rect_empty(&in))
+			return true;
+	}
+	return false;
+}
+
 int64_t region_area(const struct region *reg)
 {
 	int64_t sum = 0;

@@ -37,4 +37,6 @@ void region_add(struct region *reg, const struct rect *r, const struct rect *bou
 		int64_t slack);
 /** Total area of the region's rectangles (they do not overlap after add). */
 int64_t region_area(const struct region *reg);
+/** Whether any pixel of r is in the region. */
+bool region_meets(const struct region *reg, const struct rect *r);
 struct rect region_extents(const struct region *reg);

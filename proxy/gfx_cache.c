@@ -162,16 +162,6 @@ static void subtract(struct region *todo, const struct rect *r, const struct rec
 	}
 }
 
-static bool meets(const struct region *reg, const struct rect *r)
-{
-	for (size_t i = 0; i < reg->n; i++) {
-		struct rect in = rect_intersect(&reg->r[i], r);
-		if (!rect_empty(&in))
-			return true;
-	}
-	return false;
-}
-
 size_t gfx_cache_find(struct gfx_cache *c, const struct fbdiff_image *img, const struct rect *span,
                       struct region *todo, struct gfx_cache_hit *hits, size_t max)
 {
@@ -206,7 +196,7 @@ size_t gfx_cache_find(struct gfx_cache *c, const struct fbdiff_image *img, const
 				continue;
 			struct rect r = {e->x, y - e->anchor, e->w, e->h};
 			struct rect in = rect_intersect(&r, &area);
-			if (rect_area(&in) != rect_area(&r) || !meets(todo, &r))
+			if (rect_area(&in) != rect_area(&r) || !region_meets(todo, &r))
 				continue;
 			checks++;
 			c->stats.checked++;

@@ -645,17 +645,6 @@ static bool covers(const struct region *reg, const struct rect *t)
 	return area == rect_area(t);
 }
 
-/* Whether any pixel of t is in reg. */
-static bool meets(const struct region *reg, const struct rect *t)
-{
-	for (size_t i = 0; i < reg->n; i++) {
-		struct rect in = rect_intersect(&reg->r[i], t);
-		if (!rect_empty(&in))
-			return true;
-	}
-	return false;
-}
-
 /* Whether every pixel of tile t has the same colour; that colour in *bgrx. */
 static bool solid_tile(const uint8_t *pixels, size_t stride, const struct rect *t, uint32_t *bgrx)
 {
@@ -865,7 +854,7 @@ static void split_changes(struct rdp_output *o, const struct region *changes, ui
 	 * encoded again each time cost 8 Mbit/s.
 	 */
 	for (size_t i = 0; i < moving.n; i++)
-		if (meets(changes, &moving.r[i]))
+		if (region_meets(changes, &moving.r[i]))
 			region_add(lossy, &moving.r[i], &bounds, 0);
 	for (size_t i = 0; i < settled.n; i++)
 		region_add(lossless, &settled.r[i], &bounds, 0);

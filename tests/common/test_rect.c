@@ -256,6 +256,24 @@ START_TEST(extents)
 }
 END_TEST
 
+/* One shared pixel is enough; touching edges and the empty region are not. */
+START_TEST(meets)
+{
+	struct region reg;
+	struct rect bounds = rc(0, 0, 1000, 1000);
+
+	region_init(&reg);
+	ck_assert(!region_meets(&reg, &(struct rect){0, 0, 10, 10}));
+	region_add(&reg, &(struct rect){10, 20, 5, 5}, &bounds, 0);
+	region_add(&reg, &(struct rect){300, 2, 7, 3}, &bounds, 0);
+	ck_assert(region_meets(&reg, &(struct rect){306, 4, 50, 50}));
+	ck_assert(region_meets(&reg, &(struct rect){0, 0, 11, 21}));
+	ck_assert(!region_meets(&reg, &(struct rect){0, 0, 10, 21}));
+	ck_assert(!region_meets(&reg, &(struct rect){15, 20, 100, 5}));
+	ck_assert(!region_meets(&reg, &(struct rect){100, 0, 150, 500}));
+}
+END_TEST
+
 Suite *suite_rect(void)
 {
 	Suite *s = suite_create("rect");
@@ -270,6 +288,7 @@ Suite *suite_rect(void)
 	tcase_add_test(tc, full_region_merges_cheapest_pair);
 	tcase_add_test(tc, bound_holds_and_covers);
 	tcase_add_test(tc, extents);
+	tcase_add_test(tc, meets);
 	suite_add_tcase(s, tc);
 	return s;
 }
